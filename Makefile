@@ -1,0 +1,34 @@
+# gedflow — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test system-deps setup lint bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# gpg and the PostgreSQL server binaries (tests start a throwaway cluster).
+system-deps:
+	@command -v gpg >/dev/null || (apt-get update && apt-get install -y gnupg)
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || (apt-get update && apt-get install -y postgresql)
+
+run: $(STAMP) system-deps
+	$(BIN)/gedflow init
+	$(BIN)/gedflow run
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check gedflow schemas tasks flows tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/registry_import.py

@@ -1,0 +1,287 @@
+"""The `gedflow` command line: init, run, transfer, registry show.
+
+Prefect is imported only by commands that run flows, after `prefect_env.configure` has set its
+environment (home under `.gedflow/`, local server or ephemeral mode).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import Connection, Engine, func, select
+
+from flows.prefect_env import configure, migrate_prefect_home, prefect_api
+from gedflow.errors import GedflowError, InputError
+from gedflow.intake import Claim, HandlerResult, Job, Outcome, claim, process, recover, scan
+from gedflow.registry.db import migrate
+from gedflow.registry.tables import dossier, employeur, salarie, taux
+from gedflow.registry.transfer import TransferRequest, transfer
+from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
+
+app = typer.Typer(help="gedflow : la paperasse de la paie, automatisée.", no_args_is_help=True)
+registry_app = typer.Typer(help="Le registre des dossiers, employeurs et salariés.")
+app.add_typer(registry_app, name="registry")
+console = Console()
+
+RootOption = Annotated[
+    Path | None, typer.Option("--root", help="Racine de gedflow (défaut : GEDFLOW_ROOT ou le dépôt).")
+]
+
+
+def _settings(root: Path | None) -> Settings:
+    try:
+        return load_settings(root)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def create_folders(settings: Settings) -> None:
+    for rel in INBOX_FOLDERS:
+        (settings.inbox / rel).mkdir(parents=True, exist_ok=True)
+    for rel in OUTBOX_FOLDERS:
+        (settings.outbox / rel).mkdir(parents=True, exist_ok=True)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    settings.state_dir.chmod(0o700)
+
+
+@app.command()
+def init(root: RootOption = None) -> None:
+    """Crée les dossiers GED, le registre et l'état de Prefect (idempotent)."""
+    settings = _settings(root)
+    create_folders(settings)
+    migrate(settings.registry_url)
+    console.print(f"✓ dossiers GED sous {settings.root}")
+    console.print("✓ registre à jour" + ("" if settings.database_url else " (SQLite embarqué)"))
+    if migrate_prefect_home(settings):
+        console.print(f"✓ base Prefect créée sous {settings.prefect_home}")
+
+
+def _dispatch(
+    settings: Settings, claims: list[Claim], progress: Progress, api: ExitStack
+) -> list[Outcome]:
+    """One flow run per kind, each taking all the files of its folder claimed this round."""
+    from flows.ingest import FLOWS  # imports prefect: only after configure()
+
+    if not api._exit_callbacks:  # first flow of the command: bring the API up once
+        api.enter_context(prefect_api())
+
+    outcomes: list[Outcome] = []
+    by_kind: dict[str, list[Claim]] = {}
+    for c in claims:
+        by_kind.setdefault(c.kind, []).append(c)
+    task = progress.add_task("traitement", total=len(claims))
+    for kind, batch in by_kind.items():
+        outcomes += FLOWS[kind](str(settings.root), [(c.id, c.rel) for c in batch])
+        progress.advance(task, len(batch))
+    return outcomes
+
+
+def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
+    """Process every file in the inbox once, waiting for files still settling."""
+    from flows.ingest import FLOWS
+
+    engine = migrate(settings.registry_url)
+    outcomes: list[Outcome] = []
+    waiting: list[str] = []
+    deadline = time.monotonic() + settings.max_wait_seconds
+    leftovers = [c for c in recover(settings, engine) if c.kind in FLOWS]
+    with ExitStack() as api, Progress(console=console, transient=True) as progress:
+        if leftovers:
+            outcomes += _dispatch(settings, leftovers, progress, api)
+        while True:
+            pending = scan(settings)
+            no_flow = [p for p in pending if p.kind not in FLOWS and p.kind != "inconnu"]
+            ready = [p for p in pending if p.complete and p not in no_flow]
+            settling = [p for p in pending if not p.complete and p not in no_flow]
+            claims = [c for p in ready if (c := claim(settings, engine, p)) is not None]
+            claims_ok = [c for c in claims if c.kind in FLOWS]
+            if claims_ok:
+                outcomes += _dispatch(settings, claims_ok, progress, api)
+            outcomes += _quarantine_unknown(settings, engine, [c for c in claims if c not in claims_ok])
+            if not settling or time.monotonic() > deadline:
+                waiting = [f"{p.rel} (pas encore de flow pour « {p.kind} »)" for p in no_flow]
+                waiting += [f"{p.rel} (encore en cours d'écriture)" for p in settling]
+                return outcomes, waiting
+            time.sleep(min(1.0, settings.settle_seconds))
+
+
+def _quarantine_unknown(settings: Settings, engine: Engine, claims: list[Claim]) -> list[Outcome]:
+    def refuse(job: Job) -> HandlerResult:
+        raise InputError(
+            "fichier déposé hors des dossiers surveillés",
+            code="dossier_inconnu",
+            where=f"inbox/{job.claim.rel}",
+            todo="déposez-le dans inbox/" + ", inbox/".join(INBOX_FOLDERS),
+        )
+
+    return [process(settings, engine, c, refuse) for c in claims]
+
+
+def _print_outcomes(settings: Settings, outcomes: list[Outcome], waiting: list[str]) -> None:
+    table = Table(title="gedflow run")
+    for col in ("fichier", "type", "résultat", "rapport / raison"):
+        table.add_column(col, overflow="fold")
+    style = {"archived": "green", "quarantined": "red", "duplicate": "yellow"}
+    for o in outcomes:
+        detail = (
+            o.report_path.relative_to(settings.root).as_posix()
+            if o.report_path
+            else (o.reason.splitlines()[0] if o.reason else o.final_path.name)
+        )
+        table.add_row(o.rel, o.kind, f"[{style[o.outcome]}]{o.outcome}[/]", detail)
+    console.print(table)
+    for line in waiting:
+        console.print(f"[yellow]• laissé dans l'inbox : {line}[/yellow]")
+    if not outcomes and not waiting:
+        console.print("inbox vide : rien à traiter")
+
+
+@app.command()
+def run(root: RootOption = None) -> None:
+    """Traite une fois chaque fichier de l'inbox ; code 1 si un fichier part en quarantaine."""
+    settings = _settings(root)
+    create_folders(settings)
+    configure(settings)
+    outcomes, waiting = process_inbox(settings)
+    _print_outcomes(settings, outcomes, waiting)
+    if any(o.outcome != "archived" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _parse_salarie(value: str) -> tuple[str, str]:
+    siret, sep, matricule = value.partition(":")
+    if not sep or not siret or not matricule:
+        raise typer.BadParameter(f"{value!r} : SIRET:MATRICULE attendu")
+    return siret, matricule
+
+
+@app.command(name="transfer")
+def transfer_cmd(
+    source: Annotated[str, typer.Option("--from", help="Dossier source.")],
+    destination: Annotated[str, typer.Option("--to", help="Dossier destination.")],
+    employeurs: Annotated[list[str] | None, typer.Option("--employeur", help="SIRET")] = None,
+    salaries: Annotated[
+        list[str] | None, typer.Option("--salarie", help="SIRET:MATRICULE")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Tous les employeurs du dossier.")] = False,
+    create: Annotated[bool, typer.Option("--create", help="Créer la destination.")] = False,
+    move: Annotated[bool, typer.Option("--move", help="Retirer de la source après copie.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Montrer sans rien changer.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Écraser les conflits.")] = False,
+    root: RootOption = None,
+) -> None:
+    """Copie des employeurs / salariés d'un dossier à un autre (une seule transaction)."""
+    settings = _settings(root)
+    request = TransferRequest(
+        source=source,
+        destination=destination,
+        employeurs=tuple(employeurs or ()),
+        salaries=tuple(_parse_salarie(s) for s in salaries or ()),
+        all=all_,
+        create=create,
+        move=move,
+        dry_run=dry_run,
+        overwrite=overwrite,
+        user=settings.user,
+    )
+    try:
+        summary = transfer(migrate(settings.registry_url), request)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+    head = "[yellow]simulation (--dry-run) : rien n'a été modifié[/]\n" if dry_run else ""
+    console.print(f"{head}transfert {source} → {destination}")
+    if summary.destination_created:
+        console.print(f"  dossier {destination} créé")
+    console.print(f"  employeurs copiés : {len(summary.employeurs)} {' '.join(summary.employeurs)}")
+    console.print(f"  salariés copiés : {len(summary.salaries)}")
+    for line in summary.overwritten:
+        console.print(f"  [yellow]écrasé : {line}[/]")
+    for line in summary.removed_from_source:
+        console.print(f"  retiré de {source} : {line}")
+    for line in summary.conflicts:
+        console.print(f"  [red]conflit, laissé tel quel : {line}[/] (--overwrite pour écraser)")
+
+
+@registry_app.command("show")
+def registry_show(
+    dossier_code: Annotated[str | None, typer.Option("--dossier", help="Un dossier.")] = None,
+    root: RootOption = None,
+) -> None:
+    """Affiche les dossiers, leurs employeurs et leurs salariés (NIR masqués)."""
+    settings = _settings(root)
+    engine = migrate(settings.registry_url)
+    with engine.connect() as conn:
+        if dossier_code is None:
+            _show_dossiers(conn)
+        else:
+            _show_dossier(conn, dossier_code)
+
+
+def _show_dossiers(conn: Connection) -> None:
+    table = Table(title="Dossiers")
+    for col in ("dossier", "phase", "employeurs", "salariés"):
+        table.add_column(col)
+    rows = conn.execute(
+        select(
+            dossier.c.code,
+            dossier.c.phase,
+            func.count(func.distinct(employeur.c.id)),
+            func.count(salarie.c.id),
+        )
+        .select_from(dossier)
+        .outerjoin(employeur, employeur.c.dossier_id == dossier.c.id)
+        .outerjoin(salarie, salarie.c.employeur_id == employeur.c.id)
+        .group_by(dossier.c.code, dossier.c.phase)
+        .order_by(dossier.c.code)
+    ).all()
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+def _show_dossier(conn: Connection, code: str) -> None:
+    dossier_id = conn.execute(select(dossier.c.id).where(dossier.c.code == code)).scalar()
+    if dossier_id is None:
+        console.print(f"[red]✗ dossier inconnu : {code}[/red]")
+        raise typer.Exit(2)
+    latest = select(taux.c.salarie_id, func.max(taux.c.id).label("tid")).group_by(
+        taux.c.salarie_id
+    ).subquery()
+    rows = conn.execute(
+        select(employeur.c.siret, employeur.c.raison_sociale, salarie.c.matricule,
+               salarie.c.nom, salarie.c.prenoms, salarie.c.nir, taux.c.taux_pas, taux.c.type_taux)
+        .select_from(employeur)
+        .outerjoin(salarie, salarie.c.employeur_id == employeur.c.id)
+        .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
+        .outerjoin(taux, taux.c.id == latest.c.tid)
+        .where(employeur.c.dossier_id == dossier_id)
+        .order_by(employeur.c.siret, salarie.c.matricule)
+    ).all()
+    table = Table(title=f"Dossier {code}")
+    for col in ("siret", "raison sociale", "matricule", "nom", "prénoms", "nir", "taux", "type"):
+        table.add_column(col)
+    for r in rows:
+        nir = (r.nir[:5] + "*") if r.nir else ""
+        table.add_row(r.siret, r.raison_sociale, r.matricule or "", r.nom or "", r.prenoms or "",
+                      nir, r.taux_pas or "", r.type_taux or "")
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    main()

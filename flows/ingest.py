@@ -1,0 +1,40 @@
+"""The flows that take the files of each inbox folder (one flow run per batch of files).
+
+Parameters are the root and ledger ids: never file content, names of people or NIRs.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from gedflow.intake import Outcome
+from gedflow.registry.importer import import_order
+from tasks.intake import process_claim, publish_outcomes
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    return f"{flow_run.flow_name} {len(params.get('claims', []))} fichier(s)"
+
+
+def _process_all(root: str, kind: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for claim_id, _rel in claims:
+        outcome = process_claim(root, claim_id, kind)
+        if outcome is not None:
+            outcomes.append(outcome)
+    publish_outcomes(root, kind, outcomes)
+    return outcomes
+
+
+@flow(name="registre", flow_run_name=_run_name)
+def registre(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+    """Registry imports: employeurs files first, then salaries files."""
+    order = {rel: i for i, rel in enumerate(import_order([rel for _id, rel in claims]))}
+    ordered = sorted(claims, key=lambda c: order[c[1]])
+    return _process_all(root, "registre", ordered)
+
+
+# Inbox folder kind → the flow that takes its files. Kinds absent here wait in the inbox.
+FLOWS = {"registre": registre}

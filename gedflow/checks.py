@@ -1,0 +1,187 @@
+"""Vectorised value checks over pandas columns, one per field kind of `schemas.fields`.
+
+Tables are checked lazily: every bad value becomes one row of an error table
+(`ligne;colonne;valeur;erreur`), never an exception. SIRET and NIR rules are those of
+python-stdnum (`stdnum.fr.siret`, `stdnum.fr.nir`), re-expressed over whole columns because a
+per-value call costs ~5 µs (0.5 s per 100,000 rows); the tests check both agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from schemas.fields import TYPES_TAUX, Field, Kind
+
+ERROR_COLUMNS = ["ligne", "colonne", "valeur", "erreur"]
+LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE = "35600000000048"
+
+
+def _digits(values: pd.Series, width: int) -> np.ndarray:
+    """A (n, width) array of digits for strings already known to be `width` digits."""
+    raw = "".join(values.tolist()).encode("ascii")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, width).astype(np.int64) - 48
+
+
+def _luhn_ok(digits: np.ndarray) -> np.ndarray:
+    """Luhn checksum per row: double every second digit from the right."""
+    width = digits.shape[1]
+    doubled = (width - 1 - np.arange(width)) % 2 == 1
+    d = np.where(doubled, digits * 2, digits)
+    d = np.where(d > 9, d - 9, d)
+    return d.sum(axis=1) % 10 == 0
+
+
+def siret_valid(values: pd.Series) -> pd.Series:
+    """True where the value is a valid SIRET (as `stdnum.fr.siret.is_valid`)."""
+    ok = values.str.fullmatch(r"\d{14}").fillna(False).astype(bool)
+    result = pd.Series(False, index=values.index)
+    if not ok.any():
+        return result
+    sirets = values[ok]
+    digits = _digits(sirets, 14)
+    la_poste = (sirets.str.startswith(LA_POSTE_SIREN) & (sirets != LA_POSTE_HEAD_OFFICE)).to_numpy()
+    checksum = np.where(la_poste, digits.sum(axis=1) % 5 == 0, _luhn_ok(digits))
+    result[ok] = checksum & _luhn_ok(digits[:, :9])
+    return result
+
+
+NIR_FORMAT = r"\d{5}(?:\d{2}|2A|2B)\d{6}(?:\d{2})?"
+
+
+def nir_key(nir13: pd.Series) -> pd.Series:
+    """The 2-digit key of 13-char NIRs (Corsica: 2A→19, 2B→18 before the modulo), zero-padded."""
+    dept = nir13.str[5:7]
+    corsica = dept.map({"2A": "19", "2B": "18"})
+    numeric = nir13.where(corsica.isna(), nir13.str[:5] + corsica + nir13.str[7:13])
+    number = numeric.astype("int64")
+    return (97 - number % 97).astype(str).str.zfill(2)
+
+
+def nir_valid(values: pd.Series) -> pd.Series:
+    """True for a 13-char NIR (no key) or a 15-char NIR whose key matches (`stdnum.fr.nir`)."""
+    upper = values.str.upper()
+    ok = upper.str.fullmatch(NIR_FORMAT).fillna(False).astype(bool)
+    long = ok & (upper.str.len() == 15)
+    if long.any():
+        ok[long] = nir_key(upper[long].str[:13]) == upper[long].str[13:]
+    return ok
+
+
+def mask_nir(values: pd.Series) -> pd.Series:
+    """Personal data in reports and logs: the first 5 characters, then `*`."""
+    return values.where(values == "", values.str[:5] + "*")
+
+
+def _parse_date(values: pd.Series) -> pd.Series:
+    shaped = values.str.fullmatch(r"\d{2}/\d{2}/\d{4}").fillna(False).astype(bool)
+    parsed = pd.to_datetime(values.where(shaped), format="%d/%m/%Y", errors="coerce")
+    return parsed.where(parsed.dt.year >= 1900)
+
+
+def _normalise_taux(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Canonical `7.50` text and a validity mask (0 ≤ t ≤ 100, at most 2 decimals)."""
+    dotted = values.str.replace(",", ".", regex=False)
+    parts = dotted.str.extract(r"^(\d{1,3})(?:\.(\d{1,2}))?$")
+    ok = parts[0].notna()
+    whole = parts[0].where(ok, "0").astype("int64")
+    frac = parts[1].fillna("").str.ljust(2, "0")
+    canonical = whole.astype(str) + "." + frac
+    ok &= (whole < 100) | ((whole == 100) & (frac == "00"))
+    return canonical, ok
+
+
+_PATTERNS: dict[Kind, tuple[str, str]] = {
+    Kind.APE: (r"\d{4}[A-Z]", "code APE attendu sur 4 chiffres et une lettre (ex. 8899B)"),
+    Kind.CODE_POSTAL: (r"\d{5}", "code postal attendu sur 5 chiffres"),
+    Kind.TELEPHONE: (r"\d+", "téléphone : chiffres uniquement"),
+    Kind.EMAIL: (r"[^@\s]+@[^@\s]+\.[^@\s]+", "adresse e-mail invalide"),
+    Kind.CODE: (r"\S+", "pas d'espace dans un code"),
+    Kind.DEPT: (
+        r"0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6]|99",
+        "département de naissance : 01 à 95, 2A, 2B, 971 à 976, ou 99 (né à l'étranger)",
+    ),
+    Kind.SEXE: (r"[MF]", "sexe : M ou F"),
+    Kind.TYPE_TAUX: ("|".join(TYPES_TAUX), "type du taux : " + ", ".join(TYPES_TAUX)),
+}
+
+
+def _normalise(values: pd.Series, kind: Kind) -> pd.Series:
+    if kind in (Kind.APE, Kind.DEPT, Kind.SEXE, Kind.NIR):
+        values = values.str.upper()
+    if kind is Kind.APE:
+        values = values.str.replace(".", "", regex=False)
+    if kind is Kind.TELEPHONE:
+        values = values.str.replace(r"[\s.\-]", "", regex=True)
+    if kind is Kind.SEXE:
+        values = values.replace({"1": "M", "2": "F"})
+    if kind is Kind.TYPE_TAUX:
+        values = values.str.zfill(2).where(values != "", "")
+    return values
+
+
+def check_field(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
+    """Normalise one column and return it with an error message per row ("" when valid)."""
+    values = _normalise(values.str.strip(), field.kind)
+    error = pd.Series("", index=values.index, dtype=object)
+    filled = values != ""
+    if field.required:
+        error[~filled] = "obligatoire"
+    if field.max_len is not None:
+        too_long = values.str.len() > field.max_len
+        error[too_long] = f"trop long ({field.max_len} caractères au plus)"
+    bad: pd.Series | None = None
+    message = ""
+    if field.kind is Kind.SIRET:
+        bad, message = ~siret_valid(values), "SIRET invalide (14 chiffres, clé de contrôle)"
+    elif field.kind is Kind.NIR:
+        bad, message = ~nir_valid(values), "NIR invalide (13 caractères, ou 15 avec une clé juste)"
+    elif field.kind is Kind.DATE:
+        bad, message = _parse_date(values).isna(), "date invalide (JJ/MM/AAAA attendu)"
+    elif field.kind is Kind.TAUX:
+        canonical, ok = _normalise_taux(values)
+        values = canonical.where(filled, "")
+        bad, message = ~ok, "taux invalide (pourcentage de 0 à 100, 2 décimales au plus)"
+    elif field.kind in _PATTERNS:
+        pattern, message = _PATTERNS[field.kind]
+        bad = ~values.str.fullmatch(pattern).fillna(False).astype(bool)
+    if bad is not None:
+        error[bad & filled & (error == "")] = message
+    return values, error
+
+
+def check_table(
+    table: pd.DataFrame, fields: tuple[Field, ...], lines: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check every declared column; return the normalised table and the error table.
+
+    `lines` gives each row's line number in the source file (for the report).
+    """
+    clean = pd.DataFrame(index=table.index)
+    errors = []
+    for field in fields:
+        clean[field.name], error = check_field(table[field.name], field)
+        bad = error != ""
+        if bad.any():
+            shown = table.loc[bad, field.name]
+            if field.kind is Kind.NIR:
+                shown = mask_nir(shown.str.strip())
+            errors.append(
+                pd.DataFrame(
+                    {
+                        "ligne": lines[bad],
+                        "colonne": field.name,
+                        "valeur": shown,
+                        "erreur": error[bad],
+                    }
+                )
+            )
+    report = pd.concat(errors) if errors else pd.DataFrame(columns=ERROR_COLUMNS)
+    return clean, report.sort_values(["ligne", "colonne"], kind="stable")
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """JJ/MM/AAAA text (already checked) → `datetime.date` objects, None where empty."""
+    parsed = _parse_date(values)
+    return parsed.dt.date.astype(object).where(parsed.notna(), None)

@@ -1,0 +1,287 @@
+"""File intake shared by every flow: find complete files, claim them, hand them to a handler,
+then archive or quarantine them — never deleting, never processing the same bytes twice.
+
+Lifecycle (Maildir-like, reliability.md §1):
+  inbox/<rel>  --rename-->  .gedflow/processing/<token>/<rel>   (ledger row: state "claimed")
+    → handler → ledger state "moving" with the destination, rename, ledger state "done"
+  destination: outbox/archive/<rel> | outbox/quarantine/<rel> (+ <name>.reason.txt)
+A crash leaves files in the processing area or rows in "moving"; `recover` completes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import Engine, insert, select, update
+
+from gedflow.errors import InputError
+from gedflow.fsutil import atomic_write, free_name, move, sha256_of
+from gedflow.registry.tables import ledger
+from gedflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload")
+# Inbox folder (relative, POSIX) → kind of file, i.e. which flow takes it.
+KINDS = (
+    ("crm_nominatif/travail/", "crm"),
+    ("AR/", "ar"),
+    ("dpae/", "dpae"),
+    ("registre/", "registre"),
+)
+UNKNOWN = "inconnu"
+
+
+def kind_of(rel: str) -> str:
+    """The kind of a file from its path relative to `inbox/`."""
+    for prefix, kind in KINDS:
+        if rel.startswith(prefix):
+            return kind
+    return UNKNOWN
+
+
+def is_ignored(name: str) -> bool:
+    """Temporary names used by writers still at work (dot files, .part, .tmp, .crdownload)."""
+    return name.startswith(".") or name.lower().endswith(IGNORED_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A file seen in the inbox; `complete` once unchanged for the settle delay."""
+
+    path: Path
+    rel: str
+    kind: str
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A file taken out of the inbox, recorded in the ledger."""
+
+    id: int
+    kind: str
+    rel: str
+    path: Path
+    sha256: str
+
+
+@dataclass
+class Job:
+    """What a handler gets: the claimed file and where it will be archived."""
+
+    settings: Settings
+    engine: Engine
+    claim: Claim
+    archive_path: Path
+
+
+@dataclass
+class HandlerResult:
+    report_path: Path | None = None
+    summary: dict = field(default_factory=dict)
+
+
+Handler = Callable[[Job], HandlerResult]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a claimed file ended up."""
+
+    claim_id: int
+    kind: str
+    rel: str
+    outcome: str  # archived | quarantined | duplicate
+    final_path: Path
+    report_path: Path | None = None
+    reason: str = ""
+    summary: dict = field(default_factory=dict)
+
+
+def scan(settings: Settings, now: float | None = None) -> list[Pending]:
+    """Every candidate file in the inbox, complete or still settling (temp names skipped)."""
+    now = now if now is not None else datetime.now(UTC).timestamp()
+    found = []
+    for dirpath, dirnames, filenames in os.walk(settings.inbox):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if is_ignored(name):
+                continue
+            path = Path(dirpath) / name
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            rel = path.relative_to(settings.inbox).as_posix()
+            complete = now - mtime >= settings.settle_seconds
+            found.append(Pending(path=path, rel=rel, kind=kind_of(rel), complete=complete))
+    return found
+
+
+def _rel_root(settings: Settings, path: Path) -> str:
+    return path.relative_to(settings.root).as_posix()
+
+
+def _register(settings: Settings, engine: Engine, claimed: Path) -> Claim:
+    """Record a file already in the processing area (idempotent: recovery calls it again)."""
+    rel_claim = _rel_root(settings, claimed)
+    with engine.begin() as conn:
+        row = conn.execute(select(ledger).where(ledger.c.claim_path == rel_claim)).first()
+        if row is None:
+            source = PurePosixPath(*claimed.relative_to(settings.processing).parts[1:]).as_posix()
+            sha = sha256_of(claimed)
+            values = dict(
+                sha256=sha,
+                kind=kind_of(source),
+                source_path=source,
+                claim_path=rel_claim,
+                size=claimed.stat().st_size,
+                state="claimed",
+                received_at=datetime.now(UTC),
+            )
+            row_id = conn.execute(insert(ledger).values(**values)).inserted_primary_key[0]
+            return Claim(id=row_id, kind=values["kind"], rel=source, path=claimed, sha256=sha)
+    return Claim(id=row.id, kind=row.kind, rel=row.source_path, path=claimed, sha256=row.sha256)
+
+
+def claim(settings: Settings, engine: Engine, pending: Pending) -> Claim | None:
+    """Take a complete file out of the inbox by atomic rename; None if another run took it."""
+    token = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + f"-{os.getpid()}"
+    target = settings.processing / token / pending.rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        move(pending.path, target)
+    except FileNotFoundError:
+        return None
+    return _register(settings, engine, target)
+
+
+def _finish_move(settings: Settings, engine: Engine, row_id: int, src: Path, dst: Path) -> None:
+    if src.exists():
+        move(src, dst)
+    with engine.begin() as conn:
+        conn.execute(
+            update(ledger)
+            .where(ledger.c.id == row_id)
+            .values(state="done", processed_at=datetime.now(UTC))
+        )
+    _prune(settings, src.parent)
+
+
+def _prune(settings: Settings, folder: Path) -> None:
+    """Remove the claim's now-empty folders up to the processing area."""
+    while folder != settings.processing and settings.processing in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def recover(settings: Settings, engine: Engine) -> list[Claim]:
+    """Complete what a crash left: finish interrupted moves, return claims still to process."""
+    with engine.connect() as conn:
+        moving = conn.execute(select(ledger).where(ledger.c.state == "moving")).all()
+    for row in moving:
+        log.warning("recovering interrupted move of ledger row %s", row.id)
+        _finish_move(
+            settings, engine, row.id, settings.root / row.claim_path, settings.root / row.final_path
+        )
+    claims = []
+    if settings.processing.exists():
+        for dirpath, _dirs, filenames in os.walk(settings.processing):
+            for name in sorted(filenames):
+                claims.append(_register(settings, engine, Path(dirpath) / name))
+    return claims
+
+
+def _previous_archive(engine: Engine, claim_: Claim) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(ledger.c.final_path)
+            .where(ledger.c.sha256 == claim_.sha256)
+            .where(ledger.c.outcome == "archived")
+            .where(ledger.c.id != claim_.id)
+            .order_by(ledger.c.id)
+            .limit(1)
+        ).scalar()
+
+
+def _finish(
+    settings: Settings,
+    engine: Engine,
+    claim_: Claim,
+    outcome: str,
+    dest: Path,
+    *,
+    reason: str = "",
+    report: Path | None = None,
+) -> Path:
+    """Ledger says where the file goes (state "moving"), then the rename, then state "done"."""
+    if reason:
+        atomic_write(dest.with_name(dest.name + ".reason.txt"), reason)
+    with engine.begin() as conn:
+        conn.execute(
+            update(ledger)
+            .where(ledger.c.id == claim_.id)
+            .values(
+                state="moving",
+                outcome=outcome,
+                final_path=_rel_root(settings, dest),
+                reason=reason or None,
+                report_path=_rel_root(settings, report) if report else None,
+            )
+        )
+    _finish_move(settings, engine, claim_.id, claim_.path, dest)
+    return dest
+
+
+def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler) -> Outcome:
+    """Run `handler` on a claimed file and archive it, or quarantine it with a reason."""
+    now = datetime.now(UTC)
+    previous = _previous_archive(engine, claim_)
+    if previous:
+        reason = f"duplicate of {previous}\n(même contenu déjà traité : rien n'a été refait)\n"
+        dest = free_name(settings.quarantine / claim_.rel, now)
+        _finish(settings, engine, claim_, "duplicate", dest, reason=reason)
+        return Outcome(claim_.id, claim_.kind, claim_.rel, "duplicate", dest, reason=reason)
+    archive_path = free_name(settings.archive / claim_.rel, now)
+    try:
+        result = handler(Job(settings, engine, claim_, archive_path))
+    except InputError as exc:
+        reason = exc.explain()
+    except Exception as exc:  # a bug or an environment fault: the file must still not be lost
+        log.exception("internal error on ledger row %s", claim_.id)
+        reason = (
+            f"Problème : erreur interne de gedflow ({type(exc).__name__}: {exc})\n"
+            "Code : erreur_interne\n"
+            "Que faire : signalez-le ; une fois corrigé, redéposez le fichier.\n"
+        )
+    else:
+        _finish(settings, engine, claim_, "archived", archive_path, report=result.report_path)
+        return Outcome(
+            claim_.id, claim_.kind, claim_.rel, "archived", archive_path,
+            report_path=result.report_path, summary=result.summary,
+        )
+    dest = free_name(settings.quarantine / claim_.rel, now)
+    _finish(settings, engine, claim_, "quarantined", dest, reason=reason)
+    return Outcome(claim_.id, claim_.kind, claim_.rel, "quarantined", dest, reason=reason)
+
+
+def claims_by_id(settings: Settings, engine: Engine, ids: list[int]) -> list[Claim]:
+    """Claims still to process, by ledger id (flows receive ids, never names or content)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ledger).where(ledger.c.id.in_(ids)).where(ledger.c.state == "claimed")
+        ).all()
+    by_id = {
+        row.id: Claim(row.id, row.kind, row.source_path, settings.root / row.claim_path, row.sha256)
+        for row in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]

@@ -1,0 +1,251 @@
+"""Import of `employeurs*.csv` / `salaries*.csv` into the registry: an upsert keyed by
+(dossier, siret) and (dossier, siret, matricule), bulk and vectorised (no Python loop per row).
+
+Valid rows are imported even when others are not; invalid rows come back as an error table
+(`ligne;colonne;valeur;erreur`) for the `<name>.import.csv` report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePath
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from gedflow.checks import check_table, parse_dates
+from gedflow.errors import InputError
+from gedflow.formats.csv_table import read_csv_table
+from gedflow.fsutil import atomic_write
+from gedflow.intake import HandlerResult, Job
+from gedflow.registry.tables import dossier, employeur, salarie, taux
+from schemas.registre import EMPLOYEURS, SALARIES, CsvLayout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportResult:
+    """What an import did: counts and the row errors (empty table when all rows were valid)."""
+
+    layout: str
+    rows: int
+    imported: int
+    errors: pd.DataFrame
+    encoding: str
+    taux_added: int = 0
+
+
+def layout_for(name: str) -> CsvLayout:
+    """The layout of a dropped file, from its name (`employeurs*.csv` / `salaries*.csv`)."""
+    lower = PurePath(name).name.lower()
+    for layout in (EMPLOYEURS, SALARIES):
+        if lower.startswith(layout.prefix) and lower.endswith(".csv"):
+            return layout
+    raise InputError(
+        f"nom de fichier non reconnu : {PurePath(name).name}",
+        code="nom_fichier",
+        todo="nommez le fichier employeurs….csv ou salaries….csv",
+    )
+
+
+def import_order(names: list[str]) -> list[str]:
+    """Employeurs files before salaries files, then by name (one run imports both kinds)."""
+
+    def rank(name: str) -> tuple[int, str]:
+        lower = PurePath(name).name.lower()
+        return (0 if lower.startswith(EMPLOYEURS.prefix) else 1, lower)
+
+    return sorted(names, key=rank)
+
+
+def _upsert(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE, on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table)
+    updated = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), rows)
+
+
+def _ensure_dossiers(conn: Connection, codes: pd.Series) -> pd.DataFrame:
+    """Create the dossiers named in an employeurs file; return code → id."""
+    wanted = set(codes.unique())
+    existing = pd.DataFrame(
+        conn.execute(select(dossier.c.code, dossier.c.id).where(dossier.c.code.in_(wanted))).all(),
+        columns=["dossier", "dossier_id"],
+    )
+    missing = sorted(wanted - set(existing["dossier"]))
+    if missing:
+        now = datetime.now(UTC)
+        conn.execute(insert(dossier), [{"code": c, "created_at": now} for c in missing])
+        return _ensure_dossiers(conn, codes)
+    return existing
+
+
+def _dedupe(clean: pd.DataFrame, lines: pd.Series, keys: list[str]) -> tuple[pd.Series, list]:
+    """Keep the first row of each key; later ones become errors naming the first line."""
+    dup = clean.duplicated(keys, keep="first")
+    if not dup.any():
+        return dup, []
+    first_line = lines.groupby([clean[k] for k in keys]).transform("first")
+    errors = pd.DataFrame(
+        {
+            "ligne": lines[dup],
+            "colonne": "/".join(keys),
+            "valeur": "",
+            "erreur": "doublon de la ligne " + first_line[dup].astype(str),
+        }
+    )
+    return dup, [errors]
+
+
+def _employeur_ids(conn: Connection, table: pd.DataFrame) -> pd.DataFrame:
+    """(dossier, siret) → employeur_id for the pairs present in `table`."""
+    codes = set(table["dossier"].unique())
+    found = conn.execute(
+        select(dossier.c.code, employeur.c.siret, employeur.c.id)
+        .join(employeur, employeur.c.dossier_id == dossier.c.id)
+        .where(dossier.c.code.in_(codes))
+    ).all()
+    return pd.DataFrame(found, columns=["dossier", "siret", "employeur_id"])
+
+
+def _import_employeurs(conn: Connection, clean: pd.DataFrame) -> int:
+    ids = _ensure_dossiers(conn, clean["dossier"])
+    rows = clean.merge(ids, on="dossier").drop(columns=["dossier"])
+    _upsert(conn, employeur, rows.to_dict("records"), ["dossier_id", "siret"])
+    return len(rows)
+
+
+def _unknown_employer_errors(orphans: pd.DataFrame, lines: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ligne": lines[orphans.index],
+            "colonne": "siret",
+            "valeur": orphans["siret"],
+            "erreur": "employeur inconnu dans le dossier " + orphans["dossier"]
+            + " (importez d'abord employeurs….csv)",
+        }
+    )
+
+
+def _import_salaries(
+    conn: Connection, clean: pd.DataFrame, lines: pd.Series, source: str
+) -> tuple[int, int, list]:
+    ids = _employeur_ids(conn, clean)
+    merged = clean.reset_index().merge(ids, on=["dossier", "siret"], how="left").set_index("index")
+    orphans = merged[merged["employeur_id"].isna()]
+    errors = [_unknown_employer_errors(orphans, lines)] if len(orphans) else []
+    rows = merged[merged["employeur_id"].notna()].copy()
+    rows["employeur_id"] = rows["employeur_id"].astype("int64")
+    rows["date_naissance"] = parse_dates(rows["date_naissance"])
+    person_cols = ["employeur_id", "matricule", "nir", "nom", "nom_usage", "prenoms", "sexe",
+                   "date_naissance", "lieu_naissance", "dept_naissance"]
+    _upsert(conn, salarie, rows[person_cols].to_dict("records"), ["employeur_id", "matricule"])
+    return len(rows), _record_taux(conn, rows, source), errors
+
+
+def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:
+    """Add a rate-history row where the file's rate/type differs from the latest one."""
+    given = rows[(rows["taux_pas"] != "") | (rows["type_taux"] != "")]
+    if given.empty:
+        return 0
+    employer_ids = [int(i) for i in given["employeur_id"].unique()]
+    latest = (
+        select(taux.c.salarie_id, func.max(taux.c.id).label("taux_id"))
+        .group_by(taux.c.salarie_id)
+        .subquery()
+    )
+    current = pd.DataFrame(
+        conn.execute(
+            select(salarie.c.employeur_id, salarie.c.matricule, salarie.c.id,
+                   taux.c.taux_pas, taux.c.type_taux)
+            .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
+            .outerjoin(taux, taux.c.id == latest.c.taux_id)
+            .where(salarie.c.employeur_id.in_(employer_ids))
+        ).all(),
+        columns=["employeur_id", "matricule", "salarie_id", "taux_actuel", "type_actuel"],
+    )
+    merged = given.merge(current, on=["employeur_id", "matricule"])
+    new_taux = merged["taux_pas"].where(merged["taux_pas"] != "", None)
+    new_type = merged["type_taux"].where(merged["type_taux"] != "", "01")
+    changed = (new_taux.fillna("") != merged["taux_actuel"].fillna("")) | (
+        new_type != merged["type_actuel"].fillna("")
+    )
+    if not changed.any():
+        return 0
+    now = datetime.now(UTC)
+    records = pd.DataFrame(
+        {
+            "salarie_id": merged.loc[changed, "salarie_id"].astype("int64"),
+            "taux_pas": new_taux[changed],
+            "type_taux": new_type[changed],
+            "source": source,
+            "created_at": now,
+        }
+    )
+    records["taux_pas"] = records["taux_pas"].astype(object).where(records["taux_pas"].notna(), None)
+    conn.execute(insert(taux), records.to_dict("records"))
+    return len(records)
+
+
+def import_csv(engine: Engine, raw: bytes, name: str) -> ImportResult:
+    """Import one dropped registry file; raises `InputError` only when the file is unusable."""
+    layout = layout_for(name)
+    table = read_csv_table(raw, layout.header)
+    clean, errors = check_table(table.rows, layout.fields, table.lines)
+    valid = clean[~table.lines.isin(errors["ligne"])]
+    dup, dup_errors = _dedupe(valid, table.lines[valid.index], list(layout.key))
+    valid = valid[~dup]
+    all_errors = [table.bad, errors, *dup_errors]
+    taux_added = 0
+    with engine.begin() as conn:
+        if layout is EMPLOYEURS:
+            imported = _import_employeurs(conn, valid)
+        else:
+            imported, taux_added, missing = _import_salaries(
+                conn, valid, table.lines, PurePath(name).name
+            )
+            all_errors += missing
+    report = pd.concat([e for e in all_errors if len(e)] or [table.bad])
+    report = report.sort_values(["ligne", "colonne"], kind="stable").reset_index(drop=True)
+    log.info("%s: %d rows, %d imported, %d errors", layout.name, len(table.rows), imported,
+             len(report))
+    return ImportResult(
+        layout=layout.name,
+        rows=len(table.rows) + len(table.bad),
+        imported=imported,
+        errors=report,
+        encoding=table.encoding,
+        taux_added=taux_added,
+    )
+
+
+def report_path_for(archive_path: Path) -> Path:
+    """`outbox/archive/registre/salaries.csv` → `outbox/archive/registre/salaries.import.csv`."""
+    return archive_path.with_name(archive_path.stem + ".import.csv")
+
+
+def handle_registre(job: Job) -> HandlerResult:
+    """Intake handler for `inbox/registre/`: import, then write the row-by-row report."""
+    result = import_csv(job.engine, job.claim.path.read_bytes(), job.claim.rel)
+    report = atomic_write(
+        report_path_for(job.archive_path), result.errors.to_csv(sep=";", index=False)
+    )
+    return HandlerResult(
+        report_path=report,
+        summary={
+            "fichier": result.layout,
+            "lignes": result.rows,
+            "importees": result.imported,
+            "erreurs": len(result.errors),
+            "taux_ajoutes": result.taux_added,
+        },
+    )

@@ -1,0 +1,140 @@
+"""Registry tables (SQLAlchemy Core): dossier → employeur → salarié → taux / contrats, plus the
+file ledger and the transfer audit. Identifiers (SIRET, NIR, matricule) are always text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+CASCADE = "CASCADE"
+
+dossier = Table(
+    "dossier",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("libelle", String(200), nullable=False, server_default=""),
+    # DPAE test phases: etape_4 → etape_5 → etape_6 → production (sending issue).
+    Column("phase", String(16), nullable=False, server_default="etape_4"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+employeur = Table(
+    "employeur",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dossier_id", ForeignKey("dossier.id", ondelete=CASCADE), nullable=False),
+    Column("siret", String(14), nullable=False),
+    Column("raison_sociale", String(64), nullable=False),
+    Column("ape", String(5), nullable=False, server_default=""),
+    Column("adresse1", String(32), nullable=False, server_default=""),
+    Column("adresse2", String(32), nullable=False, server_default=""),
+    Column("code_postal", String(5), nullable=False, server_default=""),
+    Column("ville", String(27), nullable=False, server_default=""),
+    Column("telephone", String(11), nullable=False, server_default=""),
+    Column("code_urssaf", String(3), nullable=False, server_default=""),
+    Column("code_sst", String(10), nullable=False, server_default=""),
+    Column("email_ar", String(120), nullable=False, server_default=""),
+    UniqueConstraint("dossier_id", "siret", name="uq_employeur_dossier_siret"),
+)
+
+salarie = Table(
+    "salarie",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("employeur_id", ForeignKey("employeur.id", ondelete=CASCADE), nullable=False),
+    Column("matricule", String(30), nullable=False),
+    Column("nir", String(15), nullable=False, server_default=""),
+    Column("nom", String(64), nullable=False),
+    Column("nom_usage", String(64), nullable=False, server_default=""),
+    Column("prenoms", String(64), nullable=False, server_default=""),
+    Column("sexe", String(1), nullable=False, server_default=""),
+    Column("date_naissance", Date),
+    Column("lieu_naissance", String(64), nullable=False, server_default=""),
+    Column("dept_naissance", String(3), nullable=False, server_default=""),
+    UniqueConstraint("employeur_id", "matricule", name="uq_salarie_employeur_matricule"),
+)
+
+taux = Table(
+    "taux",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("salarie_id", ForeignKey("salarie.id", ondelete=CASCADE), nullable=False, index=True),
+    Column("taux_pas", String(6)),  # percent as canonical text "7.50"; NULL = no rate (barème)
+    Column("type_taux", String(2), nullable=False, server_default="01"),
+    Column("identifiant_crm", String(40), nullable=False, server_default=""),
+    Column("date_disponibilite", Date),
+    Column("date_effet", Date),
+    Column("valide_jusqu_au", Date),
+    Column("source", String(400), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+contrat = Table(
+    "contrat",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("salarie_id", ForeignKey("salarie.id", ondelete=CASCADE), nullable=False, index=True),
+    Column("date_embauche", Date, nullable=False),
+    Column("heure_embauche", String(5), nullable=False, server_default=""),
+    Column("nature", String(3), nullable=False),  # CDI / CDD / CTT
+    Column("date_fin", Date),
+    Column("essai_jours", Integer),
+    Column("statut", String(30), nullable=False, server_default="a_declarer"),
+    Column("batch_id", String(40), nullable=False, server_default=""),
+    Column("numero_dossier", String(5), nullable=False, server_default=""),
+    Column("code_retour", String(2), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The file ledger: one row per dropped file (claim). `state` walks claimed → moving → done; a
+# crash leaves a row in claimed/moving that the next run completes.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("source_path", Text, nullable=False),  # relative to inbox/
+    Column("claim_path", Text, nullable=False, unique=True),  # relative to the root
+    Column("size", Integer, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("outcome", String(12)),  # archived | quarantined | duplicate
+    Column("final_path", Text),  # relative to the root
+    Column("report_path", Text),
+    Column("reason", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+)
+
+transfer_audit = Table(
+    "transfer_audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("destination", String(64), nullable=False),
+    Column("options", String(200), nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: employeurs/salariés copied, conflicts
+)

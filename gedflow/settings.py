@@ -1,0 +1,103 @@
+"""One typed settings object: defaults, then `gedflow.toml` at the root, then `GEDFLOW_*` env vars.
+
+The root defaults to the checkout (the folder holding `pyproject.toml` above this package) and can
+be moved with `GEDFLOW_ROOT` or the command line's `--root`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from gedflow.errors import ConfigError
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+STATE_DIR = ".gedflow"
+
+# Inbox folders mirror the GED layout; each is watched and dispatched to the flow of its kind.
+INBOX_FOLDERS = ("crm_nominatif/travail", "AR", "dpae", "registre")
+OUTBOX_FOLDERS = ("crm_nominatif", "AR", "dpae", "archive", "quarantine")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know; build it with `load_settings`."""
+
+    root: Path
+    database_url: str = ""
+    settle_seconds: float = 2.0
+    max_wait_seconds: float = 120.0
+    user: str = field(default_factory=lambda: os.environ.get("USER", "administrateur"))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def processing(self) -> Path:
+        """Claimed files live here while a flow works on them (same file system as the inbox)."""
+        return self.state_dir / "processing"
+
+    @property
+    def archive(self) -> Path:
+        return self.outbox / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.outbox / "quarantine"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.state_dir / "prefect"
+
+    @property
+    def gnupg_home(self) -> Path:
+        return self.state_dir / "gnupg"
+
+    @property
+    def registry_url(self) -> str:
+        """The registry's SQLAlchemy URL: PostgreSQL when configured, else the embedded SQLite."""
+        return self.database_url or f"sqlite:///{self.state_dir / 'registry.sqlite'}"
+
+
+def _coerce(name: str, raw: object, kind: type) -> object:
+    try:
+        if kind is float:
+            return float(raw)  # type: ignore[arg-type]
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: {raw!r} is not a valid {kind.__name__}") from exc
+
+
+def load_settings(root: Path | str | None = None) -> Settings:
+    """Settings for `root` (else `GEDFLOW_ROOT`, else the checkout)."""
+    base = Path(root or os.environ.get("GEDFLOW_ROOT") or CHECKOUT).resolve()
+    values: dict[str, object] = {}
+    toml_path = base / "gedflow.toml"
+    if toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path}: {exc}") from exc
+        values.update(data.get("gedflow", {}))
+    kinds = {f.name: (float if f.type == "float" else str) for f in fields(Settings)}
+    for name in kinds:
+        env = os.environ.get(f"GEDFLOW_{name.upper()}")
+        if env is not None:
+            values[name] = env
+    unknown = sorted(set(values) - set(kinds) - {"root"})
+    if unknown:
+        raise ConfigError(f"{toml_path}: unknown setting(s) in [gedflow]: {', '.join(unknown)}")
+    values.pop("root", None)
+    typed = {name: _coerce(name, raw, kinds[name]) for name, raw in values.items()}
+    return replace(Settings(root=base), **typed)

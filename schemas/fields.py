@@ -1,0 +1,41 @@
+"""Field kinds shared by every declared format: what a value may look like, as data (no I/O).
+
+A kind names the check and the normalisation applied to a column (`gedflow.checks` implements
+them, vectorised). Layouts in this package are lists of fields using these kinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(str, Enum):
+    TEXT = "text"  # free text, trimmed, max_len enforced
+    CODE = "code"  # identifier text (dossier code, matricule): trimmed, max_len, no spaces inside
+    SIRET = "siret"  # 14 digits, Luhn (La Poste exception)
+    NIR = "nir"  # 13 chars (no key) or 15 chars with a valid key; Corsica 2A/2B
+    DATE = "date"  # JJ/MM/AAAA
+    TAUX = "taux"  # PAS rate in percent: 0 ≤ t ≤ 100, at most 2 decimals, "," or "."
+    TYPE_TAUX = "type_taux"  # S21.G00.50.007 codes
+    SEXE = "sexe"  # M / F (1 / 2 accepted and normalised)
+    DEPT = "dept"  # birth département: 01–95, 2A, 2B, 971–976, 99 (abroad)
+    APE = "ape"  # NAF rev. 2: 4 digits + letter
+    CODE_POSTAL = "code_postal"  # 5 digits
+    TELEPHONE = "telephone"  # digits only once spaces, dots and dashes are removed
+    EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a table format."""
+
+    name: str
+    kind: Kind = Kind.TEXT
+    required: bool = False
+    max_len: int | None = None
+
+
+# S21.G00.50.007 "type du taux": 01 DGFiP; 13/23/33 barème mensuel; 17/27/37 barème
+# mathématique; 99 indu exercice antérieur (crm_format.md §5).
+TYPES_TAUX = ("01", "13", "23", "33", "17", "27", "37", "99")

@@ -99,7 +99,7 @@ _PATTERNS: dict[Kind, tuple[str, str]] = {
     Kind.EMAIL: (r"[^@\s]+@[^@\s]+\.[^@\s]+", "adresse e-mail invalide"),
     Kind.CODE: (r"\S+", "pas d'espace dans un code"),
     Kind.DEPT: (
-        r"0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6]|99",
+        r"0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6]|99",
         "département de naissance : 01 à 95, 2A, 2B, 971 à 976, ou 99 (né à l'étranger)",
     ),
     Kind.SEXE: (r"[MF]", "sexe : M ou F"),

@@ -1,0 +1,136 @@
+"""Shared fixtures: a throwaway PostgreSQL server, registry URLs for both back ends, a temporary
+gedflow root, and one session-wide Prefect test harness (prefect.md §9d).
+
+Prefect's environment is set before anything imports prefect: a temporary PREFECT_HOME, never the
+user's own.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="gedflow-test-prefect-")
+os.environ.update(
+    PREFECT_HOME=_PREFECT_HOME,
+    PREFECT_API_URL="",
+    DO_NOT_TRACK="1",
+    PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    PREFECT_LOGGING_LEVEL="WARNING",
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+)
+for _name in [n for n in os.environ if n.startswith("GEDFLOW_") and n != "GEDFLOW_SKIP_POSTGRES"]:
+    del os.environ[_name]
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from gedflow.registry.db import engine_for, migrate  # noqa: E402
+from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+EXAMPLES = TESTS.parent / "examples"
+
+
+def _pg_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL cluster in a temporary directory (as user `postgres` when root)."""
+    if os.environ.get("GEDFLOW_SKIP_POSTGRES") == "1":
+        pytest.skip("GEDFLOW_SKIP_POSTGRES=1")
+    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL binaries not found: run `make test` (it installs them)")
+    tmp = Path(tempfile.mkdtemp(prefix="gedflow-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = tmp / "data", _free_port()
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+         "--no-sync"],
+        check=True, capture_output=True,
+    )
+    options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(tmp / "log"), "-w", "start"],
+        check=True, capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _new_pg_database(server: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated registry: SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    else:
+        url = _new_pg_database(request.getfixturevalue("postgres_server"))
+    migrate(url)
+    yield url
+    engine_for(url).dispose()
+
+
+@pytest.fixture
+def engine(db_url: str):
+    return engine_for(db_url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """A gedflow root in a temporary folder, with its GED folders, on the registry `db_url`."""
+    root = tmp_path / "root"
+    for rel in INBOX_FOLDERS:
+        (root / "inbox" / rel).mkdir(parents=True)
+    for rel in OUTBOX_FOLDERS:
+        (root / "outbox" / rel).mkdir(parents=True)
+    (root / "gedflow.toml").write_text(
+        f'[gedflow]\ndatabase_url = "{db_url}"\nsettle_seconds = 0\nmax_wait_seconds = 5\n'
+    )
+    return load_settings(root)
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One Prefect test harness for the whole session (starting it costs ~20 s here)."""
+    from prefect import settings as ps
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        with ps.temporary_settings(updates={ps.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield

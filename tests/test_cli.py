@@ -1,0 +1,131 @@
+"""The `gedflow` command line, in-process (Prefect harness) and as a fresh subprocess."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app, create_folders
+from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
+
+from .conftest import EXAMPLES
+
+runner = CliRunner()
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+CLEAR_NIRS = ("285037511203464", "179016912304503", "292013308101229")
+
+
+def _drop_examples(settings: Settings) -> None:
+    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+        shutil.copy(EXAMPLES / "registre" / name, settings.inbox / "registre" / name)
+
+
+class _Result:
+    """CLI result with its output re-flowed (rich wraps at 80 columns off a terminal)."""
+
+    def __init__(self, raw) -> None:
+        self.exit_code = raw.exit_code
+        self.output = " ".join(raw.output.split())
+
+
+def _cli(settings: Settings, *args: str) -> _Result:
+    return _Result(runner.invoke(app, [*args, "--root", str(settings.root)]))
+
+
+def test_create_folders_is_idempotent(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    create_folders(settings)
+    create_folders(settings)
+    for rel in INBOX_FOLDERS:
+        assert (tmp_path / "inbox" / rel).is_dir()
+    for rel in OUTBOX_FOLDERS:
+        assert (tmp_path / "outbox" / rel).is_dir()
+    assert (settings.state_dir.stat().st_mode & 0o777) == 0o700
+
+
+@SQLITE_ONLY
+@pytest.mark.usefixtures("prefect_server")
+def test_run_processes_the_inbox(settings: Settings) -> None:
+    _drop_examples(settings)
+    (settings.inbox / "crm_nominatif/travail/2022_08").mkdir(parents=True)
+    crm = settings.inbox / "crm_nominatif/travail/2022_08/crm.xml"
+    crm.write_text("<x/>")
+    result = _cli(settings, "run")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("archived") == 2
+    assert "pas encore de flow pour « crm »" in result.output
+    assert crm.exists()  # left in place for the CRM flow to come
+    assert (settings.archive / "registre/salaries_exemple.import.csv").exists()
+    assert not any(nir in result.output for nir in CLEAR_NIRS)
+
+
+@SQLITE_ONLY
+@pytest.mark.usefixtures("prefect_server")
+def test_run_exits_1_on_quarantine_and_waits_for_settling_files(settings: Settings) -> None:
+    (settings.root / "gedflow.toml").write_text(
+        (settings.root / "gedflow.toml").read_text().replace("settle_seconds = 0",
+                                                             "settle_seconds = 1.5"))
+    (settings.inbox / "stray.txt").write_text("?")
+    fresh = settings.inbox / "registre/employeurs_exemple.csv"
+    shutil.copy(EXAMPLES / "registre/employeurs_exemple.csv", fresh)
+    os.utime(fresh, (time.time(), time.time()))
+    result = _cli(settings, "run")
+    assert result.exit_code == 1, result.output
+    assert "quarantined" in result.output and "archived" in result.output
+    assert (settings.quarantine / "stray.txt.reason.txt").read_text().startswith(
+        "Problème : fichier déposé hors des dossiers surveillés")
+
+
+@SQLITE_ONLY
+def test_run_on_an_empty_inbox(settings: Settings) -> None:
+    result = _cli(settings, "run")
+    assert result.exit_code == 0 and "inbox vide" in result.output
+
+
+@SQLITE_ONLY
+@pytest.mark.usefixtures("prefect_server")
+def test_transfer_and_registry_show(settings: Settings) -> None:
+    _drop_examples(settings)
+    assert _cli(settings, "run").exit_code == 0
+    dry = _cli(settings, "transfer", "--from", "ASSO-TILLEULS", "--to", "COPIE", "--all",
+               "--create", "--dry-run")
+    assert dry.exit_code == 0 and "rien n'a été modifié" in dry.output
+    assert "salariés copiés : 4" in dry.output
+    missing = _cli(settings, "transfer", "--from", "ASSO-TILLEULS", "--to", "COPIE", "--all")
+    assert missing.exit_code == 2 and "--create" in missing.output
+    done = _cli(settings, "transfer", "--from", "ASSO-TILLEULS", "--to", "COPIE",
+                "--salarie", "81234567600017:A001", "--create")
+    assert done.exit_code == 0 and "dossier COPIE créé" in done.output
+    shown = _cli(settings, "registry", "show")
+    assert "ASSO-TILLEULS" in shown.output and "COPIE" in shown.output
+    detail = _cli(settings, "registry", "show", "--dossier", "ASSO-TILLEULS")
+    assert "28503*" in detail.output and "7.50" in detail.output
+    assert not any(nir in detail.output for nir in CLEAR_NIRS)
+    bad = _cli(settings, "transfer", "--from", "A", "--to", "B", "--salarie", "nocolon")
+    assert bad.exit_code == 2
+
+
+@pytest.mark.slow
+def test_fresh_root_init_then_run_as_a_user_would(tmp_path: Path) -> None:
+    """`gedflow init` + `gedflow run` in a new root, Prefect on its own (no harness)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GEDFLOW_"))}
+    env.update(GEDFLOW_ROOT=str(tmp_path), GEDFLOW_SETTLE_SECONDS="0")
+    gedflow = [sys.executable, "-m", "flows.cli"]
+    cwd = Path(__file__).resolve().parent.parent
+    init = subprocess.run([*gedflow, "init"], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+    assert init.returncode == 0, init.stderr
+    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+        shutil.copy(EXAMPLES / "registre" / name, tmp_path / "inbox/registre" / name)
+    run = subprocess.run([*gedflow, "run"], env=env, cwd=cwd, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "outbox/archive/registre/salaries_exemple.import.csv").exists()
+    assert (tmp_path / ".gedflow/prefect/prefect.db").exists()
+    assert "Error" not in run.stderr, run.stderr  # Prefect's events and logs were delivered
+    assert not any(nir in run.stdout + run.stderr for nir in CLEAR_NIRS)

@@ -1,0 +1,63 @@
+"""The Prefect layer: flows run against the session's test harness and publish artifacts."""
+
+import shutil
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.logging import disable_run_logger
+from sqlalchemy import Engine, func, select
+
+from flows.ingest import registre
+from gedflow.intake import claim, scan
+from gedflow.registry.tables import salarie
+from gedflow.settings import Settings
+from tasks.intake import process_claim
+
+from .conftest import EXAMPLES
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _drop_examples(settings: Settings) -> list[tuple[int, str]]:
+    # salaries first on purpose: the flow must still import employeurs first
+    for name in ("salaries_exemple.csv", "employeurs_exemple.csv"):
+        shutil.copy(EXAMPLES / "registre" / name, settings.inbox / "registre" / name)
+    engine = _engine(settings)
+    claims = [claim(settings, engine, p) for p in scan(settings)]
+    return [(c.id, c.rel) for c in claims if c]
+
+
+def _engine(settings: Settings) -> Engine:
+    from gedflow.registry.db import migrate
+
+    return migrate(settings.registry_url)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_registre_flow_imports_in_order_and_publishes(settings: Settings, engine: Engine) -> None:
+    claims = _drop_examples(settings)
+    outcomes = registre(str(settings.root), claims)
+    assert [(o.rel, o.outcome) for o in outcomes] == [
+        ("registre/employeurs_exemple.csv", "archived"),
+        ("registre/salaries_exemple.csv", "archived"),
+    ]
+    assert outcomes[1].summary == {"fichier": "salaries", "lignes": 4, "importees": 4,
+                                   "erreurs": 0, "taux_ajoutes": 4}
+    assert (settings.archive / "registre" / "salaries_exemple.import.csv").exists()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(salarie)).scalar() == 4
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["registre-fichiers"]))
+        )
+    assert artifacts and artifacts[0].type == "table"
+    assert "salaries_exemple.csv" in str(artifacts[0].data)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_task_skips_rows_no_longer_waiting(settings: Settings) -> None:
+    claims = _drop_examples(settings)
+    registre(str(settings.root), claims)
+    with disable_run_logger():
+        assert process_claim.fn(str(settings.root), claims[0][0], "registre") is None

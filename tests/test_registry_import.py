@@ -1,0 +1,154 @@
+"""Registry import from dropped CSV files, on SQLite and PostgreSQL."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, select
+
+from gedflow.errors import InputError
+from gedflow.formats.csv_table import read_csv_table
+from gedflow.registry.importer import import_csv, import_order, layout_for
+from gedflow.registry.tables import dossier, employeur, salarie, taux
+from schemas.registre import EMPLOYEURS, SALARIES
+
+from .conftest import EXAMPLES
+
+EMP_HEADER = ";".join(EMPLOYEURS.header)
+SAL_HEADER = ";".join(SALARIES.header)
+EMP = f"{EMP_HEADER}\nD1;81234567600017;LES TILLEULS;8899B;1 RUE A;;69003;LYON;04 72 00 00 01;697;MT348;a@x.example\n"
+SAL_ROW = "D1;81234567600017;{mat};{nir};{nom};;Marie;F;12/03/1985;PARIS;75;{taux};{type}\n"
+
+
+def _sal(*rows: dict) -> str:
+    defaults = {"mat": "A001", "nir": "285037511203464", "nom": "DUPONT", "taux": "", "type": ""}
+    return SAL_HEADER + "\n" + "".join(SAL_ROW.format(**{**defaults, **r}) for r in rows)
+
+
+def _salaries(engine: Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(salarie.c.matricule, salarie.c.nir, salarie.c.nom).order_by(salarie.c.matricule)
+        )]
+
+
+def _taux(engine: Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(salarie.c.matricule, taux.c.taux_pas, taux.c.type_taux)
+            .join(taux, taux.c.salarie_id == salarie.c.id).order_by(taux.c.id)
+        )]
+
+
+def test_examples_import_cleanly(engine: Engine) -> None:
+    for name in import_order(["salaries_exemple.csv", "employeurs_exemple.csv"]):
+        result = import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
+        assert result.errors.empty, result.errors
+    assert [r[0] for r in _salaries(engine)] == ["A001", "A002", "A003", "B001"]
+    assert _taux(engine) == [("A001", "7.50", "01"), ("A002", "4.30", "01"), ("A003", None, "13"),
+                             ("B001", "0.00", "01")]
+    with engine.connect() as conn:
+        assert conn.execute(select(dossier.c.code)).scalars().all() == ["ASSO-TILLEULS"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_encodings_and_bom(engine: Engine, encoding: str) -> None:
+    import_csv(engine, EMP.encode(), "employeurs.csv")
+    result = import_csv(engine, _sal({"nom": "LÉVÊQUE"}).encode(encoding), "salaries.csv")
+    assert result.errors.empty
+    assert result.encoding == ("cp1252" if encoding == "cp1252" else "utf-8")
+    assert _salaries(engine) == [("A001", "285037511203464", "LÉVÊQUE")]
+
+
+def test_text_stays_text(engine: Engine) -> None:
+    """A surname NA stays NA; NIR leading characters and matricule zeros are kept."""
+    import_csv(engine, EMP.encode(), "employeurs.csv")
+    import_csv(engine, _sal({"mat": "007", "nom": "NA", "nir": "1790169123045"}).encode(),
+               "salaries.csv")
+    assert _salaries(engine) == [("007", "1790169123045", "NA")]
+
+
+def test_bad_rows_are_reported_and_good_rows_imported(engine: Engine) -> None:
+    import_csv(engine, EMP.encode(), "employeurs.csv")
+    body = _sal(
+        {"mat": "A001"},
+        {"mat": "A002", "nir": "285037511203499"},  # bad key
+        {"mat": "A003", "taux": "7,555"},
+        {"mat": "A001"},  # duplicate of line 2
+    ) + "D9;81234567600017;A004;;X;;Y;F;;;;;\n" + "D1;81234567600018;A005;;X;;Y;F;;;;;\n"
+    body = body.replace("A003;285037511203464;DUPONT;;Marie;F;12/03/1985",
+                        "A003;285037511203464;DUPONT;;Marie;F;31/02/1985")
+    body += "D1;81234567600017;A006;too;few\n"
+    result = import_csv(engine, body.encode(), "salaries.csv")
+    report = result.errors[["ligne", "colonne", "erreur"]].values.tolist()
+    assert [r[:2] for r in report] == [
+        [3, "nir"], [4, "date_naissance"], [4, "taux_pas"], [5, "dossier/siret/matricule"],
+        [6, "siret"], [7, "siret"], [8, ""],
+    ]
+    assert "doublon de la ligne 2" in report[3][2]
+    assert "employeur inconnu dans le dossier D9" in report[4][2]
+    assert "SIRET invalide" in report[5][2]
+    assert result.imported == 1 and result.rows == 7
+    assert [r[0] for r in _salaries(engine)] == ["A001"]
+
+
+def test_upsert_updates_and_rate_history_only_on_change(engine: Engine) -> None:
+    import_csv(engine, EMP.encode(), "employeurs.csv")
+    import_csv(engine, _sal({"taux": "4.30", "type": "01"}).encode(), "salaries.csv")
+    again = import_csv(engine, _sal({"nom": "DURAND", "taux": "4,3", "type": "1"}).encode(),
+                       "salaries_2.csv")
+    assert again.taux_added == 0
+    import_csv(engine, _sal({"nom": "DURAND", "taux": "5.10"}).encode(), "salaries_3.csv")
+    assert _salaries(engine) == [("A001", "285037511203464", "DURAND")]
+    assert _taux(engine) == [("A001", "4.30", "01"), ("A001", "5.10", "01")]
+    changed = EMP.replace("LES TILLEULS", "LES TILLEULS SUD")
+    import_csv(engine, changed.encode(), "employeurs_2.csv")
+    with engine.connect() as conn:
+        assert conn.execute(select(employeur.c.raison_sociale)).scalars().all() == [
+            "LES TILLEULS SUD"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"", "vide"),
+        (b"   \n", "vide"),
+        (b"dossier;siret\x00;x\n", "binaire"),
+        ((SAL_HEADER + ";extra\n").encode(), "entete"),
+        (SAL_HEADER.replace("nom;", "").encode(), "entete"),
+        (SAL_HEADER.replace("nom;nom_usage", "nom_usage;nom").encode(), "entete"),
+        (b"\x81\x8d\x8f\x90\x9d", "encodage"),
+    ],
+)
+def test_structurally_broken_files_are_refused(engine: Engine, raw: bytes, code: str) -> None:
+    with pytest.raises(InputError) as info:
+        import_csv(engine, raw, "salaries.csv")
+    assert info.value.code == code
+    assert info.value.todo
+
+
+def test_unknown_file_name(engine: Engine) -> None:
+    with pytest.raises(InputError, match="nom de fichier non reconnu"):
+        import_csv(engine, EMP.encode(), "personnel.csv")
+
+
+def test_layout_and_order() -> None:
+    assert layout_for("registre/Employeurs_2024.CSV") is EMPLOYEURS
+    assert import_order(["salaries_a.csv", "employeurs_b.csv", "employeurs_a.csv"]) == [
+        "employeurs_a.csv", "employeurs_b.csv", "salaries_a.csv"]
+
+
+def test_reader_quoted_fields_and_crlf(tmp_path: Path) -> None:
+    raw = 'a;b\r\n"x;y";"say ""hi"""\r\n\r\n1;2\r\n'.encode()
+    table = read_csv_table(raw, ("a", "b"))
+    assert table.rows.values.tolist() == [["x;y", 'say "hi"'], ["1", "2"]]
+    assert table.lines.tolist() == [2, 4]
+    assert table.bad.empty
+
+
+def test_reader_counts_rows_and_rejects(tmp_path: Path) -> None:
+    raw = b"a;b\n1;2\n3\n4;5;6\n7;8\n"
+    table = read_csv_table(raw, ("a", "b"))
+    assert len(table.rows) + len(table.bad) == 4  # lines = parsed + rejected
+    assert table.bad["ligne"].tolist() == [3, 4]
+    assert isinstance(table.rows, pd.DataFrame)

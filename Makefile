@@ -25,6 +25,7 @@ run: $(STAMP) system-deps
 	$(BIN)/gedflow run
 
 test: $(STAMP) system-deps
+	$(BIN)/python -m ruff check gedflow schemas tasks flows tests benchmarks
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -33,7 +33,8 @@ app.add_typer(registry_app, name="registry")
 console = Console()
 
 RootOption = Annotated[
-    Path | None, typer.Option("--root", help="Racine de gedflow (défaut : GEDFLOW_ROOT ou le dépôt).")
+    Path | None,
+    typer.Option("--root", help="Racine de gedflow (défaut : GEDFLOW_ROOT ou le dépôt)."),
 ]
 
 
@@ -107,7 +108,8 @@ def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
             claims_ok = [c for c in claims if c.kind in FLOWS]
             if claims_ok:
                 outcomes += _dispatch(settings, claims_ok, progress, api)
-            outcomes += _quarantine_unknown(settings, engine, [c for c in claims if c not in claims_ok])
+            strays = [c for c in claims if c not in claims_ok]
+            outcomes += _quarantine_unknown(settings, engine, strays)
             if not settling or time.monotonic() > deadline:
                 waiting = [f"{p.rel} (pas encore de flow pour « {p.kind} »)" for p in no_flow]
                 waiting += [f"{p.rel} (encore en cours d'écriture)" for p in settling]

@@ -83,12 +83,11 @@ def _parse_date(values: pd.Series) -> pd.Series:
 def _normalise_taux(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Canonical `7.50` text and a validity mask (0 ≤ t ≤ 100, at most 2 decimals)."""
     dotted = values.str.replace(",", ".", regex=False)
-    parts = dotted.str.extract(r"^(\d{1,3})(?:\.(\d{1,2}))?$")
-    ok = parts[0].notna()
-    whole = parts[0].where(ok, "0").astype("int64")
-    frac = parts[1].fillna("").str.ljust(2, "0")
-    canonical = whole.astype(str) + "." + frac
-    ok &= (whole < 100) | ((whole == 100) & (frac == "00"))
+    ok = dotted.str.fullmatch(r"\d{1,3}(?:\.\d{1,2})?").fillna(False).astype(bool)
+    cents = (pd.to_numeric(dotted.where(ok), errors="coerce") * 100).round()
+    ok &= cents.le(10_000)
+    cents = cents.where(ok, 0).astype("int64")
+    canonical = (cents // 100).astype(str) + "." + (cents % 100).astype(str).str.zfill(2)
     return canonical, ok
 
 
@@ -182,6 +181,6 @@ def check_table(
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
-    """JJ/MM/AAAA text (already checked) → `datetime.date` objects, None where empty."""
+    """JJ/MM/AAAA text (already checked) → ISO `AAAA-MM-JJ` text, None where empty."""
     parsed = _parse_date(values)
-    return parsed.dt.date.astype(object).where(parsed.notna(), None)
+    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)

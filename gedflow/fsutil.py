@@ -32,7 +32,7 @@ def atomic_write(path: Path, data: bytes | str, mode: int = OWNER_ONLY) -> Path:
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -43,7 +43,7 @@ def atomic_write(path: Path, data: bytes | str, mode: int = OWNER_ONLY) -> Path:
 def move(src: Path, dst: Path) -> Path:
     """Atomic rename within one file system, made durable."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(src, dst)
+    src.rename(dst)
     fsync_dir(dst.parent)
     if src.parent != dst.parent:
         fsync_dir(src.parent)

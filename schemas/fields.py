@@ -7,10 +7,10 @@ them, vectorised). Layouts in this package are lists of fields using these kinds
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     TEXT = "text"  # free text, trimmed, max_len enforced
     CODE = "code"  # identifier text (dossier code, matricule): trimmed, max_len, no spaces inside
     SIRET = "siret"  # 14 digits, Luhn (La Poste exception)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from gedflow.intake import Handler, Outcome, claims_by_id, process
-from gedflow.registry.importer import handle_registre
 from gedflow.registry.db import migrate
+from gedflow.registry.importer import handle_registre
 from gedflow.settings import load_settings
-
 
 # Inbox folder kind → the domain function that processes one of its files.
 HANDLERS: dict[str, Handler] = {"registre": handle_registre}

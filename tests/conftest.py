@@ -7,7 +7,6 @@ user's own.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -43,8 +42,8 @@ def _pg_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
 
 
 def _free_port() -> int:
@@ -72,7 +71,8 @@ def postgres_server() -> Iterator[str]:
          "--no-sync"],
         check=True, capture_output=True,
     )
-    options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    options = (f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+               " -c max_connections=200")
     subprocess.run(
         [*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(tmp / "log"), "-w", "start"],
         check=True, capture_output=True,

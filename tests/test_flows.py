@@ -4,7 +4,11 @@ import shutil
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+)
 from prefect.logging import disable_run_logger
 from sqlalchemy import Engine, func, select
 
@@ -37,22 +41,28 @@ def _engine(settings: Settings) -> Engine:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_registre_flow_imports_in_order_and_publishes(settings: Settings, engine: Engine) -> None:
     claims = _drop_examples(settings)
-    outcomes = registre(str(settings.root), claims)
+    state = registre(str(settings.root), claims, return_state=True)
+    outcomes = state.result()
     assert [(o.rel, o.outcome) for o in outcomes] == [
         ("registre/employeurs_exemple.csv", "archived"),
         ("registre/salaries_exemple.csv", "archived"),
     ]
-    assert outcomes[1].summary == {"fichier": "salaries", "lignes": 4, "importees": 4,
+    assert outcomes[1].summary == {"format": "salaries", "lignes": 4, "importees": 4,
                                    "erreurs": 0, "taux_ajoutes": 4}
     assert (settings.archive / "registre" / "salaries_exemple.import.csv").exists()
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(salarie)).scalar() == 4
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["registre-fichiers"]))
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["registre-fichiers", "registre-resume"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            )
         )
-    assert artifacts and artifacts[0].type == "table"
-    assert "salaries_exemple.csv" in str(artifacts[0].data)
+    by_key = {a.key: a for a in artifacts}
+    assert by_key["registre-fichiers"].type == "table"
+    assert "registre/salaries_exemple.csv" in str(by_key["registre-fichiers"].data)
+    assert "- archived : 2" in by_key["registre-resume"].data
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -1,9 +1,13 @@
 """Registry import from dropped CSV files, on SQLite and PostgreSQL."""
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from gedflow.errors import InputError
@@ -16,7 +20,9 @@ from .conftest import EXAMPLES
 
 EMP_HEADER = ";".join(EMPLOYEURS.header)
 SAL_HEADER = ";".join(SALARIES.header)
-EMP = f"{EMP_HEADER}\nD1;81234567600017;LES TILLEULS;8899B;1 RUE A;;69003;LYON;04 72 00 00 01;697;MT348;a@x.example\n"
+EMP = (f"{EMP_HEADER}\n"
+       "D1;81234567600017;LES TILLEULS;8899B;1 RUE A;;69003;LYON;04 72 00 00 01;697;MT348;"
+       "a@x.example\n")
 SAL_ROW = "D1;81234567600017;{mat};{nir};{nom};;Marie;F;12/03/1985;PARIS;75;{taux};{type}\n"
 
 
@@ -139,7 +145,7 @@ def test_layout_and_order() -> None:
 
 
 def test_reader_quoted_fields_and_crlf(tmp_path: Path) -> None:
-    raw = 'a;b\r\n"x;y";"say ""hi"""\r\n\r\n1;2\r\n'.encode()
+    raw = b'a;b\r\n"x;y";"say ""hi"""\r\n\r\n1;2\r\n'
     table = read_csv_table(raw, ("a", "b"))
     assert table.rows.values.tolist() == [["x;y", 'say "hi"'], ["1", "2"]]
     assert table.lines.tolist() == [2, 4]
@@ -152,3 +158,24 @@ def test_reader_counts_rows_and_rejects(tmp_path: Path) -> None:
     assert len(table.rows) + len(table.bad) == 4  # lines = parsed + rejected
     assert table.bad["ligne"].tolist() == [3, 4]
     assert isinstance(table.rows, pd.DataFrame)
+
+
+cell = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029\x85"),
+    max_size=12,
+)
+
+
+@given(st.lists(st.tuples(cell, cell, cell), min_size=1, max_size=20),
+       st.sampled_from(["utf-8", "utf-8-sig"]), st.sampled_from(["\n", "\r\n"]))
+@example([("NA", "NULL", "nan"), ("None", "007", "2A"), ("É;À", '"q"', "")], "utf-8", "\n")
+def test_csv_write_then_read_gives_the_same_rows(
+    rows: list[tuple[str, str, str]], encoding: str, newline: str
+) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator=newline)
+    writer.writerow(["a", "b", "c"])
+    writer.writerows(rows)
+    table = read_csv_table(buffer.getvalue().encode(encoding), ("a", "b", "c"))
+    assert [tuple(r) for r in table.rows.values.tolist()] == rows  # ";;" is a row of blanks
+    assert table.bad.empty

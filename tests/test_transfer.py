@@ -108,7 +108,8 @@ def test_overwrite_replaces_conflicting_data(seeded: Engine) -> None:
         names = conn.execute(select(salarie.c.nom).where(salarie.c.matricule == "A001")).scalars()
         assert sorted(names) == ["CHANGÉ", "CHANGÉ"]  # both sides took the source's data
         history = conn.execute(
-            select(func.count()).select_from(taux).join(salarie).where(salarie.c.matricule == "A001")
+            select(func.count()).select_from(taux).join(salarie)
+            .where(salarie.c.matricule == "A001")
         ).scalar()
     assert history == 2  # one row per dossier: the copy replaced, not duplicated
 

@@ -100,9 +100,27 @@ def read_csv_table(raw: bytes, header: tuple[str, ...]) -> CsvTable:
         raise InputError("fichier vide", code="vide", todo="déposez un fichier avec des lignes")
     _check_header(text, header)
     body = text.split("\n", 1)[1] if "\n" in text else ""
-    if _is_regular(body, len(header)):
+    rows = _read_regular(body, header)
+    if rows is not None:
+        lines = pd.Series(range(2, len(rows) + 2), index=rows.index)
+        bad = pd.DataFrame(columns=["ligne", "colonne", "valeur", "erreur"])
+    else:
+        records, numbers, errors = _slow_split(text, len(header))
+        rows = pd.DataFrame(records, columns=list(header), dtype="str")
+        lines = pd.Series(numbers, index=rows.index, dtype="int64")
+        bad = pd.DataFrame(errors, columns=["ligne", "colonne", "valeur", "erreur"])
+    return CsvTable(rows=rows, lines=lines, bad=bad, encoding=encoding)
+
+
+def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:
+    """The fast path (pandas' C parser), or None when line numbers or field counts could come
+    out wrong: quotes, blank lines, or any line without exactly the header's field count."""
+    flat = body.replace("\r\n", "\n")
+    if '"' in flat or "\r" in flat or "\n\n" in flat or flat.startswith("\n"):
+        return None
+    try:
         rows = pd.read_csv(
-            io.StringIO(body),
+            io.StringIO(flat),
             sep=";",
             dtype=str,
             keep_default_na=False,
@@ -112,22 +130,9 @@ def read_csv_table(raw: bytes, header: tuple[str, ...]) -> CsvTable:
             names=list(header),
             engine="c",
         )
-        lines = pd.Series(range(2, len(rows) + 2), index=rows.index)
-        bad = pd.DataFrame(columns=["ligne", "colonne", "valeur", "erreur"])
-    else:
-        records, numbers, errors = _slow_split(text, len(header))
-        rows = pd.DataFrame(records, columns=list(header), dtype=object)
-        lines = pd.Series(numbers, index=rows.index, dtype="int64")
-        bad = pd.DataFrame(errors, columns=["ligne", "colonne", "valeur", "erreur"])
-    return CsvTable(rows=rows.astype(object), lines=lines, bad=bad, encoding=encoding)
-
-
-def _is_regular(body: str, width: int) -> bool:
-    """True when the fast C parser gives exact line numbers and field counts: no quotes, no
-    blank lines, every line with `width` fields."""
-    if '"' in body or "\r" in body.replace("\r\n", ""):
-        return False
-    lines = pd.Series(body.replace("\r\n", "\n").rstrip("\n").split("\n"))
-    if body.strip() == "":
-        return True
-    return bool((lines.str.count(";") == width - 1).all())
+    except pd.errors.ParserError:  # a line with too many fields
+        return None
+    # Too few fields are padded silently by the C parser: the separator count tells.
+    if flat.count(";") != (len(header) - 1) * len(rows):
+        return None
+    return rows

@@ -20,6 +20,7 @@ from gedflow.errors import InputError
 from gedflow.formats.csv_table import read_csv_table
 from gedflow.fsutil import atomic_write
 from gedflow.intake import HandlerResult, Job
+from gedflow.registry.bulk import bulk_insert, bulk_upsert, db_timestamp, read_frame
 from gedflow.registry.tables import dossier, employeur, salarie, taux
 from schemas.registre import EMPLOYEURS, SALARIES, CsvLayout
 
@@ -59,19 +60,6 @@ def import_order(names: list[str]) -> list[str]:
         return (0 if lower.startswith(EMPLOYEURS.prefix) else 1, lower)
 
     return sorted(names, key=rank)
-
-
-def _upsert(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
-    """INSERT … ON CONFLICT (keys) DO UPDATE, on SQLite and PostgreSQL alike."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table)
-    updated = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), rows)
 
 
 def _ensure_dossiers(conn: Connection, codes: pd.Series) -> pd.DataFrame:
@@ -120,7 +108,7 @@ def _employeur_ids(conn: Connection, table: pd.DataFrame) -> pd.DataFrame:
 def _import_employeurs(conn: Connection, clean: pd.DataFrame) -> int:
     ids = _ensure_dossiers(conn, clean["dossier"])
     rows = clean.merge(ids, on="dossier").drop(columns=["dossier"])
-    _upsert(conn, employeur, rows.to_dict("records"), ["dossier_id", "siret"])
+    bulk_upsert(conn, employeur, rows, ["dossier_id", "siret"])
     return len(rows)
 
 
@@ -145,10 +133,10 @@ def _import_salaries(
     errors = [_unknown_employer_errors(orphans, lines)] if len(orphans) else []
     rows = merged[merged["employeur_id"].notna()].copy()
     rows["employeur_id"] = rows["employeur_id"].astype("int64")
-    rows["date_naissance"] = parse_dates(rows["date_naissance"])
+    rows["date_naissance"] = parse_dates(rows["date_naissance"])  # ISO text, None when empty
     person_cols = ["employeur_id", "matricule", "nir", "nom", "nom_usage", "prenoms", "sexe",
                    "date_naissance", "lieu_naissance", "dept_naissance"]
-    _upsert(conn, salarie, rows[person_cols].to_dict("records"), ["employeur_id", "matricule"])
+    bulk_upsert(conn, salarie, rows[person_cols], ["employeur_id", "matricule"])
     return len(rows), _record_taux(conn, rows, source), errors
 
 
@@ -163,15 +151,14 @@ def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:
         .group_by(taux.c.salarie_id)
         .subquery()
     )
-    current = pd.DataFrame(
-        conn.execute(
-            select(salarie.c.employeur_id, salarie.c.matricule, salarie.c.id,
-                   taux.c.taux_pas, taux.c.type_taux)
-            .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
-            .outerjoin(taux, taux.c.id == latest.c.taux_id)
-            .where(salarie.c.employeur_id.in_(employer_ids))
-        ).all(),
-        columns=["employeur_id", "matricule", "salarie_id", "taux_actuel", "type_actuel"],
+    current = read_frame(
+        conn,
+        select(salarie.c.employeur_id, salarie.c.matricule, salarie.c.id,
+               taux.c.taux_pas, taux.c.type_taux)
+        .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
+        .outerjoin(taux, taux.c.id == latest.c.taux_id)
+        .where(salarie.c.employeur_id.in_(employer_ids)),
+        ["employeur_id", "matricule", "salarie_id", "taux_actuel", "type_actuel"],
     )
     merged = given.merge(current, on=["employeur_id", "matricule"])
     new_taux = merged["taux_pas"].where(merged["taux_pas"] != "", None)
@@ -181,18 +168,16 @@ def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:
     )
     if not changed.any():
         return 0
-    now = datetime.now(UTC)
     records = pd.DataFrame(
         {
             "salarie_id": merged.loc[changed, "salarie_id"].astype("int64"),
             "taux_pas": new_taux[changed],
             "type_taux": new_type[changed],
             "source": source,
-            "created_at": now,
+            "created_at": db_timestamp(datetime.now(UTC)),
         }
     )
-    records["taux_pas"] = records["taux_pas"].astype(object).where(records["taux_pas"].notna(), None)
-    conn.execute(insert(taux), records.to_dict("records"))
+    bulk_insert(conn, taux, records)
     return len(records)
 
 
@@ -242,7 +227,7 @@ def handle_registre(job: Job) -> HandlerResult:
     return HandlerResult(
         report_path=report,
         summary={
-            "fichier": result.layout,
+            "format": result.layout,
             "lignes": result.rows,
             "importees": result.imported,
             "erreurs": len(result.errors),

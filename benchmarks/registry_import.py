@@ -1,0 +1,105 @@
+"""Registry import throughput: 100,000 salariés from one dropped CSV, into a fresh SQLite
+registry, against a plain `pandas.read_csv` of the same file measured in the same run.
+
+Prints rows/s for both and, last, `ratio=X.XX` (import time ÷ plain read time; goal ≤ 3).
+Usage: python benchmarks/registry_import.py [ROWS]
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from stdnum import luhn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gedflow.checks import nir_key  # noqa: E402
+from gedflow.registry.db import migrate  # noqa: E402
+from gedflow.registry.importer import import_csv  # noqa: E402
+from schemas.registre import EMPLOYEURS  # noqa: E402
+
+EMPLOYERS = 100
+
+
+def _sirets(n: int) -> list[str]:
+    return [(body := f"81{i:011d}") + luhn.calc_check_digit(body) for i in range(n)]
+
+
+def make_files(rows: int) -> tuple[bytes, bytes]:
+    """Synthetic employeurs and salariés files (invented people, checksum-valid ids)."""
+    rng = np.random.default_rng(42)
+    sirets = _sirets(EMPLOYERS)
+    emp = pd.DataFrame({c: "" for c in EMPLOYEURS.header}, index=range(EMPLOYERS))
+    emp["dossier"], emp["siret"], emp["raison_sociale"] = "BENCH", sirets, "EMPLOYEUR"
+    sex = rng.integers(1, 3, rows)
+    nir13 = pd.Series(
+        [f"{s}{y:02d}{m:02d}{d:02d}{c:03d}{o:03d}" for s, y, m, d, c, o in zip(
+            sex, rng.integers(50, 99, rows), rng.integers(1, 13, rows),
+            rng.integers(1, 96, rows), rng.integers(1, 999, rows), rng.integers(1, 999, rows),
+            strict=True)]
+    )
+    sal = pd.DataFrame({
+        "dossier": "BENCH",
+        "siret": np.array(sirets)[np.arange(rows) % EMPLOYERS],
+        "matricule": [f"M{i:07d}" for i in range(rows)],
+        "nir": nir13 + nir_key(nir13),
+        "nom": "NOM" + pd.Series(range(rows)).astype(str),
+        "nom_usage": "",
+        "prenoms": "PRENOM",
+        "sexe": np.where(sex == 1, "M", "F"),
+        "date_naissance": "15/06/1980",
+        "lieu_naissance": "LYON",
+        "dept_naissance": "69",
+        "taux_pas": (rng.integers(0, 3000, rows) / 100).round(2).astype(str),
+        "type_taux": "01",
+    })
+    return (emp.to_csv(sep=";", index=False).encode(), sal.to_csv(sep=";", index=False).encode())
+
+
+def best_of(runs: int, fn) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    employeurs, salaries = make_files(rows)
+    print(f"file: {rows} salariés, {len(salaries) / 1e6:.1f} MB")
+
+    def plain_read() -> None:
+        pd.read_csv(io.BytesIO(salaries), sep=";", dtype=str, keep_default_na=False)
+
+    plain = best_of(3, plain_read)
+
+    def gedflow_import() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = migrate(f"sqlite:///{tmp}/registry.sqlite")
+            import_csv(engine, employeurs, "employeurs.csv")
+            start = time.perf_counter()
+            result = import_csv(engine, salaries, "salaries.csv")
+            timings.append(time.perf_counter() - start)
+            assert result.imported == rows and result.errors.empty, result.errors.head()
+            engine.dispose()
+
+    timings: list[float] = []
+    for _ in range(2):
+        gedflow_import()
+    ours = min(timings)
+    print(f"plain pandas.read_csv : {plain:.3f} s  {rows / plain:,.0f} rows/s")
+    print(f"gedflow import        : {ours:.3f} s  {rows / ours:,.0f} rows/s "
+          "(decode, check, upsert salariés, rate history)")
+    print(f"ratio={ours / plain:.2f}")
+
+
+if __name__ == "__main__":
+    main()

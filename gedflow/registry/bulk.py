@@ -1,0 +1,54 @@
+"""Bulk writes for the hot paths: one `executemany` of plain tuples, with no per-row work in
+SQLAlchemy (its parameter processing costs ~6 µs a row). The SQL is the same on SQLite and
+PostgreSQL; only the placeholder differs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Connection, Table
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def db_timestamp(when: datetime) -> str:
+    """A timezone-aware timestamp as text both back ends read back as `DateTime(timezone)`."""
+    return when.isoformat(sep=" ")
+
+
+def _tuples(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as tuples, missing values as None."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return list(clean.itertuples(index=False, name=None))
+
+
+def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    cols = ", ".join(frame.columns)
+    marks = ", ".join([_placeholder(conn)] * len(frame.columns))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", _tuples(frame))
+
+
+def bulk_upsert(conn: Connection, table: Table, frame: pd.DataFrame, keys: list[str]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET every other column."""
+    if frame.empty:
+        return
+    cols = list(frame.columns)
+    marks = ", ".join([_placeholder(conn)] * len(cols))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+    conn.exec_driver_sql(sql, _tuples(frame))
+
+
+def read_frame(conn: Connection, statement, columns: list[str]) -> pd.DataFrame:
+    """A SELECT's rows as a DataFrame, fetched as plain DBAPI tuples (no Row objects)."""
+    result = conn.execute(statement)
+    return pd.DataFrame.from_records(result.cursor.fetchall(), columns=columns)

@@ -51,8 +51,9 @@ def create_folders(settings: Settings) -> None:
         (settings.inbox / rel).mkdir(parents=True, exist_ok=True)
     for rel in OUTBOX_FOLDERS:
         (settings.outbox / rel).mkdir(parents=True, exist_ok=True)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    settings.state_dir.chmod(0o700)
+    for private in (settings.state_dir, settings.gnupg_home):
+        private.mkdir(parents=True, exist_ok=True)
+        private.chmod(0o700)
 
 
 @app.command()

@@ -45,7 +45,8 @@ def test_create_folders_is_idempotent(tmp_path: Path) -> None:
         assert (tmp_path / "inbox" / rel).is_dir()
     for rel in OUTBOX_FOLDERS:
         assert (tmp_path / "outbox" / rel).is_dir()
-    assert (settings.state_dir.stat().st_mode & 0o777) == 0o700
+    for private in (settings.state_dir, settings.gnupg_home):
+        assert (private.stat().st_mode & 0o777) == 0o700
 
 
 @SQLITE_ONLY

@@ -29,7 +29,7 @@ def engine_for(url: str) -> Engine:
     """One engine per URL for the process; SQLite files get WAL and foreign keys."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds NIRs
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -161,7 +161,9 @@ def test_reader_counts_rows_and_rejects(tmp_path: Path) -> None:
 
 
 cell = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029\x85"),
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029\x85"
+    ),
     max_size=12,
 )
 

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from contextlib import ExitStack
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,8 @@ from rich.table import Table
 from sqlalchemy import Connection, Engine, func, select
 
 from flows.prefect_env import configure, migrate_prefect_home, prefect_api
+from gedflow.crm.handler import PARIS
+from gedflow.crm.taux import rates_on
 from gedflow.errors import GedflowError, InputError
 from gedflow.intake import Claim, HandlerResult, Job, Outcome, claim, process, recover, scan
 from gedflow.registry.db import migrate
@@ -30,6 +33,8 @@ from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_setti
 app = typer.Typer(help="gedflow : la paperasse de la paie, automatisée.", no_args_is_help=True)
 registry_app = typer.Typer(help="Le registre des dossiers, employeurs et salariés.")
 app.add_typer(registry_app, name="registry")
+crm_app = typer.Typer(help="CRM nominatif (taux PAS).")
+app.add_typer(crm_app, name="crm")
 console = Console()
 
 RootOption = Annotated[
@@ -279,6 +284,47 @@ def _show_dossier(conn: Connection, code: str) -> None:
         table.add_row(r.siret, r.raison_sociale, r.matricule or "", r.nom or "", r.prenoms or "",
                       nir, r.taux_pas or "", r.type_taux or "")
     console.print(table)
+
+
+@crm_app.command("taux")
+def crm_taux(
+    siret: Annotated[str, typer.Option("--siret", help="SIRET de l'établissement.")],
+    on: Annotated[
+        str | None,
+        typer.Option("--date", help="Date (JJ/MM/AAAA ou AAAA-MM-JJ), défaut : aujourd'hui."),
+    ] = None,
+    root: RootOption = None,
+) -> None:
+    """Le taux PAS que chaque salarié doit avoir à une date (avec alertes d'expiration)."""
+    settings = _settings(root)
+    when = _parse_day(on) if on else datetime.now(PARIS).date()
+    with migrate(settings.registry_url).connect() as conn:
+        rates = rates_on(conn, siret, when)
+    if rates.empty:
+        console.print(f"[red]✗ aucun salarié pour le SIRET {siret}[/red]")
+        raise typer.Exit(2)
+    table = Table(title=f"Taux PAS au {when:%d/%m/%Y} — SIRET {siret}")
+    labels = ("matricule", "nom", "prénoms", "taux (.006)", "type (.007)", "identifiant (.008)",
+              "valide jusqu'au", "alerte")
+    for label in labels:
+        table.add_column(label, overflow="fold")
+    for row in rates.itertuples(index=False):
+        style = "red" if "expiré" in row.alerte or "aucun" in row.alerte else "yellow"
+        alert = f"[{style}]{row.alerte}[/]" if row.alerte else ""
+        table.add_row(*[str(v) for v in row[:-1]], alert)
+    console.print(table)
+    warned = int((rates["alerte"].str.contains("expir")).sum())
+    if warned:
+        console.print(f"[yellow]⚠ {warned} taux expiré(s) ou expirant sous 15 jours[/yellow]")
+
+
+def _parse_day(text: str) -> date:
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=PARIS).date()
+        except ValueError:
+            continue
+    raise typer.BadParameter(f"{text!r} : date JJ/MM/AAAA attendue")
 
 
 def main() -> None:  # pragma: no cover - console entry point

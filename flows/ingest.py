@@ -36,5 +36,11 @@ def registre(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     return _process_all(root, "registre", ordered)
 
 
+@flow(name="crm", flow_run_name=_run_name)
+def crm(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+    """CRM nominatif / financier: reconcile with the registry, record rates, report."""
+    return _process_all(root, "crm", sorted(claims, key=lambda c: c[1]))
+
+
 # Inbox folder kind → the flow that takes its files. Kinds absent here wait in the inbox.
-FLOWS = {"registre": registre}
+FLOWS = {"registre": registre, "crm": crm}

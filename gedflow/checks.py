@@ -80,7 +80,7 @@ def _parse_date(values: pd.Series) -> pd.Series:
     return parsed.where(parsed.dt.year >= 1900)
 
 
-def _normalise_taux(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def normalise_taux(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Canonical `7.50` text and a validity mask (0 ≤ t ≤ 100, at most 2 decimals)."""
     dotted = values.str.replace(",", ".", regex=False)
     ok = dotted.str.fullmatch(r"\d{1,3}(?:\.\d{1,2})?").fillna(False).astype(bool)
@@ -139,7 +139,7 @@ def check_field(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     elif field.kind is Kind.DATE:
         bad, message = _parse_date(values).isna(), "date invalide (JJ/MM/AAAA attendu)"
     elif field.kind is Kind.TAUX:
-        canonical, ok = _normalise_taux(values)
+        canonical, ok = normalise_taux(values)
         values = canonical.where(filled, "")
         bad, message = ~ok, "taux invalide (pourcentage de 0 à 100, 2 décimales au plus)"
     elif field.kind in _PATTERNS:

@@ -81,10 +81,21 @@ class Job:
     archive_path: Path
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """A report for the Prefect UI, published by the task layer (key: lowercase and dashes)."""
+
+    key: str
+    kind: str  # table | markdown
+    data: list[dict] | str
+    description: str = ""
+
+
 @dataclass
 class HandlerResult:
     report_path: Path | None = None
     summary: dict = field(default_factory=dict)
+    artifacts: list[Artifact] = field(default_factory=list)
 
 
 Handler = Callable[[Job], HandlerResult]
@@ -102,6 +113,7 @@ class Outcome:
     report_path: Path | None = None
     reason: str = ""
     summary: dict = field(default_factory=dict)
+    artifacts: list[Artifact] = field(default_factory=list)
 
 
 def scan(settings: Settings, now: float | None = None) -> list[Pending]:
@@ -267,7 +279,7 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
         _finish(settings, engine, claim_, "archived", archive_path, report=result.report_path)
         return Outcome(
             claim_.id, claim_.kind, claim_.rel, "archived", archive_path,
-            report_path=result.report_path, summary=result.summary,
+            report_path=result.report_path, summary=result.summary, artifacts=result.artifacts,
         )
     dest = free_name(settings.quarantine / claim_.rel, now)
     _finish(settings, engine, claim_, "quarantined", dest, reason=reason)

@@ -30,6 +30,9 @@ class Settings:
     settle_seconds: float = 2.0
     max_wait_seconds: float = 120.0
     user: str = field(default_factory=lambda: os.environ.get("USER", "administrateur"))
+    # CRM: availability date (AAAA-MM-JJ) when not the file's date; hold threshold (0–1).
+    crm_disponibilite: str = ""
+    crm_seuil_sans_taux: float = 0.5
 
     @property
     def state_dir(self) -> Path:

@@ -8,13 +8,14 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from gedflow.crm.handler import handle_crm
 from gedflow.intake import Handler, Outcome, claims_by_id, process
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import load_settings
 
 # Inbox folder kind → the domain function that processes one of its files.
-HANDLERS: dict[str, Handler] = {"registre": handle_registre}
+HANDLERS: dict[str, Handler] = {"registre": handle_registre, "crm": handle_crm}
 
 
 @task(name="traiter-fichier", task_run_name="{kind} #{claim_id}", cache_policy=NO_CACHE)
@@ -58,3 +59,11 @@ def publish_outcomes(root: str, kind: str, outcomes: list[Outcome]) -> None:
     lines += ["", "| fichier | résultat | rapport |", "|---|---|---|"]
     lines += [f"| {r['fichier']} | {r['resultat']} | {r['rapport'] or r['raison']} |" for r in rows]
     create_markdown_artifact(key=f"{kind}-resume", markdown="\n".join(lines))
+    for outcome in outcomes:
+        for artifact in outcome.artifacts:
+            if artifact.kind == "table":
+                create_table_artifact(key=artifact.key, table=artifact.data,
+                                      description=artifact.description)
+            else:
+                create_markdown_artifact(key=artifact.key, markdown=artifact.data,
+                                         description=artifact.description)

@@ -53,14 +53,13 @@ def test_create_folders_is_idempotent(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("prefect_server")
 def test_run_processes_the_inbox(settings: Settings) -> None:
     _drop_examples(settings)
-    (settings.inbox / "crm_nominatif/travail/2022_08").mkdir(parents=True)
-    crm = settings.inbox / "crm_nominatif/travail/2022_08/crm.xml"
-    crm.write_text("<x/>")
+    ar = settings.inbox / "AR/dpae.txt"
+    ar.write_text("AR")
     result = _cli(settings, "run")
     assert result.exit_code == 0, result.output
     assert result.output.count("archived") == 2
-    assert "pas encore de flow pour « crm »" in result.output
-    assert crm.exists()  # left in place for the CRM flow to come
+    assert "pas encore de flow pour « ar »" in result.output
+    assert ar.exists()  # left in place for the AR flow to come
     assert (settings.archive / "registre/salaries_exemple.import.csv").exists()
     assert not any(nir in result.output for nir in CLEAR_NIRS)
 

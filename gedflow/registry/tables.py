@@ -138,3 +138,41 @@ transfer_audit = Table(
     Column("options", String(200), nullable=False),
     Column("summary", Text, nullable=False),  # JSON: employeurs/salariés copied, conflicts
 )
+
+# One row per (CRM, declaration) seen: the idempotency key is identifiant + SIREN + NIC (+ hash),
+# and the share of people without a rate feeds the "hold" rule (the January 2021 incident).
+crm_declaration = Table(
+    "crm_declaration",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("identifiant_crm", String(40), nullable=False),
+    Column("kind", String(10), nullable=False),  # nominatif | financier
+    Column("siren", String(9), nullable=False),
+    Column("nic", String(5), nullable=False),
+    Column("siret", String(14), nullable=False, index=True),
+    Column("periode", Date),
+    Column("sha256", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("personnes", Integer, nullable=False),
+    Column("sans_taux", Integer, nullable=False),
+    Column("statut", String(20), nullable=False),  # integre | retenu | deja_integre | anomalies
+    Column("raison", Text, nullable=False, server_default=""),
+    Column("date_disponibilite", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+crm_anomalie = Table(
+    "crm_anomalie",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("crm_declaration_id", ForeignKey("crm_declaration.id", ondelete=CASCADE),
+           nullable=False, index=True),
+    Column("code", String(20), nullable=False),
+    Column("categorie", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("rubrique", String(20), nullable=False),
+    Column("valeur", Text, nullable=False),
+    Column("nir", String(15), nullable=False),
+    Column("ntt", String(40), nullable=False),
+    Column("matricule", String(30), nullable=False),
+)

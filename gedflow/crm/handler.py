@@ -1,0 +1,86 @@
+"""Intake handler for `inbox/crm_nominatif/travail/…`: parse, reconcile, record, report."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from gedflow.crm.integrate import integrate, load_registry
+from gedflow.crm.reconcile import reconcile
+from gedflow.crm.report import markdown_summary, write_anomalies, write_csv, write_html
+from gedflow.errors import ConfigError
+from gedflow.formats import crm as crm_format
+from gedflow.intake import Artifact, HandlerResult, Job
+
+PARIS = ZoneInfo("Europe/Paris")
+PERIOD_FOLDER = re.compile(r"^\d{4}_(0[1-9]|1[0-2])$")
+
+
+def availability(job: Job) -> tuple[date, str]:
+    """The CRM's availability date and where it came from (configured, else the file's date)."""
+    if job.settings.crm_disponibilite:
+        try:
+            return date.fromisoformat(job.settings.crm_disponibilite), "donnée par la configuration"
+        except ValueError as exc:
+            raise ConfigError(
+                f"crm_disponibilite : {job.settings.crm_disponibilite!r} n'est pas AAAA-MM-JJ"
+            ) from exc
+    mtime = datetime.fromtimestamp(job.claim.path.stat().st_mtime, tz=PARIS)
+    return mtime.date(), "date de modification du fichier"
+
+
+def period_of(rel: str, crm: crm_format.Crm, available: date) -> str:
+    """`YYYY_MM`: the inbox folder's, else the declared month, else the availability month."""
+    folders = [p for p in PurePosixPath(rel).parts[:-1] if PERIOD_FOLDER.match(p)]
+    if folders:
+        return folders[-1]
+    periods = crm.declarations["periode"]
+    first = periods[periods != ""]
+    when = date.fromisoformat(first.iloc[0]) if len(first) else available
+    return f"{when:%Y_%m}"
+
+
+def _artifact_key(*parts: str) -> str:
+    return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
+
+
+def handle_crm(job: Job) -> HandlerResult:
+    crm = crm_format.read(job.claim.path)
+    available, date_source = availability(job)
+    period = period_of(job.claim.rel, crm, available)
+    outdir = job.settings.outbox / "crm_nominatif" / period
+    stem = Path(job.claim.rel).stem
+    archived = job.archive_path.relative_to(job.settings.root).as_posix()
+    with job.engine.begin() as conn:
+        sirets = crm.declarations["siret"].tolist()
+        registry = load_registry(conn, sirets, available)
+        rows = reconcile(crm.salaries, crm.anomalies, registry, crm.identifiant, available)
+        decisions = integrate(conn, crm, rows, sha256=job.claim.sha256, source=archived,
+                              available=available, threshold=job.settings.crm_seuil_sans_taux)
+    notes = [f"Date de mise à disposition : {available:%d/%m/%Y} ({date_source}).", *crm.warnings]
+    title = f"CRM {crm.kind} {period} — {stem}"
+    report = write_csv(rows, outdir / f"{stem}.rapprochement.csv")
+    write_html(rows, crm, decisions, title, notes, outdir / f"{stem}.rapprochement.html")
+    if crm.kind == crm_format.FINANCIER:
+        report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
+    artifacts = []
+    for siret, part in rows.groupby("siret", sort=True):
+        mine = [d for d in decisions if d.siret == siret]
+        artifacts.append(Artifact(
+            key=_artifact_key("crm", siret, period), kind="table",
+            data=part.drop(columns=["salarie_id", "taux_id", "_rang"], errors="ignore")
+            .astype(str).to_dict("records"),
+            description=f"Rapprochement CRM {period}, SIRET {siret}"))
+        artifacts.append(Artifact(
+            key=_artifact_key("crm", siret), kind="markdown",
+            data=markdown_summary(f"CRM {period} — SIRET {siret}", part, mine, notes),
+            description=f"CRM nominatif par établissement : {siret}"))
+    summary = {"type": crm.kind, "declarations": len(crm.declarations),
+               "personnes": len(crm.salaries),
+               **{d.siret: d.statut for d in decisions},
+               **pd.Series(rows["statut"]).value_counts().to_dict()}
+    return HandlerResult(report_path=report, summary=summary, artifacts=artifacts)

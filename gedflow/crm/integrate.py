@@ -1,0 +1,157 @@
+"""Recording a reconciled CRM in the registry: new, changed and future rates go into the rate
+history; confirmed rates get their validity renewed; every declaration is remembered so the same
+CRM (identifiant + SIREN + NIC) never changes anything twice; a declaration whose share of people
+without a rate jumps far above the previous one of its SIRET is held (crm_format.md §6, the
+January 2021 incident).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from sqlalchemy import Connection, and_, func, or_, select
+
+from gedflow.crm.reconcile import RECORDED, REGISTRY_COLUMNS, valid_until
+from gedflow.formats.crm import Crm
+from gedflow.registry.bulk import bulk_insert, db_timestamp, read_frame
+from gedflow.registry.tables import crm_anomalie, crm_declaration, employeur, salarie, taux
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What was done with one declaration (one SIRET) of the CRM."""
+
+    siret: str
+    periode: str
+    statut: str  # integre | retenu | deja_integre | anomalies
+    raison: str
+    personnes: int
+    sans_taux: int
+
+
+def load_registry(conn: Connection, sirets: list[str], on: date) -> pd.DataFrame:
+    """Salariés of these SIRETs (all dossiers) with their rate in force on `on`."""
+    in_force = or_(taux.c.date_effet.is_(None), taux.c.date_effet <= on)
+    latest = (
+        select(taux.c.salarie_id, func.max(taux.c.id).label("taux_id"))
+        .where(in_force)
+        .group_by(taux.c.salarie_id)
+        .subquery()
+    )
+    statement = (
+        select(employeur.c.siret, salarie.c.id, latest.c.taux_id, salarie.c.matricule,
+               salarie.c.nir, salarie.c.nom, salarie.c.prenoms, taux.c.taux_pas, taux.c.type_taux,
+               taux.c.identifiant_crm, taux.c.valide_jusqu_au)
+        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
+        .outerjoin(taux, taux.c.id == latest.c.taux_id)
+        .where(employeur.c.siret.in_(sirets))
+    )
+    frame = read_frame(conn, statement, REGISTRY_COLUMNS)
+    frame["taux_id"] = frame["taux_id"].astype("Int64")
+    return frame
+
+
+def _previous_share(conn: Connection, siret: str) -> float | None:
+    row = conn.execute(
+        select(crm_declaration.c.personnes, crm_declaration.c.sans_taux)
+        .where(and_(crm_declaration.c.siret == siret, crm_declaration.c.kind == "nominatif",
+                    crm_declaration.c.statut == "integre"))
+        .order_by(crm_declaration.c.periode.desc(), crm_declaration.c.id.desc())
+        .limit(1)
+    ).first()
+    return row.sans_taux / row.personnes if row and row.personnes else None
+
+
+def _decide(conn: Connection, crm: Crm, decl: dict, people: pd.DataFrame, threshold: float):
+    count, without = len(people), int((people["taux"] == "").sum())
+    seen = conn.execute(
+        select(crm_declaration.c.created_at).where(and_(
+            crm_declaration.c.identifiant_crm == crm.identifiant,
+            crm_declaration.c.siren == decl["siren"], crm_declaration.c.nic == decl["nic"],
+        )).limit(1)
+    ).scalar()
+    if seen is not None:
+        return Decision(decl["siret"], decl["periode"], "deja_integre",
+                        f"CRM {crm.identifiant} déjà intégré le {seen:%d/%m/%Y} : rien de modifié",
+                        count, without)
+    if crm.kind != "nominatif":
+        return Decision(decl["siret"], decl["periode"], "anomalies",
+                        "CRM financier : anomalies de paiement enregistrées", count, without)
+    share, previous = (without / count if count else 0.0), _previous_share(conn, decl["siret"])
+    if previous is not None and share - previous >= threshold:
+        return Decision(
+            decl["siret"], decl["periode"], "retenu",
+            f"CRM retenu : {share:.0%} des personnes sans taux contre {previous:.0%} au CRM "
+            f"précédent (seuil {threshold:.0%}). Taux précédents conservés ; vérifiez auprès de "
+            "la DGFiP avant de l'intégrer (incident de janvier 2021).",
+            count, without)
+    return Decision(decl["siret"], decl["periode"], "integre", "taux enregistrés", count, without)
+
+
+def _record_rates(conn: Connection, rows: pd.DataFrame, identifiant: str, available: date,
+                  source: str) -> None:
+    new = rows[rows["statut"].isin(RECORDED) & rows["salarie_id"].notna()]
+    until = valid_until(available).isoformat()
+    bulk_insert(conn, taux, pd.DataFrame({
+        "salarie_id": new["salarie_id"].astype("int64"),
+        "taux_pas": new["taux_crm"],
+        "type_taux": "01",
+        "identifiant_crm": identifiant,
+        "date_disponibilite": available.isoformat(),
+        "date_effet": new["date_effet"].where(new["date_effet"] != "", None),
+        "valide_jusqu_au": until,
+        "source": source,
+        "created_at": db_timestamp(datetime.now(UTC)),
+    }))
+    confirmed = rows[(rows["statut"] == "conforme") & rows["taux_id"].notna()]
+    if len(confirmed):  # the new CRM renews the validity of the rate already in force
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE taux SET identifiant_crm = {mark}, date_disponibilite = {mark}, "
+            f"valide_jusqu_au = {mark}, source = {mark} WHERE id = {mark}",
+            [(identifiant, available.isoformat(), until, source, int(i))
+             for i in confirmed["taux_id"].unique()],
+        )
+
+
+def integrate(
+    conn: Connection,
+    crm: Crm,
+    rows: pd.DataFrame,
+    *,
+    sha256: str,
+    source: str,
+    available: date,
+    threshold: float,
+) -> list[Decision]:
+    """Record what each declaration of the CRM says; one transaction (the caller's)."""
+    decisions = []
+    for decl in crm.declarations.to_dict("records"):
+        people = crm.salaries[crm.salaries["decl"] == decl["decl"]]
+        decision = _decide(conn, crm, decl, people, threshold)
+        decisions.append(decision)
+        if decision.statut == "deja_integre":
+            continue
+        if decision.statut == "integre":
+            _record_rates(conn, rows[rows["siret"] == decl["siret"]], crm.identifiant,
+                          available, source)
+        decl_id = conn.execute(crm_declaration.insert().values(
+            identifiant_crm=crm.identifiant, kind=crm.kind, siren=decl["siren"], nic=decl["nic"],
+            siret=decl["siret"], periode=date.fromisoformat(decl["periode"]) if decl["periode"]
+            else None, sha256=sha256, source=source, personnes=decision.personnes,
+            sans_taux=decision.sans_taux, statut=decision.statut, raison=decision.raison,
+            date_disponibilite=available, created_at=datetime.now(UTC),
+        )).inserted_primary_key[0]
+        found = crm.anomalies[crm.anomalies["decl"] == decl["decl"]]
+        bulk_insert(conn, crm_anomalie, found[[c.name for c in crm_anomalie.columns
+                                                if c.name in found]].assign(
+            crm_declaration_id=decl_id))
+    for d in decisions:
+        log.info("CRM %s SIRET %s: %s", crm.identifiant, d.siret, d.statut)
+    return decisions

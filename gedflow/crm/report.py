@@ -1,0 +1,107 @@
+"""CRM reports: `<stem>.rapprochement.csv` (fixed columns), `<stem>.rapprochement.html` (for the
+payroll manager: counts first, differences first, registry rate beside the CRM rate) and, for a
+CRM financier, `<stem>.anomalies.csv`. All files are created owner-only (personal data).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from gedflow.crm.integrate import Decision
+from gedflow.crm.reconcile import REPORT_COLUMNS, STATUTS
+from gedflow.formats.crm import Crm
+from gedflow.fsutil import atomic_write
+
+ANOMALY_COLUMNS = ["siret", "periode", "identifiant_crm", "code", "categorie", "message"]
+LABELS = {
+    "modifie": "taux modifié (nouveau taux enregistré)",
+    "nouveau": "premier taux (enregistré)",
+    "futur": "taux futur daté (enregistré)",
+    "sans_taux": "aucun taux transmis (grille par défaut)",
+    "inconnu_registre": "personne absente du registre",
+    "absent_crm": "salarié absent du CRM",
+    "anomalie": "anomalie signalée par la DGFiP",
+    "conforme": "taux identique",
+}
+
+
+def counts(rows: pd.DataFrame) -> dict[str, int]:
+    found = rows["statut"].value_counts()
+    return {s: int(found.get(s, 0)) for s in STATUTS}
+
+
+def write_csv(rows: pd.DataFrame, path: Path) -> Path:
+    return atomic_write(path, rows[REPORT_COLUMNS].to_csv(sep=";", index=False))
+
+
+def write_anomalies(crm: Crm, path: Path) -> Path:
+    periods = crm.declarations.set_index("decl")["periode"]
+    table = crm.anomalies.assign(periode=crm.anomalies["decl"].map(periods),
+                                 identifiant_crm=crm.identifiant)
+    return atomic_write(path, table[ANOMALY_COLUMNS].to_csv(sep=";", index=False))
+
+
+def _table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
+    body = "\n".join(
+        f'<tr class="{html.escape(str(row.get("statut", "")))}">'
+        + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns)
+        + "</tr>"
+        for row in frame.to_dict("records")
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+STYLE = """
+body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#eee}
+tr.modifie,tr.nouveau,tr.futur{background:#fff4d6}tr.inconnu_registre,tr.absent_crm,
+tr.anomalie,tr.sans_taux{background:#fde2e1}.note{color:#555}
+"""
+
+
+def write_html(
+    rows: pd.DataFrame, crm: Crm, decisions: list[Decision], title: str, notes: list[str],
+    path: Path,
+) -> Path:
+    ordered = rows.sort_values(["_rang", "siret", "matricule"], kind="stable")
+    tally = counts(rows)
+    summary = pd.DataFrame(
+        [{"statut": s, "libelle": LABELS[s], "nombre": n} for s, n in tally.items()]
+    )
+    integration = pd.DataFrame([d.__dict__ for d in decisions])
+    parts = [
+        f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{STYLE}</style><body><h1>{html.escape(title)}</h1>",
+        f"<p class='note'>CRM {html.escape(crm.identifiant)} · {len(crm.declarations)} "
+        f"déclaration(s) · {len(crm.salaries)} personne(s)</p>",
+        *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
+        "<h2>Résumé</h2>",
+        _table(summary, {"statut": "statut", "libelle": "signification", "nombre": "nombre"}),
+        "<h2>Intégration par établissement</h2>",
+        _table(integration, {"siret": "SIRET", "periode": "période", "statut": "statut",
+                             "raison": "détail", "personnes": "personnes",
+                             "sans_taux": "sans taux"}),
+        "<h2>Détail (différences d'abord)</h2>",
+        _table(ordered, {
+            "siret": "SIRET", "matricule": "matricule", "nom": "nom", "prenoms": "prénoms",
+            "nir_masque": "NIR", "taux_registre": "taux registre", "taux_crm": "taux CRM",
+            "statut": "statut", "date_effet": "date d'effet", "valide_jusqu_au": "valide jusqu'au",
+            "anomalie_code": "code", "anomalie_message": "à faire / message",
+        }),
+        "</body></html>",
+    ]
+    return atomic_write(path, "\n".join(parts))
+
+
+def markdown_summary(title: str, rows: pd.DataFrame, decisions: list[Decision],
+                     notes: list[str]) -> str:
+    lines = [f"# {title}", ""]
+    lines += [f"- {s} : {n}" for s, n in counts(rows).items() if n]
+    lines += ["", "| SIRET | période | intégration | détail |", "|---|---|---|---|"]
+    lines += [f"| {d.siret} | {d.periode} | {d.statut} | {d.raison} |" for d in decisions]
+    lines += ["", *notes]
+    return "\n".join(lines)

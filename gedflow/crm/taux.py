@@ -1,0 +1,45 @@
+"""The rate each salarié of a SIRET must have on a date, for the payroll (DSN S21.G00.50.006,
+.007 and .008), with warnings on rates expired or about to expire (crm_format.md §6.2).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection
+
+from gedflow.crm.integrate import load_registry
+
+SOON = timedelta(days=15)
+
+
+def rates_on(conn: Connection, siret: str, on: date) -> pd.DataFrame:
+    """Per salarié: matricule, nom, prenoms, taux, type, identifiant (S21.G00.50.008),
+    valide_jusqu_au, alerte."""
+    frame = load_registry(conn, [siret], on).sort_values("matricule", kind="stable")
+    until = pd.to_datetime(frame["valide_jusqu_au_registre"])
+    rate = frame["taux_registre"].fillna("")
+    kind = frame["type_registre"].fillna("")
+    alert = np.select(
+        [
+            (rate == "") & (kind == ""),
+            (kind == "01") & until.notna() & (until < pd.Timestamp(on)),
+            (kind == "01") & until.notna() & (until <= pd.Timestamp(on + SOON)),
+            rate == "",
+        ],
+        ["aucun taux : grille par défaut", "taux expiré : grille par défaut", "expire bientôt",
+         "barème (pas de taux DGFiP)"],
+        "",
+    )
+    return pd.DataFrame({
+        "matricule": frame["matricule"],
+        "nom": frame["nom"],
+        "prenoms": frame["prenoms"],
+        "taux": rate,
+        "type": kind,
+        "identifiant": frame["identifiant_registre"].fillna("").where(kind == "01", ""),
+        "valide_jusqu_au": until.dt.strftime("%Y-%m-%d").fillna(""),
+        "alerte": alert,
+    }).reset_index(drop=True)

@@ -1,0 +1,260 @@
+"""CRM nominatif / CRM financier (GIP-MDS `rapport` XML): `read` and, for tests, examples and
+benchmarks, `write`. Layout: `schemas.crm`; spec: shared/docs/crm_format.md §2–§7.
+
+Reading streams one `declaration` at a time (memory stays flat) and flattens its salariés with an
+XSLT generated from the declared fields — libxslt walks the subtree in C and hands pandas a tab-
+separated table, so there is no Python loop per salarié. Every value is text: identifiers keep
+their leading zeros, NIR their `2A`/`2B`, and an empty rate stays "no rate", never 0.00.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+from lxml import etree
+
+from gedflow.checks import mask_nir, nir_valid, normalise_taux, siret_valid
+from gedflow.errors import InputError
+from gedflow.xmlsafe import iter_elements, read_root, sniff_xml, syntax_error
+from schemas.crm import (
+    ANOMALIE,
+    DECLARATION,
+    FINANCIER_TYPES,
+    NAMESPACE,
+    NOMINATIF_TYPES,
+    OTHER_REPORTS,
+    ROOT,
+    ROOT_ATTRIBUTES,
+    SALARIE,
+    XmlRecord,
+)
+
+log = logging.getLogger(__name__)
+WHAT = "compte rendu (CRM) de la DGFiP"
+NOMINATIF, FINANCIER = "nominatif", "financier"
+
+
+@dataclass
+class Crm:
+    """A parsed CRM. Frames carry `decl` (1-based declaration number) and `siret`."""
+
+    kind: str  # nominatif | financier
+    attributes: dict[str, str]
+    declarations: pd.DataFrame
+    salaries: pd.DataFrame
+    anomalies: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def identifiant(self) -> str:
+        return self.attributes.get("identifiant", "")
+
+
+@cache
+def _flattener(record: XmlRecord) -> etree.XSLT:
+    """An XSLT writing one tab-separated line per record (whitespace normalised)."""
+    xsl = "http://www.w3.org/1999/XSL/Transform"
+    sheet = etree.Element(f"{{{xsl}}}stylesheet", version="1.0", nsmap={"xsl": xsl})
+    etree.SubElement(sheet, f"{{{xsl}}}output", method="text", encoding="UTF-8")
+    template = etree.SubElement(sheet, f"{{{xsl}}}template", match="/")
+    select = "declaration" if record.path == "." else f"declaration/{record.path}"
+    loop = etree.SubElement(template, f"{{{xsl}}}for-each", select=select)
+    for i, fld in enumerate(record.fields):
+        etree.SubElement(loop, f"{{{xsl}}}value-of", select=f"normalize-space({fld.path})")
+        sep = etree.SubElement(loop, f"{{{xsl}}}text")
+        sep.text = "\n" if i == len(record.fields) - 1 else "\t"
+    return etree.XSLT(sheet)
+
+
+def _flatten(record: XmlRecord, declaration: etree._Element) -> pd.DataFrame:
+    out = bytes(_flattener(record)(etree.ElementTree(declaration)))
+    if not out.strip(b"\n"):
+        return pd.DataFrame(columns=record.names, dtype="str")
+    return pd.read_csv(io.BytesIO(out), sep="\t", header=None, names=record.names, dtype=str,
+                       keep_default_na=False, na_filter=False, quoting=3, engine="c")
+
+
+def _kind_from_type(report_type: str) -> str | None:
+    lowered = report_type.strip().lower()
+    if lowered in NOMINATIF_TYPES:
+        return NOMINATIF
+    if lowered in FINANCIER_TYPES or "paiement" in lowered or "financier" in lowered:
+        return FINANCIER
+    if lowered in OTHER_REPORTS:
+        raise InputError(
+            f"ce n'est pas un CRM nominatif (type={report_type} : {OTHER_REPORTS[lowered]})",
+            code="type_rapport",
+            where="attribut type de l'élément racine",
+            todo="déposez ce rapport dans le dossier qui lui correspond ; ici seuls les CRM "
+                 "nominatifs (taux PAS) et financiers sont traités",
+        )
+    return None  # unknown or absent: decided by content
+
+
+def _parse_dates(values: pd.Series) -> pd.Series:
+    """JJMMAAAA or AAAA-MM-JJ → ISO text; NaN where invalid, "" stays ""."""
+    iso = pd.to_datetime(values.where(values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
+                         format="%Y-%m-%d", errors="coerce")
+    compact = pd.to_datetime(values.where(values.str.fullmatch(r"\d{8}")), format="%d%m%Y",
+                             errors="coerce")
+    parsed = iso.fillna(compact)
+    return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None).where(values != "", "")
+
+
+def _problems(mask: pd.Series, frame: pd.DataFrame, what: str) -> list[str]:
+    rows = frame[mask]
+    where = "déclaration " + rows["decl"].astype(str)
+    if "matricule" in rows:
+        where += ", matricule " + rows["matricule"].where(rows["matricule"] != "", "?")
+    return [f"{w} : {what}" for w in where.head(5)]
+
+
+def _normalise(crm: Crm) -> None:
+    """Check and normalise in place; collect every problem, then raise them together."""
+    decls, sal = crm.declarations, crm.salaries
+    problems: list[str] = []
+    decls["siret"] = decls["siren"] + decls["nic"]
+    bad_siret = ~siret_valid(decls["siret"])
+    problems += _problems(bad_siret, decls, "SIRET (SIREN + nic_affectation) invalide")
+    decls["periode"] = _parse_dates(decls["mois"])
+    problems += _problems(decls["periode"].isna(), decls, "mois invalide (JJMMAAAA attendu)")
+    for frame in (sal, crm.anomalies):
+        frame["siret"] = frame["decl"].map(decls.set_index("decl")["siret"]).astype("str")
+        nir = frame["nir"].str.upper()
+        bad_nir = (nir != "") & ~nir_valid(nir)
+        problems += _problems(bad_nir, frame, "NIR invalide")
+        frame["nir"] = nir.str[:13]
+    taux, ok = normalise_taux(sal["taux"])
+    problems += _problems((sal["taux"] != "") & ~ok, sal, "taux invalide")
+    sal["taux"] = taux.where(sal["taux"] != "", "")
+    futur, ok_futur = normalise_taux(sal["futur_taux"])
+    problems += _problems((sal["futur_taux"] != "") & ~ok_futur, sal, "taux futur invalide")
+    sal["futur_taux"] = futur.where(sal["futur_taux"] != "", "")
+    sal["futur_date_effet"] = _parse_dates(sal["futur_date_effet"])
+    problems += _problems(sal["futur_date_effet"].isna(), sal, "date d'effet invalide")
+    problems += _problems((sal["nir"] == "") & (sal["ntt"] == ""), sal, "ni NIR ni NTT")
+    if problems:
+        raise InputError(
+            "valeurs invalides dans le CRM : " + " ; ".join(problems[:10]),
+            code="valeur_invalide",
+            where=problems[0].split(" : ")[0],
+            todo="vérifiez que le fichier est bien celui téléchargé (non modifié) ; "
+                 "sinon signalez-le à la DGFiP",
+        )
+
+
+def _dedupe_people(crm: Crm) -> None:
+    """A person listed twice in one declaration (several contracts) is kept once (§7.10)."""
+    sal = crm.salaries
+    key = sal["nir"].where(sal["nir"] != "", "NTT:" + sal["ntt"])
+    dup = sal.assign(_key=key).duplicated(["decl", "_key"], keep="first")
+    if not dup.any():
+        return
+    rates = sal.assign(_key=key).groupby(["decl", "_key"])["taux"].agg(lambda s: sorted(set(s)))
+    for (decl, person), values in rates.items():
+        if len(values) > 1:
+            who = mask_nir(pd.Series([person])).iloc[0]
+            crm.warnings.append(
+                f"déclaration {decl} : {who} présent plusieurs fois avec des taux différents "
+                f"({', '.join(v or 'aucun' for v in values)}) ; le premier est retenu"
+            )
+    crm.salaries = sal[~dup].reset_index(drop=True)
+
+
+def read(path: Path) -> Crm:
+    """Parse a CRM file, or raise `InputError` saying what it is instead and what to do."""
+    sniff_xml(path, WHAT)
+    tag, attributes = read_root(path, WHAT)
+    if tag != f"{{{NAMESPACE}}}{ROOT}":
+        local = etree.QName(tag).localname
+        raise InputError(
+            f"ce n'est pas un compte rendu GIP-MDS (élément racine « {local} »)",
+            code="racine", where="élément racine",
+            todo=f"déposez le {WHAT} téléchargé sur net-entreprises.fr",
+        )
+    kind = _kind_from_type(attributes.get("type", ""))
+    parts: dict[str, list[pd.DataFrame]] = {"d": [], "s": [], "a": []}
+    count = 0
+    try:
+        for _event, declaration in iter_elements(path, "declaration"):
+            count += 1
+            for key, record in (("d", DECLARATION), ("s", SALARIE), ("a", ANOMALIE)):
+                parts[key].append(_flatten(record, declaration).assign(decl=count))
+            declaration.clear(keep_tail=True)
+            while declaration.getprevious() is not None:
+                del declaration.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        raise syntax_error(exc, WHAT) from exc
+    if not count:
+        raise InputError("le compte rendu ne contient aucune déclaration", code="vide",
+                         todo=f"déposez le {WHAT} complet")
+    crm = Crm(
+        kind=kind or "",
+        attributes={k: attributes.get(k, "") for k in ROOT_ATTRIBUTES},
+        declarations=pd.concat(parts["d"], ignore_index=True),
+        salaries=pd.concat(parts["s"], ignore_index=True),
+        anomalies=pd.concat(parts["a"], ignore_index=True),
+    )
+    if not crm.kind:
+        crm.kind = NOMINATIF if len(crm.salaries) else FINANCIER
+    _normalise(crm)
+    _dedupe_people(crm)
+    log.info("CRM %s: %d declarations, %d salariés, %d anomalies", crm.kind, count,
+             len(crm.salaries), len(crm.anomalies))
+    return crm
+
+
+def _put(parent: etree._Element, path: str, value: str) -> None:
+    """Create `path` under `parent` (reusing the last element of a shared prefix) with text."""
+    node = parent
+    *steps, leaf = path.split("/")
+    for step in steps:
+        last = node[-1] if len(node) else None
+        node = last if last is not None and last.tag == step else etree.SubElement(node, step)
+    etree.SubElement(node, leaf).text = value
+
+
+def _record(parent: etree._Element, record: XmlRecord, row: dict, keep_empty: set[str]) -> None:
+    """Write a record's non-empty fields (paths relative to `parent`, the record's element)."""
+    for fld in record.fields:
+        value = row.get(fld.name, "")
+        if value or fld.name in keep_empty:
+            _put(parent, fld.path, value)
+
+
+def _file_values(crm: Crm) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Back to the file's notation: `mois` as JJMMAAAA."""
+    decls = crm.declarations.copy()
+    periode = pd.to_datetime(decls["periode"].where(decls["periode"] != ""), format="%Y-%m-%d")
+    decls["mois"] = periode.dt.strftime("%d%m%Y").where(periode.notna(), "")
+    return decls, crm.salaries
+
+
+def write(crm: Crm, target: Path | io.BytesIO) -> None:
+    """Write `crm` as a GIP-MDS `rapport` (streamed: one declaration in memory at a time)."""
+    decls, salaries = _file_values(crm)
+    by_decl = {d: f for d, f in salaries.groupby("decl", sort=False)}
+    anomalies = {d: f for d, f in crm.anomalies.groupby("decl", sort=False)}
+    attrs = {k: v for k, v in crm.attributes.items() if v}
+    with etree.xmlfile(target if isinstance(target, io.BytesIO) else str(target),
+                       encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element(f"{{{NAMESPACE}}}{ROOT}", attrs, nsmap={"gipmds": NAMESPACE}):
+            for row in decls.to_dict("records"):
+                element = etree.Element("declaration")
+                _record(element, DECLARATION, row, set())
+                bilan = element.find("declaration_bilan")
+                if bilan is None:
+                    bilan = etree.SubElement(element, "declaration_bilan")
+                for person in by_decl.get(row["decl"], salaries.iloc[:0]).to_dict("records"):
+                    _record(etree.SubElement(bilan, "salarie"), SALARIE, person, {"taux"})
+                for anomaly in anomalies.get(row["decl"], crm.anomalies.iloc[:0]).to_dict(
+                        "records"):
+                    _record(etree.SubElement(element, "declaration_anomalie"), ANOMALIE,
+                            anomaly, set())
+                xf.write(element)

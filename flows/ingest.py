@@ -5,17 +5,23 @@ Parameters are the root and ledger ids: never file content, names of people or N
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from prefect import flow
 from prefect.runtime import flow_run
 
+from gedflow.crm.handler import PERIOD_FOLDER
 from gedflow.intake import Outcome
 from gedflow.registry.importer import import_order
 from tasks.intake import process_claim, publish_outcomes
 
 
 def _run_name() -> str:
-    params = flow_run.parameters
-    return f"{flow_run.flow_name} {len(params.get('claims', []))} fichier(s)"
+    """`crm 2022_08 1 fichier(s)`: the flow, the periods of the GED folders, the file count."""
+    claims = flow_run.parameters.get("claims", [])
+    periods = sorted({p for _id, rel in claims for p in PurePosixPath(rel).parts[:-1]
+                      if PERIOD_FOLDER.match(p)})
+    return " ".join([flow_run.flow_name, *periods, f"{len(claims)} fichier(s)"])
 
 
 def _process_all(root: str, kind: str, claims: list[tuple[int, str]]) -> list[Outcome]:

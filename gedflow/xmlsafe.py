@@ -6,6 +6,7 @@ lxml configuration (no entity resolution, no network, no huge trees).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -56,13 +57,20 @@ def sniff_xml(path: Path, what: str) -> None:
         )
 
 
-def syntax_error(exc: etree.XMLSyntaxError, what: str) -> InputError:
+def _ends_with_root_end_tag(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 512))
+        tail = handle.read().rstrip()
+    return re.search(rb"</[\w:.-]+>$", tail) is not None
+
+
+def syntax_error(exc: etree.XMLSyntaxError, what: str, path: Path) -> InputError:
     """A parser error explained: truncated, badly encoded or malformed XML."""
     message = str(exc)
     line = getattr(exc, "lineno", None) or (exc.position[0] if exc.position else None)
     if "not proper UTF-8" in message or "encoding" in message.lower():
         reason, code = "encodage incorrect (le fichier n'est pas en UTF-8 valide)", "encodage"
-    elif "Premature end" in message or "EndTag" in message or "not closed" in message:
+    elif "Premature end" in message or not _ends_with_root_end_tag(path):
         reason, code = "XML tronqué (fichier incomplet : téléchargement interrompu ?)", "tronque"
     else:
         reason, code = f"XML mal formé : {message}", "xml_invalide"
@@ -72,18 +80,21 @@ def syntax_error(exc: etree.XMLSyntaxError, what: str) -> InputError:
     )
 
 
-def iter_elements(path: Path, tag: str | tuple[str, ...], events: tuple[str, ...] = ("end",)):
-    """Hardened streaming parse yielding (event, element) for `tag` only."""
-    return etree.iterparse(str(path), events=events, tag=tag, **HARDENED)
+def iter_elements(path: Path, tag: str) -> Iterator[etree._Element]:
+    """Hardened streaming parse yielding each complete `tag` element (file closed after)."""
+    with path.open("rb") as handle:
+        for _event, element in etree.iterparse(handle, events=("end",), tag=tag, **HARDENED):
+            yield element
 
 
 def read_root(path: Path, what: str) -> tuple[str, dict[str, str]]:
     """The root element's Clark name and attributes, reading no further than its start tag."""
     try:
-        for _event, element in etree.iterparse(str(path), events=("start",), **HARDENED):
-            if element.getroottree().docinfo.doctype:
-                raise InputError("DOCTYPE refusé", code="doctype", where="en-tête du fichier")
-            return element.tag, dict(element.attrib)
+        with path.open("rb") as handle:
+            for _event, element in etree.iterparse(handle, events=("start",), **HARDENED):
+                if element.getroottree().docinfo.doctype:
+                    raise InputError("DOCTYPE refusé", code="doctype", where="en-tête du fichier")
+                return element.tag, dict(element.attrib)
     except etree.XMLSyntaxError as exc:
-        raise syntax_error(exc, what) from exc
+        raise syntax_error(exc, what, path) from exc
     raise InputError("aucun élément XML", code="pas_xml")

@@ -71,3 +71,27 @@ def test_task_skips_rows_no_longer_waiting(settings: Settings) -> None:
     registre(str(settings.root), claims)
     with disable_run_logger():
         assert process_claim.fn(str(settings.root), claims[0][0], "registre") is None
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_crm_flow_publishes_per_establishment_artifacts(settings: Settings, engine: Engine) -> None:
+    from flows.ingest import crm
+    from gedflow.registry.importer import import_csv
+
+    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+        import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
+    target = settings.inbox / "crm_nominatif/travail/2022/2022_08"
+    target.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml", target)
+    claims = [claim(settings, engine, p) for p in scan(settings)]
+    state = crm(str(settings.root), [(c.id, c.rel) for c in claims], return_state=True)
+    [outcome] = state.result()
+    assert outcome.outcome == "archived"
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    keys = {a.key for a in artifacts}
+    assert {"crm-81234567600017-2022-08", "crm-81234567600017", "crm-42198765200029-2022-08",
+            "crm-42198765200029", "crm-fichiers", "crm-resume"} <= keys
+    table = next(a for a in artifacts if a.key == "crm-81234567600017-2022-08")
+    assert "modifie" in str(table.data) and "1790169123045" not in str(table.data)

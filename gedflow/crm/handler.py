@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from gedflow.crm.integrate import integrate, load_registry
-from gedflow.crm.reconcile import reconcile
+from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
 from gedflow.crm.report import markdown_summary, write_anomalies, write_csv, write_html
 from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
 from gedflow.intake import Artifact, HandlerResult, Job
 
 PARIS = ZoneInfo("Europe/Paris")
+ARTIFACT_ROWS = 1000  # the Prefect UI gets the differences first; the files have every row
 PERIOD_FOLDER = re.compile(r"^\d{4}_(0[1-9]|1[0-2])$")
 
 
@@ -70,11 +71,12 @@ def handle_crm(job: Job) -> HandlerResult:
     artifacts = []
     for siret, part in rows.groupby("siret", sort=True):
         mine = [d for d in decisions if d.siret == siret]
+        shown = part.sort_values("_rang", kind="stable").head(ARTIFACT_ROWS)
         artifacts.append(Artifact(
             key=_artifact_key("crm", siret, period), kind="table",
-            data=part.drop(columns=["salarie_id", "taux_id", "_rang"], errors="ignore")
-            .astype(str).to_dict("records"),
-            description=f"Rapprochement CRM {period}, SIRET {siret}"))
+            data=shown[REPORT_COLUMNS].astype(str).to_dict("records"),
+            description=f"Rapprochement CRM {period}, SIRET {siret} ({len(shown)} ligne(s) sur "
+                        f"{len(part)}, différences d'abord ; tout : {report.name})"))
         artifacts.append(Artifact(
             key=_artifact_key("crm", siret), kind="markdown",
             data=markdown_summary(f"CRM {period} — SIRET {siret}", part, mine, notes),

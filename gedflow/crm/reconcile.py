@@ -77,9 +77,8 @@ def _person_rows(matched: pd.DataFrame, identifiant: str, available: date) -> pd
     rows["valide_jusqu_au"] = np.where(dated, valid_until(available).isoformat(), "")
     rows["identifiant_crm"] = np.where(dated, identifiant, "")
     rows["anomalie_message"] = np.where(rows["statut"] == "sans_taux", SANS_TAUX_MESSAGE, "")
-    future = matched[matched["futur_taux"] != ""].assign(
+    future = matched.assign(taux_registre=reg_taux)[matched["futur_taux"] != ""].assign(
         statut="futur",
-        taux_registre=reg_taux,
         taux_crm=lambda f: f["futur_taux"],
         date_effet=lambda f: f["futur_date_effet"],
         valide_jusqu_au=valid_until(available).isoformat(),

@@ -15,6 +15,7 @@ from gedflow.crm.reconcile import REPORT_COLUMNS, STATUTS
 from gedflow.formats.crm import Crm
 from gedflow.fsutil import atomic_write
 
+HTML_CONFORME_ROWS = 2000
 ANOMALY_COLUMNS = ["siret", "periode", "identifiant_crm", "code", "categorie", "message"]
 LABELS = {
     "modifie": "taux modifié (nouveau taux enregistré)",
@@ -44,14 +45,23 @@ def write_anomalies(crm: Crm, path: Path) -> Path:
     return atomic_write(path, table[ANOMALY_COLUMNS].to_csv(sep=";", index=False))
 
 
+def _escape(values: pd.Series) -> pd.Series:
+    text = values.astype(str)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+        text = text.str.replace(char, entity, regex=False)
+    return text
+
+
 def _table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
+    """An HTML table built column-wise (no Python loop per row)."""
     head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
-    body = "\n".join(
-        f'<tr class="{html.escape(str(row.get("statut", "")))}">'
-        + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns)
-        + "</tr>"
-        for row in frame.to_dict("records")
-    )
+    if frame.empty:
+        return f"<table><thead><tr>{head}</tr></thead></table>"
+    statut = frame["statut"] if "statut" in frame else pd.Series("", index=frame.index)
+    rows = '<tr class="' + _escape(statut) + '">'
+    for col in columns:
+        rows = rows + "<td>" + _escape(frame[col]) + "</td>"
+    body = "\n".join((rows + "</tr>").tolist())
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
@@ -67,7 +77,13 @@ def write_html(
     rows: pd.DataFrame, crm: Crm, decisions: list[Decision], title: str, notes: list[str],
     path: Path,
 ) -> Path:
+    """Every difference, then conforme rows up to HTML_CONFORME_ROWS (the CSV has them all)."""
     ordered = rows.sort_values(["_rang", "siret", "matricule"], kind="stable")
+    conforme = ordered["statut"] == "conforme"
+    hidden = max(0, int(conforme.sum()) - HTML_CONFORME_ROWS)
+    if hidden:
+        ordered = ordered[~conforme | (conforme.cumsum() <= HTML_CONFORME_ROWS)]
+        notes = [*notes, f"{hidden} ligne(s) conforme(s) de plus figurent dans le fichier CSV."]
     tally = counts(rows)
     summary = pd.DataFrame(
         [{"statut": s, "libelle": LABELS[s], "nombre": n} for s, n in tally.items()]

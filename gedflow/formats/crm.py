@@ -181,7 +181,7 @@ def read(path: Path) -> Crm:
     parts: dict[str, list[pd.DataFrame]] = {"d": [], "s": [], "a": []}
     count = 0
     try:
-        for _event, declaration in iter_elements(path, "declaration"):
+        for declaration in iter_elements(path, "declaration"):
             count += 1
             for key, record in (("d", DECLARATION), ("s", SALARIE), ("a", ANOMALIE)):
                 parts[key].append(_flatten(record, declaration).assign(decl=count))
@@ -189,7 +189,7 @@ def read(path: Path) -> Crm:
             while declaration.getprevious() is not None:
                 del declaration.getparent()[0]
     except etree.XMLSyntaxError as exc:
-        raise syntax_error(exc, WHAT) from exc
+        raise syntax_error(exc, WHAT, path) from exc
     if not count:
         raise InputError("le compte rendu ne contient aucune déclaration", code="vide",
                          todo=f"déposez le {WHAT} complet")

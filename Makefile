@@ -33,3 +33,4 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/registry_import.py
+	$(BIN)/python benchmarks/crm.py

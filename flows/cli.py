@@ -35,7 +35,8 @@ registry_app = typer.Typer(help="Le registre des dossiers, employeurs et salari�
 app.add_typer(registry_app, name="registry")
 crm_app = typer.Typer(help="CRM nominatif (taux PAS).")
 app.add_typer(crm_app, name="crm")
-console = Console()
+# Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 RootOption = Annotated[
     Path | None,
@@ -155,8 +156,17 @@ def _print_outcomes(settings: Settings, outcomes: list[Outcome], waiting: list[s
 
 
 @app.command()
-def run(root: RootOption = None) -> None:
+def run(
+    root: RootOption = None,
+    disponibilite: Annotated[
+        str | None,
+        typer.Option("--disponibilite", help="Date de mise à disposition des CRM (JJ/MM/AAAA) ; "
+                     "défaut : date du fichier."),
+    ] = None,
+) -> None:
     """Traite une fois chaque fichier de l'inbox ; code 1 si un fichier part en quarantaine."""
+    if disponibilite:  # read by the CRM flow's settings, in this process and its tasks
+        os.environ["GEDFLOW_CRM_DISPONIBILITE"] = _parse_day(disponibilite).isoformat()
     settings = _settings(root)
     create_folders(settings)
     configure(settings)

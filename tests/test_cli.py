@@ -129,3 +129,25 @@ def test_fresh_root_init_then_run_as_a_user_would(tmp_path: Path) -> None:
     assert (tmp_path / ".gedflow/prefect/prefect.db").exists()
     assert "Error" not in run.stderr, run.stderr  # Prefect's events and logs were delivered
     assert not any(nir in run.stdout + run.stderr for nir in CLEAR_NIRS)
+
+
+@SQLITE_ONLY
+@pytest.mark.usefixtures("prefect_server")
+def test_crm_via_run_with_availability_then_rates_on_a_date(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEDFLOW_CRM_DISPONIBILITE", raising=False)
+    _drop_examples(settings)
+    assert _cli(settings, "run").exit_code == 0
+    target = settings.inbox / "crm_nominatif/travail/2022/2022_08"
+    target.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml", target)
+    result = _cli(settings, "run", "--disponibilite", "13/08/2022")
+    assert result.exit_code == 0, result.output
+    csv = settings.outbox / "crm_nominatif/2022_08/crm_2022_07.rapprochement.csv"
+    assert "modifie;2022-08-13;2022-10-31" in csv.read_text()
+    rates = _cli(settings, "crm", "taux", "--siret", "81234567600017", "--date", "20/10/2022")
+    assert rates.exit_code == 0
+    assert "5.10" in rates.output and "expire bientôt" in rates.output
+    unknown = _cli(settings, "crm", "taux", "--siret", "11111111111111")
+    assert unknown.exit_code == 2

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from gedflow.errors import InputError
-from gedflow.formats.csv_table import read_csv_table
+from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.registry.importer import import_csv, import_order, layout_for
 from gedflow.registry.tables import dossier, employeur, salarie, taux
 from schemas.registre import EMPLOYEURS, SALARIES
@@ -181,3 +181,17 @@ def test_csv_write_then_read_gives_the_same_rows(
     table = read_csv_table(buffer.getvalue().encode(encoding), ("a", "b", "c"))
     assert [tuple(r) for r in table.rows.values.tolist()] == rows  # ";;" is a row of blanks
     assert table.bad.empty
+
+
+@given(st.lists(st.tuples(cell, cell, st.integers(0, 10**6)), max_size=20))
+@example([("a;b", 'say "hi"', 1), ("line\nbreak", "NA", 2), ("", "", 0)])
+def test_csv_writer_matches_pandas(rows: list[tuple[str, str, int]]) -> None:
+    frame = pd.DataFrame(rows, columns=["x", "y", "n"])
+    assert to_csv_text(frame) == frame.to_csv(sep=";", index=False, lineterminator="\n")
+
+
+def test_csv_writer_quotes_a_bare_carriage_return() -> None:
+    """Unlike pandas, so that every reader keeps the field whole."""
+    text = to_csv_text(pd.DataFrame({"x": ["cr\r"], "y": ["ok"]}))
+    assert text == 'x;y\n"cr\r";ok\n'
+    assert read_csv_table(text.encode(), ("x", "y")).rows.values.tolist() == [["cr\r", "ok"]]

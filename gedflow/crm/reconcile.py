@@ -37,16 +37,10 @@ def valid_until(available: date) -> date:
 
 
 def _crm_people(salaries: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "_row": np.arange(len(salaries)),
-        "siret": salaries["siret"].to_numpy(),
-        "c_nir": salaries["nir"].to_numpy(),
-        "c_ntt": salaries["ntt"].to_numpy(),
-        "c_matricule": salaries["matricule"].to_numpy(),
-        "taux_crm": salaries["taux"].to_numpy(),
-        "futur_taux": salaries["futur_taux"].to_numpy(),
-        "futur_date_effet": salaries["futur_date_effet"].to_numpy(),
-    })
+    people = salaries[["siret", "nir", "ntt", "matricule", "taux", "futur_taux",
+                       "futur_date_effet"]].rename(columns={
+        "nir": "c_nir", "ntt": "c_ntt", "matricule": "c_matricule", "taux": "taux_crm"})
+    return people.reset_index(drop=True).assign(_row=np.arange(len(people)))
 
 
 def _match(people: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
@@ -64,19 +58,20 @@ def _match(people: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
 
 
 def _person_rows(matched: pd.DataFrame, identifiant: str, available: date) -> pd.DataFrame:
-    reg_taux = matched["taux_registre"].fillna("")
-    statut = np.select(
-        [matched["taux_crm"] == "", reg_taux == "", matched["taux_crm"] == reg_taux],
-        ["sans_taux", "nouveau", "conforme"],
-        "modifie",
-    )
+    reg_taux = matched["taux_registre"].fillna("").astype("str")
+    crm_taux = matched["taux_crm"]
+    # Later masks win: sans_taux over nouveau over conforme over modifie.
+    statut = pd.Series("modifie", index=matched.index, dtype="str")
+    statut = statut.mask(crm_taux == reg_taux, "conforme").mask(reg_taux == "", "nouveau")
+    statut = statut.mask(crm_taux == "", "sans_taux")
     rows = matched.assign(statut=statut, taux_registre=reg_taux)
-    dated = rows["statut"].isin(["modifie", "nouveau", "conforme"])
-    rows["date_effet"] = np.where(rows["statut"].isin(["modifie", "nouveau"]),
-                                  available.isoformat(), "")
-    rows["valide_jusqu_au"] = np.where(dated, valid_until(available).isoformat(), "")
-    rows["identifiant_crm"] = np.where(dated, identifiant, "")
-    rows["anomalie_message"] = np.where(rows["statut"] == "sans_taux", SANS_TAUX_MESSAGE, "")
+    blank = pd.Series("", index=matched.index, dtype="str")
+    changed = statut.isin(["modifie", "nouveau"])
+    dated = changed | (statut == "conforme")
+    rows["date_effet"] = blank.mask(changed, available.isoformat())
+    rows["valide_jusqu_au"] = blank.mask(dated, valid_until(available).isoformat())
+    rows["identifiant_crm"] = blank.mask(dated, identifiant)
+    rows["anomalie_message"] = blank.mask(statut == "sans_taux", SANS_TAUX_MESSAGE)
     future = matched.assign(taux_registre=reg_taux)[matched["futur_taux"] != ""].assign(
         statut="futur",
         taux_crm=lambda f: f["futur_taux"],

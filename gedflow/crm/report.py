@@ -13,6 +13,7 @@ import pandas as pd
 from gedflow.crm.integrate import Decision
 from gedflow.crm.reconcile import REPORT_COLUMNS, STATUTS
 from gedflow.formats.crm import Crm
+from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 
 HTML_CONFORME_ROWS = 2000
@@ -35,14 +36,14 @@ def counts(rows: pd.DataFrame) -> dict[str, int]:
 
 
 def write_csv(rows: pd.DataFrame, path: Path) -> Path:
-    return atomic_write(path, rows[REPORT_COLUMNS].to_csv(sep=";", index=False))
+    return atomic_write(path, to_csv_text(rows[REPORT_COLUMNS]))
 
 
 def write_anomalies(crm: Crm, path: Path) -> Path:
     periods = crm.declarations.set_index("decl")["periode"]
     table = crm.anomalies.assign(periode=crm.anomalies["decl"].map(periods),
                                  identifiant_crm=crm.identifiant)
-    return atomic_write(path, table[ANOMALY_COLUMNS].to_csv(sep=";", index=False))
+    return atomic_write(path, to_csv_text(table[ANOMALY_COLUMNS]))
 
 
 def _escape(values: pd.Series) -> pd.Series:

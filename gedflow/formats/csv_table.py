@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gedflow.errors import InputError
 
@@ -136,3 +139,27 @@ def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:
     if flat.count(";") != (len(header) - 1) * len(rows):
         return None
     return rows
+
+
+def _csv_field(values: pd.Series, sep: str) -> pa.ChunkedArray:
+    """One column as CSV cells: text, quoted only where needed (`sep`, `"`, newline, CR)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        text = values.fillna("")
+    else:
+        text = values.astype(object).where(values.notna(), "").astype("str")
+    needs_quotes = text.str.contains(f'[{re.escape(sep)}"\n\r]', regex=True)
+    if needs_quotes.any():
+        quoted = '"' + text.str.replace('"', '""', regex=False) + '"'
+        text = text.where(~needs_quotes, quoted)
+    return pa.chunked_array([pa.array(text, type=pa.large_string())])
+
+
+def to_csv_text(frame: pd.DataFrame, sep: str = ";") -> str:
+    """The text `frame.to_csv(sep=sep, index=False)` gives (minimal quoting, `\n` line ends),
+    built column-wise in Arrow: pandas' own writer costs ~3 s per million rows of text."""
+    header = sep.join(_csv_field(pd.Series([str(c) for c in frame.columns]), sep).to_pylist())
+    if frame.empty:
+        return header + "\n"
+    cells = [_csv_field(frame[column], sep) for column in frame.columns]
+    lines = pc.binary_join_element_wise(*cells, pa.scalar(sep, type=pa.large_string()))
+    return header + "\n" + "\n".join(lines.to_pylist()) + "\n"

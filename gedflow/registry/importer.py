@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from gedflow.checks import check_table, parse_dates
 from gedflow.errors import InputError
-from gedflow.formats.csv_table import read_csv_table
+from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.intake import HandlerResult, Job
 from gedflow.registry.bulk import bulk_insert, bulk_upsert, db_timestamp, read_frame
@@ -222,7 +222,7 @@ def handle_registre(job: Job) -> HandlerResult:
     """Intake handler for `inbox/registre/`: import, then write the row-by-row report."""
     result = import_csv(job.engine, job.claim.path.read_bytes(), job.claim.rel)
     report = atomic_write(
-        report_path_for(job.archive_path), result.errors.to_csv(sep=";", index=False)
+        report_path_for(job.archive_path), to_csv_text(result.errors)
     )
     return HandlerResult(
         report_path=report,

@@ -48,5 +48,11 @@ def crm(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     return _process_all(root, "crm", sorted(claims, key=lambda c: c[1]))
 
 
+@flow(name="dpae", flow_run_name=_run_name)
+def dpae(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+    """DPAE hires: test de préparation, then dpae.txt / dpae.xml as the mode allows."""
+    return _process_all(root, "dpae", sorted(claims, key=lambda c: c[1]))
+
+
 # Inbox folder kind → the flow that takes its files. Kinds absent here wait in the inbox.
-FLOWS = {"registre": registre, "crm": crm}
+FLOWS = {"registre": registre, "crm": crm, "dpae": dpae}

@@ -106,11 +106,14 @@ _PATTERNS: dict[Kind, tuple[str, str]] = {
     ),
     Kind.SEXE: (r"[MF]", "sexe : M ou F"),
     Kind.TYPE_TAUX: ("|".join(TYPES_TAUX), "type du taux : " + ", ".join(TYPES_TAUX)),
+    Kind.HEURE: (r"(?:[01]\d|2[0-3]):[0-5]\d", "heure invalide (HH:MM attendu)"),
+    Kind.NATURE: (r"CDI|CDD|CTT", "nature du contrat : CDI, CDD ou CTT"),
+    Kind.JOURS: (r"\d{1,3}", "nombre de jours : 3 chiffres au plus"),
 }
 
 
 def _normalise(values: pd.Series, kind: Kind) -> pd.Series:
-    if kind in (Kind.APE, Kind.DEPT, Kind.SEXE, Kind.NIR):
+    if kind in (Kind.APE, Kind.DEPT, Kind.SEXE, Kind.NIR, Kind.NATURE):
         values = values.str.upper()
     if kind is Kind.APE:
         values = values.str.replace(".", "", regex=False)

@@ -33,6 +33,13 @@ class Settings:
     # CRM: availability date (AAAA-MM-JJ) when not the file's date; hold threshold (0–1).
     crm_disponibilite: str = ""
     crm_seuil_sans_taux: float = 0.5
+    # DPAE: mode test (nothing sent) or reel; flat | xml | both; the flat file's charset and
+    # line ends (lf | crlf); the reference time of the 8-day rule (AAAA-MM-JJTHH:MM, else now).
+    dpae_mode: str = "test"
+    dpae_format: str = "flat"
+    dpae_encodage: str = "iso-8859-1"
+    dpae_fin_de_ligne: str = "lf"
+    dpae_maintenant: str = ""
 
     @property
     def state_dir(self) -> Path:

@@ -24,6 +24,9 @@ class Kind(StrEnum):
     CODE_POSTAL = "code_postal"  # 5 digits
     TELEPHONE = "telephone"  # digits only once spaces, dots and dashes are removed
     EMAIL = "email"
+    HEURE = "heure"  # HH:MM
+    NATURE = "nature"  # contract nature: CDI / CDD / CTT
+    JOURS = "jours"  # a number of days, at most 3 digits
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,20 @@ class Field:
     kind: Kind = Kind.TEXT
     required: bool = False
     max_len: int | None = None
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """A `;`-separated table: its file-name prefix, its exact header and its upsert key."""
+
+    name: str
+    prefix: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
 
 
 # S21.G00.50.007 "type du taux": 01 DGFiP; 13/23/33 barème mensuel; 17/27/37 barème

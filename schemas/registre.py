@@ -4,24 +4,7 @@ declared here, in this order). See the foundation issue for the contract.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from schemas.fields import Field, Kind
-
-
-@dataclass(frozen=True)
-class CsvLayout:
-    """A `;`-separated table: its file-name prefix, its exact header and its upsert key."""
-
-    name: str
-    prefix: str
-    fields: tuple[Field, ...]
-    key: tuple[str, ...]
-
-    @property
-    def header(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
+from schemas.fields import CsvLayout, Field, Kind
 
 EMPLOYEURS = CsvLayout(
     name="employeurs",

@@ -9,13 +9,16 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from gedflow.crm.handler import handle_crm
+from gedflow.dpae.handler import handle_dpae
 from gedflow.intake import Handler, Outcome, claims_by_id, process
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import load_settings
 
 # Inbox folder kind → the domain function that processes one of its files.
-HANDLERS: dict[str, Handler] = {"registre": handle_registre, "crm": handle_crm}
+HANDLERS: dict[str, Handler] = {
+    "registre": handle_registre, "crm": handle_crm, "dpae": handle_dpae,
+}
 
 
 @task(name="traiter-fichier", task_run_name="{kind} #{claim_id}", cache_policy=NO_CACHE)

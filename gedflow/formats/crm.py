@@ -20,6 +20,7 @@ from lxml import etree
 
 from gedflow.checks import mask_nir, nir_valid, normalise_taux, siret_valid
 from gedflow.errors import InputError
+from gedflow.formats.xmlbuild import put
 from gedflow.xmlsafe import iter_elements, read_root, sniff_xml, syntax_error
 from schemas.crm import (
     ANOMALIE,
@@ -209,22 +210,12 @@ def read(path: Path) -> Crm:
     return crm
 
 
-def _put(parent: etree._Element, path: str, value: str) -> None:
-    """Create `path` under `parent` (reusing the last element of a shared prefix) with text."""
-    node = parent
-    *steps, leaf = path.split("/")
-    for step in steps:
-        last = node[-1] if len(node) else None
-        node = last if last is not None and last.tag == step else etree.SubElement(node, step)
-    etree.SubElement(node, leaf).text = value
-
-
 def _record(parent: etree._Element, record: XmlRecord, row: dict, keep_empty: set[str]) -> None:
     """Write a record's non-empty fields (paths relative to `parent`, the record's element)."""
     for fld in record.fields:
         value = row.get(fld.name, "")
         if value or fld.name in keep_empty:
-            _put(parent, fld.path, value)
+            put(parent, fld.path, value)
 
 
 def _file_values(crm: Crm) -> tuple[pd.DataFrame, pd.DataFrame]:

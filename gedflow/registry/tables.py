@@ -105,6 +105,21 @@ contrat = Table(
     Column("numero_dossier", String(5), nullable=False, server_default=""),
     Column("code_retour", String(2), nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("salarie_id", "date_embauche", "heure_embauche", name="uq_contrat_embauche"),
+)
+
+# Every dpae.txt / dpae.xml built: the AR issue matches acknowledgements back to these.
+dpae_batch = Table(
+    "dpae_batch",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("mode", String(4), nullable=False),  # test | reel
+    Column("format", String(4), nullable=False),  # flat | xml | both
+    Column("records", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("path", Text, nullable=False),  # relative to the root
+    Column("contrats", Text, nullable=False),  # JSON list of contrat ids, in record order
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 # The file ledger: one row per dropped file (claim). `state` walks claimed → moving → done; a

@@ -1,0 +1,56 @@
+"""Intake handler for `inbox/dpae/*.csv`: the test de préparation, and the file if allowed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gedflow.crm.handler import PARIS
+from gedflow.dpae.prepare import Options, hires_from_csv, prepare
+from gedflow.dpae.report import write_reports
+from gedflow.errors import ConfigError, InputError
+from gedflow.intake import Artifact, HandlerResult, Job
+from gedflow.settings import Settings
+from schemas.dpae import HIRES
+
+
+def reference_time(settings: Settings, given: str | None = None) -> datetime:
+    """The moment the 8-day rule is evaluated at: given, configured, or now (Paris time)."""
+    text = given or settings.dpae_maintenant
+    if not text:
+        return datetime.now(PARIS).replace(tzinfo=None)
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError as exc:
+        raise ConfigError(f"maintenant : {text!r} n'est pas AAAA-MM-JJTHH:MM") from exc
+
+
+def options(settings: Settings, mode: str | None = None, fmt: str | None = None) -> Options:
+    newline = {"lf": "\n", "crlf": "\r\n"}.get(settings.dpae_fin_de_ligne)
+    if newline is None:
+        raise ConfigError("dpae_fin_de_ligne : lf ou crlf")
+    chosen = mode or settings.dpae_mode
+    if chosen not in ("test", "reel"):
+        raise ConfigError(f"mode {chosen!r} : test ou reel")
+    return Options(mode=chosen, format=fmt or settings.dpae_format,
+                   encoding=settings.dpae_encodage, newline=newline)
+
+
+def handle_dpae(job: Job) -> HandlerResult:
+    if not job.claim.rel.lower().endswith(".csv"):
+        raise InputError("seuls les fichiers .csv d'embauches sont lus ici", code="nom_fichier",
+                         todo="déposez un CSV avec l'en-tête : " + ";".join(HIRES.header))
+    hires, bad = hires_from_csv(job.claim.path.read_bytes())
+    result = prepare(job.engine, hires, now=reference_time(job.settings),
+                     outbox=job.settings.outbox, root=job.settings.root,
+                     options=options(job.settings), bad_lines=bad)
+    csv_path, _html = write_reports(result, f"Test de préparation DPAE — {job.claim.rel}")
+    rows = result.issues.drop(columns="_row").astype(str).replace({"<NA>": ""})
+    return HandlerResult(
+        report_path=csv_path,
+        summary={"embauches": len(result.hires), "erreurs": result.errors,
+                 "avertissements": result.warnings, "construites": result.built,
+                 "lot": result.batch_id},
+        artifacts=[Artifact(key="dpae-preparation", kind="table",
+                            data=rows.to_dict("records"),
+                            description=f"Test de préparation : {result.note}")],
+    )

@@ -1,0 +1,113 @@
+"""The flat DUE file `dpae.txt` (fixed width, one 989-char record per hire): `write` and `read`,
+both driven by `schemas.dpae.FLAT_LAYOUT`. Spec: shared/docs/dpae_format.md §2.
+
+Values in record tables are the file's own text, one column per zone (`FLAT_LAYOUT[i].column`):
+dates `JJMMAAAA`, times `HHMM`. Writing is strict: the first invalid value raises `ValueError`
+and nothing is returned. Reading is lenient (the AR comes back through mailers): short lines are
+right-padded, `\\r\\n` accepted, and every defect is collected; `write(read(x)) == x` byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.dpae import FLAT_LAYOUT, RECORD_LENGTH, Flat, FlatField
+
+COLUMNS = [f.column for f in FLAT_LAYOUT]
+_VALID = {
+    Flat.NUM: r"\d*",
+    Flat.DIGITS: r"\d*",
+    Flat.DATE: r"(?:\d{8})?",
+    Flat.TIME: r"(?:(?:[01]\d|2[0-3])[0-5]\d)?",
+    Flat.RESERVED: r" *",
+    Flat.ALPHA: r"[\x20-\x7e\xa0-\xff]*",
+}
+ISSUE_COLUMNS = ["ligne", "position", "champ", "valeur", "erreur"]
+
+
+def _zone(values: pd.Series, fld: FlatField) -> pd.Series:
+    """One zone, padded to its width; raises on the first value that cannot be written."""
+    text = values.fillna("").astype("str")
+    bad = ~text.str.fullmatch(_VALID[fld.kind]).fillna(False).astype(bool)
+    bad |= text.str.len() > fld.length
+    if fld.required:
+        bad |= text.str.strip() == ""
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise ValueError(
+            f"dpae.txt record {row + 1}: {fld.column} (pos {fld.start}-{fld.end}, "
+            f"{fld.kind}, {fld.length} chars{', required' if fld.required else ''}) "
+            f"cannot hold {text.iloc[row]!r}"
+        )
+    if fld.kind is Flat.NUM:
+        return text.str.zfill(fld.length).where(text != "", " " * fld.length)
+    return text.str.ljust(fld.length)
+
+
+def write(records: pd.DataFrame, *, encoding: str = "iso-8859-1", newline: str = "\n") -> bytes:
+    """Records (one column per zone; missing reserved zones are blank) → file bytes."""
+    if records.empty:
+        raise ValueError("dpae.txt: no record to write")
+    blank = pd.Series("", index=records.index, dtype="str")
+    zones = [pa.array(_zone(records[f.column] if f.column in records else blank, f),
+                      type=pa.large_string()) for f in FLAT_LAYOUT]
+    lines = pc.binary_join_element_wise(*zones, pa.scalar("", type=pa.large_string()))
+    text = newline.join(lines.to_pylist()) + newline
+    return text.encode(encoding)
+
+
+@dataclass
+class FlatFile:
+    """Records read from a flat file, with line numbers and the defects found."""
+
+    records: pd.DataFrame
+    lines: pd.Series
+    issues: pd.DataFrame
+    encoding: str
+    newline: str
+
+
+def decode(raw: bytes, encoding: str = "iso-8859-1") -> tuple[str, str]:
+    """Text and encoding: UTF-8 when it decodes as such (BOM stripped), else `encoding`."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode(encoding), encoding
+
+
+def read(raw: bytes, *, encoding: str = "iso-8859-1") -> FlatFile:
+    """Parse a flat file leniently: short lines right-padded, long ones reported."""
+    text, used = decode(raw, encoding)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    body = text.replace("\r\n", "\n").removesuffix("\n")
+    raw_lines = pd.Series(body.split("\n") if body else [], dtype="str")
+    numbers = pd.Series(range(1, len(raw_lines) + 1), index=raw_lines.index)
+    blank_line = raw_lines.str.strip() == ""
+    raw_lines, numbers = raw_lines[~blank_line], numbers[~blank_line]
+    length = raw_lines.str.len()
+    issues = []
+    long = length > RECORD_LENGTH
+    if long.any():
+        issues.append(pd.DataFrame({"ligne": numbers[long], "position": RECORD_LENGTH + 1,
+                                    "champ": "", "valeur": "",
+                                    "erreur": "ligne trop longue : " + length[long].astype(str)
+                                    + f" caractères au lieu de {RECORD_LENGTH}"}))
+    padded = raw_lines.str.ljust(RECORD_LENGTH)
+    records = pd.DataFrame(
+        {f.column: padded.str.slice(f.start - 1, f.end) for f in FLAT_LAYOUT}, index=padded.index
+    )
+    for fld in FLAT_LAYOUT:
+        records[fld.column] = (records[fld.column].str.rstrip() if fld.kind is not Flat.NUM
+                               else records[fld.column].str.strip())
+    return FlatFile(
+        records=records.reset_index(drop=True),
+        lines=numbers.reset_index(drop=True),
+        issues=pd.concat(issues) if issues else pd.DataFrame(columns=ISSUE_COLUMNS),
+        encoding=used,
+        newline=newline,
+    )

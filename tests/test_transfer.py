@@ -63,7 +63,7 @@ def test_copy_whole_employer_with_history_and_contracts(seeded: Engine) -> None:
 def test_missing_destination_without_create_is_an_error(seeded: Engine) -> None:
     with pytest.raises(TransferError, match="--create"):
         transfer(seeded, req(all=True))
-    assert _count(seeded, dossier) == 1
+    assert _count(seeded, dossier) == 2  # the two example dossiers, nothing created
 
 
 def test_chosen_salaries_bring_their_employer(seeded: Engine) -> None:
@@ -77,7 +77,7 @@ def test_move_removes_from_source(seeded: Engine) -> None:
     assert _people(seeded, "NOUVEAU") == [f"{A}:B001"]
     assert f"employeur {A}" in summary.removed_from_source
     with seeded.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(employeur)).scalar() == 2
+        assert conn.execute(select(func.count()).select_from(employeur)).scalar() == 3
 
 
 def test_dry_run_changes_nothing_but_says_everything(seeded: Engine) -> None:
@@ -127,7 +127,7 @@ def test_overwrite_replaces_conflicting_data(seeded: Engine) -> None:
 def test_bad_requests(seeded: Engine, kwargs: dict, message: str) -> None:
     with pytest.raises(TransferError, match=message):
         transfer(seeded, req(**kwargs))
-    assert _count(seeded, dossier) == 1
+    assert _count(seeded, dossier) == 2  # the two example dossiers, nothing created
 
 
 def test_failure_midway_rolls_everything_back(

@@ -23,6 +23,10 @@ from sqlalchemy import Connection, Engine, func, select
 from flows.prefect_env import configure, migrate_prefect_home, prefect_api
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import rates_on
+from gedflow.dpae.handler import options as dpae_options
+from gedflow.dpae.handler import reference_time
+from gedflow.dpae.prepare import hires_from_registry, prepare
+from gedflow.dpae.report import write_reports
 from gedflow.errors import GedflowError, InputError
 from gedflow.intake import Claim, HandlerResult, Job, Outcome, claim, process, recover, scan
 from gedflow.registry.db import migrate
@@ -35,6 +39,8 @@ registry_app = typer.Typer(help="Le registre des dossiers, employeurs et salari�
 app.add_typer(registry_app, name="registry")
 crm_app = typer.Typer(help="CRM nominatif (taux PAS).")
 app.add_typer(crm_app, name="crm")
+dpae_app = typer.Typer(help="DPAE : test de préparation et construction de dpae.txt.")
+app.add_typer(dpae_app, name="dpae")
 # Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -326,6 +332,67 @@ def crm_taux(
     warned = int((rates["alerte"].str.contains("expir")).sum())
     if warned:
         console.print(f"[yellow]⚠ {warned} taux expiré(s) ou expirant sous 15 jours[/yellow]")
+
+
+DossierOption = Annotated[str, typer.Option("--dossier", help="Code du dossier.")]
+SiretOption = Annotated[str | None, typer.Option("--siret", help="Un seul établissement.")]
+DuOption = Annotated[str | None, typer.Option("--du", help="Embauches à partir du JJ/MM/AAAA.")]
+AuOption = Annotated[str | None, typer.Option("--au", help="Embauches jusqu'au JJ/MM/AAAA.")]
+MaintenantOption = Annotated[str | None, typer.Option(
+    "--maintenant", help="Heure de référence de la règle des 8 jours (AAAA-MM-JJTHH:MM).")]
+FormatOption = Annotated[str | None, typer.Option("--format", help="flat | xml | both")]
+
+
+def _dpae(mode: str | None, dossier_code: str, siret: str | None, du: str | None,
+          au: str | None, maintenant: str | None, fmt: str | None, root: Path | None) -> None:
+    settings = _settings(root)
+    engine = migrate(settings.registry_url)
+    try:
+        with engine.connect() as conn:
+            hires = hires_from_registry(conn, dossier_code, siret, _parse_day(du) if du else None,
+                                        _parse_day(au) if au else None)
+        if hires.empty:
+            console.print(f"aucun contrat à déclarer dans le dossier {dossier_code}")
+            return
+        result = prepare(engine, hires, now=reference_time(settings, maintenant),
+                         outbox=settings.outbox, root=settings.root,
+                         options=dpae_options(settings, mode, fmt), dossier_code=dossier_code)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+    csv_path, html_path = write_reports(result, f"Test de préparation DPAE — {dossier_code}")
+    table = Table(title=f"Test de préparation — {len(result.hires)} embauche(s)")
+    for column in ("siret", "matricule", "nom", "champ", "code", "gravité", "message"):
+        table.add_column(column, overflow="fold")
+    for row in result.issues.itertuples(index=False):
+        style = "red" if row.gravite == "erreur" else "yellow"
+        table.add_row(row.siret, row.matricule, row.nom, row.champ, row.code,
+                      f"[{style}]{row.gravite}[/]", row.message)
+    console.print(table)
+    console.print(result.note)
+    for path in (csv_path, html_path, *result.files.values()):
+        console.print(f"  {path.relative_to(settings.root)}")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@dpae_app.command("prepare")
+def dpae_prepare(dossier_code: DossierOption, siret: SiretOption = None, du: DuOption = None,
+                 au: AuOption = None, maintenant: MaintenantOption = None,
+                 fmt: FormatOption = None, root: RootOption = None) -> None:
+    """Test de préparation des contrats à déclarer (mode test : rien n'est envoyé)."""
+    _dpae("test", dossier_code, siret, du, au, maintenant, fmt, root)
+
+
+@dpae_app.command("build")
+def dpae_build(
+    dossier_code: DossierOption, siret: SiretOption = None, du: DuOption = None,
+    au: AuOption = None, maintenant: MaintenantOption = None, fmt: FormatOption = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="test | reel")] = None,
+    root: RootOption = None,
+) -> None:
+    """Construit dpae.txt (mode réel : seulement sans erreur ; contrats prêts à envoyer)."""
+    _dpae(mode, dossier_code, siret, du, au, maintenant, fmt, root)
 
 
 def _parse_day(text: str) -> date:

@@ -195,7 +195,7 @@ XML_EMPLOYEE: tuple[tuple[str, str, str], ...] = (
     ("FR_Employee/FR_EmployeeIdentity/rxpers:FR_Birth/rxpers:FR_Birth.Town.Text", "x_lieu",
      "keep"),
     ("FR_Employee/FR_EmployeeComplement/FR_EmployeeComplement.Birth_Department.Code",
-     "dept_naissance", "keep"),
+     "x_dept", "keep"),
     ("FR_Contract/FR_Contract.StartContract.Date", "x_debut", "keep"),
     ("FR_Contract/FR_Contract.StartContract.Time", "x_heure", "keep"),
     ("FR_Contract/FR_Contract.EndContract.Date", "x_fin", "keep"),

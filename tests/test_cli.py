@@ -31,6 +31,7 @@ class _Result:
     def __init__(self, raw) -> None:
         self.exit_code = raw.exit_code
         self.output = " ".join(raw.output.split())
+        self.exception = raw.exception
 
 
 def _cli(settings: Settings, *args: str) -> _Result:
@@ -151,3 +152,33 @@ def test_crm_via_run_with_availability_then_rates_on_a_date(
     assert "5.10" in rates.output and "expire bientôt" in rates.output
     unknown = _cli(settings, "crm", "taux", "--siret", "11111111111111")
     assert unknown.exit_code == 2
+
+
+@SQLITE_ONLY
+@pytest.mark.usefixtures("prefect_server")
+def test_dpae_from_the_inbox_then_from_the_registry(settings: Settings) -> None:
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text() + 'dpae_maintenant = "2025-03-03T10:15"\n')
+    _drop_examples(settings)
+    assert _cli(settings, "run").exit_code == 0
+    shutil.copy(EXAMPLES / "dpae/embauches_exemple.csv", settings.inbox / "dpae")
+    (settings.inbox / "dpae/notes.txt").write_text("pas un csv")
+    result = _cli(settings, "run")
+    assert result.exit_code == 1  # notes.txt went to quarantine
+    [folder] = (settings.outbox / "dpae").iterdir()
+    assert (folder / "preparation.csv").read_text().splitlines() == [
+        "ligne;siret;matricule;nom;champ;code;gravite;message"]
+    assert len((folder / "dpae.txt").read_bytes()) == 2 * 990
+    prepared = _cli(settings, "dpae", "prepare", "--dossier", "ATELIERS-DUPRE",
+                    "--maintenant", "2025-03-03T10:15")
+    assert prepared.exit_code == 0, prepared.output
+    assert "mode test" in prepared.output and "dpae.txt" in prepared.output
+    late = _cli(settings, "dpae", "build", "--dossier", "ATELIERS-DUPRE", "--mode", "reel",
+                "--maintenant", "2025-03-10T09:00")
+    assert late.exit_code == 1 and "DELAI_DEPASSE" in late.output, late.exception
+    assert "aucun fichier construit" in late.output
+    built = _cli(settings, "dpae", "build", "--dossier", "ATELIERS-DUPRE", "--mode", "reel",
+                 "--maintenant", "2025-03-03T10:15", "--format", "xml")
+    assert built.exit_code == 0 and "prête(s) à envoyer" in built.output
+    again = _cli(settings, "dpae", "prepare", "--dossier", "ATELIERS-DUPRE")
+    assert "aucun contrat à déclarer" in again.output

@@ -15,6 +15,7 @@ from gedflow.crm.reconcile import REPORT_COLUMNS, STATUTS
 from gedflow.formats.crm import Crm
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
+from gedflow.htmlreport import table
 
 HTML_CONFORME_ROWS = 2000
 ANOMALY_COLUMNS = ["siret", "periode", "identifiant_crm", "code", "categorie", "message"]
@@ -44,26 +45,6 @@ def write_anomalies(crm: Crm, path: Path) -> Path:
     table = crm.anomalies.assign(periode=crm.anomalies["decl"].map(periods),
                                  identifiant_crm=crm.identifiant)
     return atomic_write(path, to_csv_text(table[ANOMALY_COLUMNS]))
-
-
-def _escape(values: pd.Series) -> pd.Series:
-    text = values.astype(str)
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
-        text = text.str.replace(char, entity, regex=False)
-    return text
-
-
-def _table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
-    """An HTML table built column-wise (no Python loop per row)."""
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
-    if frame.empty:
-        return f"<table><thead><tr>{head}</tr></thead></table>"
-    statut = frame["statut"] if "statut" in frame else pd.Series("", index=frame.index)
-    rows = '<tr class="' + _escape(statut) + '">'
-    for col in columns:
-        rows = rows + "<td>" + _escape(frame[col]) + "</td>"
-    body = "\n".join((rows + "</tr>").tolist())
-    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
 STYLE = """
@@ -97,18 +78,19 @@ def write_html(
         f"déclaration(s) · {len(crm.salaries)} personne(s)</p>",
         *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
         "<h2>Résumé</h2>",
-        _table(summary, {"statut": "statut", "libelle": "signification", "nombre": "nombre"}),
+        table(summary, {"statut": "statut", "libelle": "signification", "nombre": "nombre"},
+              "statut"),
         "<h2>Intégration par établissement</h2>",
-        _table(integration, {"siret": "SIRET", "periode": "période", "statut": "statut",
+        table(integration, {"siret": "SIRET", "periode": "période", "statut": "statut",
                              "raison": "détail", "personnes": "personnes",
-                             "sans_taux": "sans taux"}),
+                             "sans_taux": "sans taux"}, "statut"),
         "<h2>Détail (différences d'abord)</h2>",
-        _table(ordered, {
+        table(ordered, {
             "siret": "SIRET", "matricule": "matricule", "nom": "nom", "prenoms": "prénoms",
             "nir_masque": "NIR", "taux_registre": "taux registre", "taux_crm": "taux CRM",
             "statut": "statut", "date_effet": "date d'effet", "valide_jusqu_au": "valide jusqu'au",
             "anomalie_code": "code", "anomalie_message": "à faire / message",
-        }),
+        }, "statut"),
         "</body></html>",
     ]
     return atomic_write(path, "\n".join(parts))

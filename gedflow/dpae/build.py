@@ -74,7 +74,7 @@ def flat_records(hires: pd.DataFrame, version: str, created: datetime) -> pd.Dat
         "C_NAF_NN": h["employeur_ape"],
         "L_NOM_EPX_SAL": _fit(h["nom_usage"], 32),
         "C_SEXE_SAL": h["sexe"],
-        "C_DEPT_NAISS_SAL": h["dept_naissance"],
+        "C_DEPT_NAISS_SAL": h["dept_naissance"].str.slice(0, 2),  # overseas 971… → 97
         "C_TYPE_CONTRAT": nature.map(CONTRACT_CODES),
         "D_FIN_CDD": _compact_date(h["date_fin"]).where(with_end, ""),
         "N_JJ_ESSAI": h["essai_jours"].fillna(""),
@@ -104,6 +104,7 @@ def _xml_columns(h: pd.DataFrame) -> pd.DataFrame:
         x_debut=_iso(h["date_embauche"]),
         x_heure=h["heure_embauche"] + ":00",
         x_fin=_iso(h["date_fin"]).where(h["nature_contrat"] != "CDI", ""),
+        x_dept=h["dept_naissance"].str.slice(0, 2),
     )
 
 

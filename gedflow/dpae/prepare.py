@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -220,7 +221,7 @@ def _build(conn: Connection, good: pd.DataFrame, options: Options, folder: Path,
             folder / "dpae.xml", xml_message(good, "TST" if (version == "TST").any() else "120"))
     main = files.get("dpae.txt") or files["dpae.xml"]
     digest = hashlib.sha256(main.read_bytes()).hexdigest()
-    batch_id = f"{created:%Y%m%d%H%M%S}-{digest[:12]}"
+    batch_id = f"{created:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
     conn.execute(dpae_batch.insert().values(
         id=batch_id, mode=options.mode, format=options.format, records=len(good), sha256=digest,
         path=main.relative_to(root).as_posix(),
@@ -229,13 +230,11 @@ def _build(conn: Connection, good: pd.DataFrame, options: Options, folder: Path,
 
 
 def _set_statut(conn: Connection, ids: pd.Series, statut: str, batch_id: str = "") -> None:
-    if ids.empty:
-        return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        f"UPDATE contrat SET statut = {mark}, batch_id = {mark} WHERE id = {mark}",
-        [(statut, batch_id, int(i)) for i in ids.dropna().unique()],
-    )
+    rows = [(statut, batch_id, int(i)) for i in ids.dropna().unique()]
+    if rows:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE contrat SET statut = {mark}, batch_id = {mark} WHERE id = {mark}", rows)
 
 
 def prepare(

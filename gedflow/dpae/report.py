@@ -6,31 +6,19 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import pandas as pd
-
 from gedflow.dpae.prepare import Preparation, report_csv
 from gedflow.dpae.validate import ISSUE_COLUMNS
 from gedflow.fsutil import atomic_write
+from gedflow.htmlreport import table
 
 STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
          "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#eee}"
          "tr.erreur{background:#fde2e1}tr.avertissement{background:#fff4d6}")
 
 
-def _rows(issues: pd.DataFrame) -> str:
-    table = issues[ISSUE_COLUMNS].astype(str).replace({"<NA>": ""})
-    cells = ['<tr class="' + table["gravite"] + '">']
-    body = cells[0]
-    for column in ISSUE_COLUMNS:
-        escaped = table[column].map(html.escape) if len(table) else table[column]
-        body = body + "<td>" + escaped + "</td>"
-    return "\n".join((body + "</tr>").tolist())
-
-
 def write_reports(result: Preparation, title: str) -> tuple[Path, Path]:
     csv_path = atomic_write(result.folder / "preparation.csv", report_csv(result.issues))
     files = "".join(f"<li>{html.escape(name)}</li>" for name in result.files)
-    head = "".join(f"<th>{c}</th>" for c in ISSUE_COLUMNS)
     page = "\n".join([
         f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>{html.escape(title)}"
         f"</title><style>{STYLE}</style><body><h1>{html.escape(title)}</h1>",
@@ -41,7 +29,7 @@ def write_reports(result: Preparation, title: str) -> tuple[Path, Path]:
         "<p>Corrigez chaque erreur dans le fichier d'embauches (colonne <i>champ</i>) ou dans "
         "le registre (champs <i>employeur_…</i>), puis redéposez le fichier.</p>"
         if result.errors else "",
-        f"<table><thead><tr>{head}</tr></thead><tbody>{_rows(result.issues)}</tbody></table>",
+        table(result.issues, {c: c for c in ISSUE_COLUMNS}, "gravite"),
         "</body></html>",
     ])
     return csv_path, atomic_write(result.folder / "preparation.html", page)

@@ -1,0 +1,112 @@
+"""dpae.txt: the layout declaration is checked, the writer is strict, the reader lenient, and
+write(read(x)) == x byte for byte (hypothesis)."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from gedflow.formats import dpae_flat
+from schemas.dpae import FLAT_LAYOUT, RECORD_LENGTH, Flat, FlatField, check_layout
+
+from .conftest import TESTS
+
+SPEC_FILE = TESTS / "data/dpae/spec_records.dpae.txt"
+LATIN1_TEXT = st.characters(min_codepoint=0x20, max_codepoint=0xFF,
+                            blacklist_characters="".join(map(chr, range(0x7F, 0xA0))))
+
+
+def _value(fld: FlatField) -> st.SearchStrategy[str]:
+    if fld.kind is Flat.RESERVED:
+        return st.just("")
+    if fld.kind in (Flat.NUM, Flat.DIGITS):
+        return st.text("0123456789", min_size=1 if fld.required else 0, max_size=fld.length)
+    if fld.kind is Flat.DATE:
+        day = st.dates(min_value=date(1900, 1, 1)).map(lambda d: d.strftime("%d%m%Y"))
+        return day if fld.required else st.one_of(st.just(""), day)
+    if fld.kind is Flat.TIME:
+        return st.times().map(lambda t: t.strftime("%H%M"))
+    text = st.text(LATIN1_TEXT, min_size=1 if fld.required else 0, max_size=fld.length)
+    # trailing blanks are padding: a value never ends with one; a required one is not blank
+    return text.map(str.rstrip).filter(lambda v: v or not fld.required)
+
+
+record = st.fixed_dictionaries({f.column: _value(f) for f in FLAT_LAYOUT})
+
+
+def test_layout_is_checked_at_import() -> None:
+    check_layout()
+    assert sum(f.length for f in FLAT_LAYOUT) == RECORD_LENGTH
+    with pytest.raises(ValueError, match="gap"):
+        check_layout((FlatField(1, 10, "A"), FlatField(12, 978, "B")))
+    with pytest.raises(ValueError, match="overlap"):
+        check_layout((FlatField(1, 10, "A"), FlatField(10, 980, "B")))
+    with pytest.raises(ValueError, match="988 characters"):
+        check_layout((FlatField(1, 988, "A"),))
+
+
+def test_spec_records_round_trip() -> None:
+    raw = SPEC_FILE.read_bytes()
+    parsed = dpae_flat.read(raw)
+    assert parsed.issues.empty and len(parsed.records) == 2
+    assert parsed.records.loc[1, "L_LIEU_NAISS_SAL"] == "ALGERIE"
+    assert dpae_flat.write(parsed.records) == raw
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(record, min_size=1, max_size=5), st.sampled_from(["\n", "\r\n"]))
+@example([{**{f.column: "" for f in FLAT_LAYOUT}, "L_IDENT_EMT": "00012345678901",
+           "C_APPLICATION": "DUE", "C_ADR_RET_AR": "a@b.fr", "N_LG_MESS": "917",
+           "C_VERSION": "TST", "D_CREATION": "01012025", "H_CREATION": "0000", "C_URSSAF": "117",
+           "N_SIRET": "00012345678901", "L_RAISON_SOC_1": "NA", "L_ADR_EMP_1": "NULL",
+           "C_POSTAL_EMP": "01000", "L_BUR_DIST_EMP": "nan", "L_NOM_PATRO_SAL": "None",
+           "L_PRENOMS_SAL": "É", "D_NAISSANCE_SAL": "29022000", "L_LIEU_NAISS_SAL": "2A",
+           "D_EMBAUCHE": "01012025", "H_EMBAUCHE": "2359", "C_NAF_NN": "0000A",
+           "C_SEXE_SAL": "F", "C_DEPT_NAISS_SAL": "2A", "C_TYPE_CONTRAT": "2",
+           "N_JJ_ESSAI": "007"}], "\n")
+def test_write_read_write_is_the_identity(records: list[dict], newline: str) -> None:
+    frame = pd.DataFrame(records)
+    raw = dpae_flat.write(frame, newline=newline)
+    parsed = dpae_flat.read(raw)
+    assert parsed.newline == newline and parsed.issues.empty
+    assert dpae_flat.write(parsed.records, newline=newline) == raw
+    for column in ("L_NOM_PATRO_SAL", "N_SECU_SOC", "D_EMBAUCHE"):
+        assert parsed.records[column].tolist() == frame[column].tolist()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("L_NOM_PATRO_SAL", "X" * 33, "cannot hold"),
+        ("L_NOM_PATRO_SAL", "", "required"),
+        ("L_NOM_PATRO_SAL", "ŒUVRE", "cannot hold"),
+        ("D_EMBAUCHE", "2025-03-10", "cannot hold"),
+        ("H_EMBAUCHE", "2460", "cannot hold"),
+        ("N_JJ_ESSAI", "6O", "cannot hold"),
+    ],
+)
+def test_writer_is_strict(column: str, value: str, message: str) -> None:
+    parsed = dpae_flat.read(SPEC_FILE.read_bytes())
+    records = parsed.records.copy()
+    records.loc[1, column] = value
+    with pytest.raises(ValueError, match=message) as info:
+        dpae_flat.write(records)
+    assert "record 2" in str(info.value)
+
+
+def test_reader_is_lenient() -> None:
+    lines = SPEC_FILE.read_text(encoding="iso-8859-1").splitlines()
+    short = [lines[0].rstrip(), lines[1] + "EXTRA"]  # a mailer stripped blanks; a long line
+    raw = ("\r\n".join(short) + "\r\n\r\n").encode("utf-8")
+    parsed = dpae_flat.read(raw)
+    assert len(parsed.records) == 2 and parsed.newline == "\r\n" and parsed.encoding == "utf-8"
+    assert parsed.records.loc[0, "L_NOM_PATRO_SAL"] == "MARTINEAU"
+    assert parsed.issues["ligne"].tolist() == [2]
+    assert "trop longue" in parsed.issues["erreur"].iloc[0]
+
+
+def test_writing_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no record"):
+        dpae_flat.write(pd.DataFrame(columns=[f.column for f in FLAT_LAYOUT]))

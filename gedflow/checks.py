@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from schemas.fields import TYPES_TAUX, Field, Kind
 
@@ -127,7 +128,21 @@ def _normalise(values: pd.Series, kind: Kind) -> pd.Series:
 
 
 def check_field(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
-    """Normalise one column and return it with an error message per row ("" when valid)."""
+    """Normalise one column and return it with an error message per row ("" when valid).
+
+    The work is done once per distinct value: most columns repeat (employers, dates, codes)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if len(uniques) * 2 > len(values):
+        clean, error = _check_values(values, field)
+        return clean, error.astype("category")
+    clean, error = _check_values(pd.Series(uniques, dtype="str"), field)
+    taken = pa.array(clean.fillna(""), type=pa.large_string()).take(pa.array(codes))
+    return (pd.Series(taken.to_pandas(types_mapper=lambda _t: pd.StringDtype("pyarrow", np.nan)),
+                      index=values.index),
+            pd.Series(pd.Categorical(error.to_numpy()).take(codes), index=values.index))
+
+
+def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     values = _normalise(values.str.strip(), field.kind)
     error = pd.Series("", index=values.index, dtype=object)
     filled = values != ""

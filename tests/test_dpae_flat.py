@@ -110,3 +110,14 @@ def test_reader_is_lenient() -> None:
 def test_writing_nothing_is_an_error() -> None:
     with pytest.raises(ValueError, match="no record"):
         dpae_flat.write(pd.DataFrame(columns=[f.column for f in FLAT_LAYOUT]))
+
+
+@pytest.mark.parametrize("encoding", ["iso-8859-1", "cp1252", "utf-8", "utf-16"])
+def test_accented_text_in_each_encoding(encoding: str) -> None:
+    records = dpae_flat.read(SPEC_FILE.read_bytes()).records
+    records.loc[0, "L_LIEU_NAISS_SAL"] = "SAINT-ÉTIENNE"
+    raw = dpae_flat.write(records, encoding=encoding)
+    assert raw.decode(encoding).splitlines()[0][368:381] == "SAINT-ÉTIENNE"
+    ascii_only = dpae_flat.write(dpae_flat.read(SPEC_FILE.read_bytes()).records,
+                                 encoding=encoding)
+    assert ascii_only.decode(encoding) == SPEC_FILE.read_text(encoding="iso-8859-1")

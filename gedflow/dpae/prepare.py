@@ -70,12 +70,13 @@ class Preparation:
         return int((self.issues["gravite"] != ERREUR).sum())
 
 
-def _normalise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each hire column normalised by its declared kind (M/F, upper NIR, canonical codes…)."""
-    out = rows.copy()
+def normalise_hires(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each hire column normalised by its declared kind (M/F, upper NIR, canonical codes…),
+    and the verdict on each value ("" when valid) for `validate`."""
+    out, verdicts = rows.copy(), pd.DataFrame(index=rows.index)
     for fld in HIRES.fields:
-        out[fld.name], _error = check_field(rows[fld.name].fillna("").astype(str), fld)
-    return out
+        out[fld.name], verdicts[fld.name] = check_field(rows[fld.name].fillna("").astype(str), fld)
+    return out, verdicts
 
 
 def _employers(conn: Connection, sirets: list[str], dossier_code: str | None) -> pd.DataFrame:
@@ -253,10 +254,11 @@ def prepare(
         raise GedflowError(f"format {options.format!r} : flat, xml ou both")
     folder = _folder(outbox, datetime.now(UTC).astimezone())
     with engine.begin() as conn:
-        h = _attach_employers(conn, _normalise(hires), dossier_code)
-        h = _record_contrats(conn, h).reset_index(drop=True)
+        normalised, verdicts = normalise_hires(hires)
+        h = _attach_employers(conn, normalised, dossier_code)
+        h = _record_contrats(conn, h).reset_index(drop=True)  # row order kept by left merges
         declared = h.loc[h["statut"].isin(DECLARED), ["contrat_id"]]
-        issues = validate(h, now, declared)
+        issues = validate(h, now, declared, verdicts)
         if bad_lines is not None and len(bad_lines):
             issues = pd.concat([issues, _line_issues(bad_lines)], ignore_index=True)
         wrong = issues.loc[issues["gravite"] == ERREUR, "_row"]

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from gedflow.checks import check_field, nir_valid
+from gedflow.checks import check_field
 from schemas.dpae import HIRES
 from schemas.fields import Field, Kind
 
@@ -51,8 +51,9 @@ def ascii_upper(values: pd.Series) -> pd.Series:
         decomposed = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("Œ", "OE"))
         return decomposed.encode("ascii", "ignore").decode("ascii").upper()
 
-    unique = values.fillna("").astype(str).unique()
-    return values.fillna("").astype(str).map(dict(zip(unique, map(fold, unique), strict=True)))
+    codes, uniques = pd.factorize(values.fillna("").astype(str))
+    folded = np.array([fold(text) for text in uniques] or [""], dtype=object)
+    return pd.Series(folded[codes], index=values.index, dtype="str")
 
 
 class Issues:
@@ -80,12 +81,17 @@ class Issues:
         return pd.concat(self.parts, ignore_index=True)[[*ISSUE_COLUMNS, "_row"]]
 
 
-def _field_checks(issues: Issues, hires: pd.DataFrame, fields, prefix: str, active) -> dict:
-    """Required/format checks; returns which values are usable (filled and valid)."""
+def _field_checks(issues: Issues, hires: pd.DataFrame, fields, prefix: str, active,
+                  known: pd.DataFrame | None = None) -> dict:
+    """Required/format checks; returns which values are usable (filled and valid).
+    `known` holds verdicts already computed (column → error message per row)."""
     usable = {}
     for fld in fields:
         column = prefix + fld.name
-        _values, error = check_field(hires[column].fillna("").astype(str), fld)
+        if known is not None and column in known:
+            error = known[column]
+        else:
+            _values, error = check_field(hires[column].fillna("").astype(str), fld)
         missing = (error == "obligatoire") & active
         wrong = (error != "") & (error != "obligatoire") & active
         issues.add(missing, column, "OBLIGATOIRE", ERREUR,
@@ -99,8 +105,10 @@ def _field_checks(issues: Issues, hires: pd.DataFrame, fields, prefix: str, acti
 
 
 def _dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values.where(values.fillna("").str.fullmatch(r"\d{2}/\d{2}/\d{4}")),
-                          format="%d/%m/%Y", errors="coerce")
+    """JJ/MM/AAAA → timestamps (NaT when invalid), parsed once per distinct value."""
+    codes, uniques = pd.factorize(values.fillna(""))
+    parsed = pd.to_datetime(pd.Series(uniques, dtype="str"), format="%d/%m/%Y", errors="coerce")
+    return pd.Series(parsed.to_numpy()[codes], index=values.index)
 
 
 def _nir_cross_checks(issues: Issues, h: pd.DataFrame, ok: dict) -> None:
@@ -115,9 +123,9 @@ def _nir_cross_checks(issues: Issues, h: pd.DataFrame, ok: dict) -> None:
                "sexe", "NIR_SEXE", ERREUR,
                "le sexe ne correspond pas au 1er chiffre du NIR (1 homme, 2 femme) : vérifiez l'un "
                "ou l'autre")
-    born = _dates(h["date_naissance"])
+    born = h["_date_naissance"]
     nir_month = pd.to_numeric(nir.str[3:5], errors="coerce")
-    year_ok = nir.str[1:3] == born.dt.strftime("%y")
+    year_ok = pd.to_numeric(nir.str[1:3], errors="coerce") == born.dt.year % 100
     month_ok = (nir_month > 12) | (nir_month == born.dt.month)  # 20+ : month unknown
     issues.add(has_nir & ok["date_naissance"] & ~(year_ok & month_ok), "date_naissance",
                "NIR_NAISSANCE", ERREUR,
@@ -141,7 +149,7 @@ def _contract_checks(issues: Issues, h: pd.DataFrame, ok: dict) -> None:
     issues.add(ok["nature_contrat"] & (nature == "CTT") & ~has_end, "date_fin", "CTT_SANS_FIN",
                AVERTISSEMENT, "contrat de travail temporaire sans date de fin : indiquez-la si "
                "elle est connue")
-    start, end = _dates(h["date_embauche"]), _dates(h["date_fin"])
+    start, end = h["_date_embauche"], h["_date_fin"]
     issues.add(ok["date_embauche"] & ok["date_fin"] & (end < start), "date_fin",
                "FIN_AVANT_DEBUT", ERREUR, "la date de fin précède la date d'embauche")
     sst_missing = (h["employeur_code_sst"].fillna("").str.strip() == "") & (nature != "CTT")
@@ -171,8 +179,9 @@ def _text_checks(issues: Issues, h: pd.DataFrame) -> None:
 
 
 def _timing_checks(issues: Issues, h: pd.DataFrame, ok: dict, now: datetime) -> None:
-    when = pd.to_datetime(h["date_embauche"].fillna("") + " " + h["heure_embauche"].fillna(""),
-                          format="%d/%m/%Y %H:%M", errors="coerce")
+    codes, uniques = pd.factorize(h["heure_embauche"].fillna(""))
+    offset = pd.to_timedelta(pd.Series(uniques, dtype="str") + ":00", errors="coerce")
+    when = h["_date_embauche"] + pd.Series(offset.to_numpy()[codes], index=h.index)
     both = ok["date_embauche"] & ok["heure_embauche"]
     moment = pd.Timestamp(now.replace(tzinfo=None))
     issues.add(both & (moment >= when), "date_embauche", "DELAI_DEPASSE", ERREUR,
@@ -194,15 +203,19 @@ def _duplicate_checks(issues: Issues, h: pd.DataFrame, declared: pd.DataFrame) -
                    "ne la renvoyez pas")
 
 
-def validate(hires: pd.DataFrame, now: datetime, declared: pd.DataFrame) -> pd.DataFrame:
-    """All issues of all hires; `declared` lists the contrat ids already declared."""
+def validate(hires: pd.DataFrame, now: datetime, declared: pd.DataFrame,
+             verdicts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """All issues of all hires; `declared` lists the contrat ids already declared; `verdicts`
+    the per-column errors `normalise_hires` already found (same row order)."""
     h = hires.reset_index(drop=True)
+    h = h.assign(**{f"_{c}": _dates(h[c]) for c in ("date_naissance", "date_embauche", "date_fin")})
     issues = Issues(h)
-    ok = _field_checks(issues, h, HIRES.fields, "", pd.Series(True, index=h.index))
+    known = None if verdicts is None else verdicts.reset_index(drop=True)
+    ok = _field_checks(issues, h, HIRES.fields, "", pd.Series(True, index=h.index), known)
     issues.add(ok["siret"] & ~h["employeur_connu"], "siret", "EMPLOYEUR_INCONNU", ERREUR,
                "employeur absent du registre : importez-le (inbox/registre/employeurs….csv)")
     _field_checks(issues, h, EMPLOYEUR_FIELDS, "employeur_", h["employeur_connu"])
-    _nir_cross_checks(issues, h, {**ok, "nir": ok["nir"] & nir_valid(h["nir"].fillna(""))})
+    _nir_cross_checks(issues, h, ok)  # ok["nir"]: filled and valid (key checked)
     _contract_checks(issues, h, ok)
     _text_checks(issues, h)
     _timing_checks(issues, h, ok, now)

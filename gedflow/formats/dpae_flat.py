@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,19 +30,25 @@ _VALID = {
 ISSUE_COLUMNS = ["ligne", "position", "champ", "valeur", "erreur"]
 
 
-def _zone(values: pd.Series, fld: FlatField) -> pd.Series:
+def _zone(values: pd.Series, fld: FlatField) -> pa.Array:
     """One zone, padded to its width; raises on the first value that cannot be written."""
-    text = values.fillna("").astype("str")
+    codes, uniques = pd.factorize(values.fillna("").astype("str"))
+    padded = _pad(pd.Series(uniques, dtype="str"), fld, values, codes)
+    return pa.array(padded, type=pa.large_string()).take(pa.array(codes))
+
+
+def _pad(text: pd.Series, fld: FlatField, values: pd.Series, codes) -> pd.Series:
+    """Check and pad distinct values; name the first record holding a bad one."""
     bad = ~text.str.fullmatch(_VALID[fld.kind]).fillna(False).astype(bool)
     bad |= text.str.len() > fld.length
     if fld.required:
         bad |= text.str.strip() == ""
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
+        row = int(np.isin(codes, bad.to_numpy().nonzero()[0]).nonzero()[0][0])
         raise ValueError(
             f"dpae.txt record {row + 1}: {fld.column} (pos {fld.start}-{fld.end}, "
             f"{fld.kind}, {fld.length} chars{', required' if fld.required else ''}) "
-            f"cannot hold {text.iloc[row]!r}"
+            f"cannot hold {values.iloc[row]!r}"
         )
     if fld.kind is Flat.NUM:
         return text.str.zfill(fld.length).where(text != "", " " * fld.length)
@@ -52,12 +59,26 @@ def write(records: pd.DataFrame, *, encoding: str = "iso-8859-1", newline: str =
     """Records (one column per zone; missing reserved zones are blank) → file bytes."""
     if records.empty:
         raise ValueError("dpae.txt: no record to write")
-    blank = pd.Series("", index=records.index, dtype="str")
-    zones = [pa.array(_zone(records[f.column] if f.column in records else blank, f),
-                      type=pa.large_string()) for f in FLAT_LAYOUT]
-    lines = pc.binary_join_element_wise(*zones, pa.scalar("", type=pa.large_string()))
-    text = newline.join(lines.to_pylist()) + newline
-    return text.encode(encoding)
+    zones = [
+        _zone(records[f.column], f) if f.column in records
+        else pa.scalar(" " * f.length, type=pa.large_string())  # absent zone: blanks
+        for f in FLAT_LAYOUT
+    ]
+    end = pa.scalar(newline, type=pa.large_string())
+    lines = pc.binary_join_element_wise(*zones, end, pa.scalar("", type=pa.large_string()))
+    return _contiguous_bytes(lines, encoding)
+
+
+def _contiguous_bytes(lines: pa.Array, encoding: str) -> bytes:
+    """The lines' bytes in one piece, read from Arrow's data buffer: for ASCII text (the usual
+    case) UTF-8 bytes are already ISO-8859-1 / Windows-1252; otherwise re-encode strictly."""
+    array = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:]
+    data = array.buffers()[2].to_pybytes()[offsets[0]:offsets[len(array)]]
+    ascii_compatible = "DUE 09\n".encode(encoding) == b"DUE 09\n"
+    if ascii_compatible and pc.all(pc.string_is_ascii(array)).as_py():
+        return data
+    return data.decode("utf-8").encode(encoding)
 
 
 @dataclass

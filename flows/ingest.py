@@ -54,5 +54,11 @@ def dpae(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     return _process_all(root, "dpae", sorted(claims, key=lambda c: c[1]))
 
 
-# Inbox folder kind → the flow that takes its files. Kinds absent here wait in the inbox.
-FLOWS = {"registre": registre, "crm": crm, "dpae": dpae}
+@flow(name="ar", flow_run_name=_run_name)
+def ar(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+    """DPAE acknowledgements: the compte rendu de validation, statuts back in the registry."""
+    return _process_all(root, "ar", sorted(claims, key=lambda c: c[1]))
+
+
+# Inbox folder kind → the flow that takes its files.
+FLOWS = {"registre": registre, "crm": crm, "dpae": dpae, "ar": ar}

@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from gedflow.crm.handler import handle_crm
-from gedflow.dpae.handler import handle_dpae
+from gedflow.dpae.handler import handle_ar, handle_dpae
 from gedflow.intake import Handler, Outcome, claims_by_id, process
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import handle_registre
@@ -17,7 +17,7 @@ from gedflow.settings import load_settings
 
 # Inbox folder kind → the domain function that processes one of its files.
 HANDLERS: dict[str, Handler] = {
-    "registre": handle_registre, "crm": handle_crm, "dpae": handle_dpae,
+    "registre": handle_registre, "crm": handle_crm, "dpae": handle_dpae, "ar": handle_ar,
 }
 
 

@@ -29,9 +29,11 @@ for _name in [n for n in os.environ if n.startswith("GEDFLOW_") and n != "GEDFLO
     del os.environ[_name]
 
 import pytest  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text, update  # noqa: E402
 
 from gedflow.registry.db import engine_for, migrate  # noqa: E402
+from gedflow.registry.importer import import_csv  # noqa: E402
+from gedflow.registry.tables import dossier  # noqa: E402
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
@@ -134,3 +136,14 @@ def prefect_server() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=180):
         with ps.temporary_settings(updates={ps.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield
+
+
+@pytest.fixture
+def registry(engine) -> object:
+    """The example registry; ATELIERS-DUPRE (dpae_format.md §8) in production."""
+    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+        import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
+    with engine.begin() as conn:
+        conn.execute(update(dossier).where(dossier.c.code == "ATELIERS-DUPRE")
+                     .values(phase="production"))
+    return engine

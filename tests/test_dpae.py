@@ -3,55 +3,28 @@ tests over every mandatory field, one test per rule, modes and phases. SQLite an
 
 import os
 import re
-from datetime import datetime
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select, update
 
 from gedflow.dpae.prepare import Options, Preparation, hires_from_csv, prepare
-from gedflow.registry.importer import import_csv
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur
 from gedflow.settings import Settings
 from schemas.dpae import HIRES
 
-from .conftest import EXAMPLES, TESTS
+from .conftest import TESTS
+from .dpae_support import (
+    HIRE_1,
+    HIRE_2,
+    MANDATORY_EMPLOYER,
+    MANDATORY_HIRE,
+    NOW,
+    csv_of,
+    run,
+)
 
-NOW = datetime(2025, 3, 3, 10, 15)  # noqa: DTZ001 - wall-clock time in Paris, as the rule reads it
 GOLDEN = TESTS / "data/dpae"
-HIRE_1 = dict(siret="12345678200010", matricule="E001", nom="MARTINEAU", nom_usage="ROCHE",
-              prenoms="Claire Anne", sexe="F", nir="290036912304528", date_naissance="15/03/1990",
-              lieu_naissance="Lyon 3e", dept_naissance="69", date_embauche="10/03/2025",
-              heure_embauche="08:30", nature_contrat="CDI", date_fin="", essai_jours="60")
-HIRE_2 = dict(HIRE_1, matricule="E002", nom="BENALI", nom_usage="", prenoms="Karim", sexe="M",
-              nir="185119935201279", date_naissance="02/11/1985", lieu_naissance="Algérie",
-              dept_naissance="99", heure_embauche="14:00", nature_contrat="CDD",
-              date_fin="30/06/2025", essai_jours="")
-MANDATORY_HIRE = [f.name for f in HIRES.fields if f.required]
-MANDATORY_EMPLOYER = ["raison_sociale", "ape", "adresse1", "code_postal", "ville", "telephone",
-                      "code_urssaf", "email_ar", "code_sst"]
-
-
-@pytest.fixture
-def registry(engine: Engine) -> Engine:
-    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
-        import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
-    with engine.begin() as conn:
-        conn.execute(update(dossier).where(dossier.c.code == "ATELIERS-DUPRE")
-                     .values(phase="production"))
-    return engine
-
-
-def csv_of(*hires: dict) -> bytes:
-    lines = [";".join(HIRES.header)] + [";".join(h[c] for c in HIRES.header) for h in hires]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def run(engine: Engine, settings: Settings, *hires: dict, mode: str = "test",
-        fmt: str = "both", now: datetime = NOW) -> Preparation:
-    rows, bad = hires_from_csv(csv_of(*hires))
-    return prepare(engine, rows, now=now, outbox=settings.outbox, root=settings.root,
-                   options=Options(mode=mode, format=fmt), bad_lines=bad)
 
 
 def codes(result: Preparation, gravite: str = "erreur") -> list[tuple[str, str]]:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePosixPath
 
 from gedflow.crm.handler import PARIS
+from gedflow.dpae.ar import (
+    compte_rendu,
+    handled_at,
+    read_ar,
+    record_statuts,
+    write_compte_rendu,
+)
 from gedflow.dpae.prepare import Options, hires_from_csv, prepare
 from gedflow.dpae.report import write_reports
 from gedflow.errors import ConfigError, InputError
+from gedflow.fsutil import free_name
 from gedflow.intake import Artifact, HandlerResult, Job
 from gedflow.settings import Settings
 from schemas.dpae import HIRES
@@ -53,4 +62,23 @@ def handle_dpae(job: Job) -> HandlerResult:
         artifacts=[Artifact(key="dpae-preparation", kind="table",
                             data=rows.to_dict("records"),
                             description=f"Test de préparation : {result.note}")],
+    )
+
+
+def handle_ar(job: Job) -> HandlerResult:
+    """Intake handler for `inbox/AR/`: the compte rendu de validation of a DPAE AR."""
+    flat = read_ar(job.claim.path.read_bytes())
+    with job.engine.begin() as conn:
+        cr = compte_rendu(conn, flat)
+        record_statuts(conn, cr)
+    stem = PurePosixPath(job.claim.rel).stem
+    folder = free_name(job.settings.outbox / "AR" / f"{stem}_{handled_at()}", datetime.now(PARIS))
+    report = write_compte_rendu(cr, folder, PurePosixPath(job.claim.rel).name)
+    rows = cr.rows.drop(columns="contrat_id").astype(str).replace({"<NA>": ""})
+    counts = cr.rows["statut"].value_counts().to_dict()
+    return HandlerResult(
+        report_path=report,
+        summary={"declarations": len(cr.rows), **{k: int(v) for k, v in counts.items()}},
+        artifacts=[Artifact(key="dpae-compte-rendu", kind="table", data=rows.to_dict("records"),
+                            description=f"Compte rendu de validation DPAE : {job.claim.rel}")],
     )

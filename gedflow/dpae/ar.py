@@ -1,0 +1,212 @@
+"""DPAE acknowledgements (AR) and the "compte rendu de validation" (dpae_format.md §2, §4, §8).
+
+An AR is the same flat file returned with `R_DOSSIER`, `C_RETOUR_AR` and `C_RET_AR_LOT` filled.
+Each AR record is matched to a contrat gedflow built — by our id in `LIBRE`, else by SIRET + NIR
+(or birth name + birth date) + hire date and time — whether the file was sent by gedflow or
+uploaded by hand. Statuts: `enregistree` (00), `enregistree_a_verifier` (98), `erreur` (any other
+code), `sans_retour` (built, no AR record yet), `inconnue` (matching nothing we built).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from gedflow.dpae.build import RECORD_ID_PREFIX
+from gedflow.errors import InputError
+from gedflow.formats import dpae_flat
+from gedflow.formats.csv_table import to_csv_text
+from gedflow.fsutil import atomic_write
+from gedflow.htmlreport import table
+from gedflow.registry.bulk import read_frame
+from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
+
+log = logging.getLogger(__name__)
+
+COMPTE_RENDU_COLUMNS = ["siret", "matricule", "nom", "prenoms", "date_embauche",
+                        "heure_embauche", "nature_contrat", "statut", "numero_dossier",
+                        "code_retour", "message"]
+STATUT_OF_CODE = {"00": "enregistree", "98": "enregistree_a_verifier", "": "sans_retour"}
+MESSAGES = {
+    "enregistree": "déclaration enregistrée",
+    "enregistree_a_verifier": "enregistrée, à vérifier (code 98)",
+    "erreur": "rejetée : corrigez la donnée désignée par le code retour et déclarez à nouveau",
+    "sans_retour": "pas encore d'accusé de réception pour cette déclaration",
+    "inconnue": "déclaration absente des lots construits par gedflow",
+}
+TYPE_CONTRAT = {"1": "CDD", "2": "CDI", "3": "CTT"}
+
+
+@dataclass
+class CompteRendu:
+    rows: pd.DataFrame
+    lot_codes: list[str]
+    created: str  # D_CREATION + H_CREATION of the AR's records, "JJ/MM/AAAA HH:MM"
+
+
+def read_ar(raw: bytes) -> dpae_flat.FlatFile:
+    """Parse an AR leniently; refuse what is not one (empty, not DUE records)."""
+    if not raw.strip():
+        raise InputError("fichier AR vide", code="vide",
+                         todo="déposez le fichier dpae.txt reçu en retour de l'URSSAF")
+    flat = dpae_flat.read(raw)
+    is_due = flat.records["C_APPLICATION"].str.strip() == "DUE"
+    if flat.records.empty or not is_due.any():
+        raise InputError(
+            "ce n'est pas un accusé de réception DPAE (aucun enregistrement « DUE »)",
+            code="pas_ar", where="ligne 1, positions 15-18",
+            todo="déposez dans AR/ le fichier dpae.txt renvoyé par l'URSSAF, sans le modifier")
+    bad = flat.lines[~is_due]
+    if len(bad):
+        raise InputError(
+            f"{len(bad)} ligne(s) ne sont pas des enregistrements DPAE",
+            code="pas_ar", where="ligne(s) " + ", ".join(map(str, bad.head(5))),
+            todo="déposez le fichier AR tel que reçu")
+    return flat
+
+
+def _built(conn: Connection) -> pd.DataFrame:
+    """Every contrat in a batch gedflow built, with what the AR needs to match and report."""
+    batches = read_frame(conn, select(dpae_batch.c.id, dpae_batch.c.contrats),
+                         ["batch_id", "contrats"])
+    ids = sorted({int(i) for text in batches["contrats"] for i in json.loads(text)})
+    people = read_frame(conn, select(
+        contrat.c.id, employeur.c.siret, salarie.c.matricule, salarie.c.nom, salarie.c.prenoms,
+        salarie.c.nir, salarie.c.date_naissance, contrat.c.date_embauche,
+        contrat.c.heure_embauche, contrat.c.nature, contrat.c.batch_id)
+        .join(salarie, salarie.c.id == contrat.c.salarie_id)
+        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .where(contrat.c.id.in_(ids)),
+        ["contrat_id", "siret", "matricule", "nom", "prenoms", "nir", "date_naissance",
+         "date_embauche", "heure_embauche", "nature_contrat", "batch_id"])
+    for column in ("date_naissance", "date_embauche"):
+        people[f"_{column}"] = pd.to_datetime(people[column]).dt.strftime("%d%m%Y")
+    people["_heure"] = people["heure_embauche"].str.replace(":", "", regex=False)
+    people["_nom"] = people["nom"].str.upper()
+    return people
+
+
+def _match(records: pd.DataFrame, built: pd.DataFrame) -> pd.Series:
+    """contrat id per AR record (<NA> when none): our LIBRE id first, then identity keys."""
+    libre = records["LIBRE"].str.strip()
+    by_id = pd.to_numeric(libre.str.removeprefix(RECORD_ID_PREFIX).where(
+        libre.str.startswith(RECORD_ID_PREFIX)), errors="coerce").astype("Int64")
+    by_id = by_id.where(by_id.isin(built["contrat_id"]))
+    keys = records.assign(_row=np.arange(len(records)))
+    with_nir = keys.merge(built[built["nir"] != ""].assign(N_SECU_SOC=lambda b: b["nir"].str[:13]),
+                          left_on=["N_SIRET", "N_SECU_SOC", "D_EMBAUCHE", "H_EMBAUCHE"],
+                          right_on=["siret", "N_SECU_SOC", "_date_embauche", "_heure"])
+    by_identity = keys.merge(built, left_on=["N_SIRET", "L_NOM_PATRO_SAL", "D_NAISSANCE_SAL",
+                                             "D_EMBAUCHE", "H_EMBAUCHE"],
+                             right_on=["siret", "_nom", "_date_naissance", "_date_embauche",
+                                       "_heure"])
+    fallback = pd.concat([with_nir, by_identity]).drop_duplicates("_row").set_index("_row")
+    found = pd.Series(fallback["contrat_id"], dtype="Int64").reindex(range(len(records)))
+    return by_id.fillna(found).astype("Int64")
+
+
+def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:
+    """The statut of every declaration the AR speaks of, and of the rest of their batches."""
+    built = _built(conn)
+    records = flat.records.reset_index(drop=True)
+    matched = records.assign(contrat_id=_match(records, built))
+    code = matched["C_RETOUR_AR"].str.strip()
+    statut = code.map(STATUT_OF_CODE).fillna("erreur").where(matched["contrat_id"].notna(),
+                                                              "inconnue")
+    answered = matched.assign(statut=statut, code_retour=code,
+                              numero_dossier=matched["R_DOSSIER"].str.strip())
+    known = answered.merge(built, on="contrat_id", how="left")
+    rows = pd.DataFrame({
+        "contrat_id": known["contrat_id"],
+        "siret": known["N_SIRET"],
+        "matricule": known["matricule"].fillna(""),
+        "nom": known["L_NOM_PATRO_SAL"],
+        "prenoms": known["L_PRENOMS_SAL"],
+        "date_embauche": pd.to_datetime(known["D_EMBAUCHE"], format="%d%m%Y", errors="coerce")
+        .dt.strftime("%d/%m/%Y").fillna(known["D_EMBAUCHE"]),
+        "heure_embauche": known["H_EMBAUCHE"].str[:2] + ":" + known["H_EMBAUCHE"].str[2:],
+        "nature_contrat": known["C_TYPE_CONTRAT"].map(TYPE_CONTRAT).fillna(""),
+        "statut": known["statut"],
+        "numero_dossier": known["numero_dossier"],
+        "code_retour": known["code_retour"],
+    })
+    batches = set(known["batch_id"].dropna())
+    silent = built[built["batch_id"].isin(batches) & ~built["contrat_id"].isin(rows["contrat_id"])]
+    missing = pd.DataFrame({
+        "contrat_id": silent["contrat_id"], "siret": silent["siret"],
+        "matricule": silent["matricule"], "nom": silent["nom"], "prenoms": silent["prenoms"],
+        "date_embauche": pd.to_datetime(silent["date_embauche"]).dt.strftime("%d/%m/%Y"),
+        "heure_embauche": silent["heure_embauche"], "nature_contrat": silent["nature_contrat"],
+        "statut": "sans_retour", "numero_dossier": "", "code_retour": "",
+    })
+    rows = pd.concat([rows, missing], ignore_index=True)
+    rows["message"] = rows["statut"].map(MESSAGES)
+    rows.loc[rows["statut"] == "erreur", "message"] = (
+        "rejetée (code " + rows["code_retour"] + ") : corrigez la donnée en cause et déclarez "
+        "à nouveau")
+    created = records.iloc[0]
+    return CompteRendu(
+        rows=rows,
+        lot_codes=sorted(set(records["C_RET_AR_LOT"].str.strip()) - {""}),
+        created=f"{created['D_CREATION'][:2]}/{created['D_CREATION'][2:4]}/"
+                f"{created['D_CREATION'][4:]} {created['H_CREATION'][:2]}:"
+                f"{created['H_CREATION'][2:]}",
+    )
+
+
+def record_statuts(conn: Connection, cr: CompteRendu) -> None:
+    """The registry's contrats take the AR's statut, dossier number and return code."""
+    answered = cr.rows[cr.rows["contrat_id"].notna() & (cr.rows["statut"] != "sans_retour")]
+    if answered.empty:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"UPDATE contrat SET statut = {mark}, numero_dossier = {mark}, code_retour = {mark} "
+        f"WHERE id = {mark}",
+        [(s, d, c, int(i)) for s, d, c, i in answered[
+            ["statut", "numero_dossier", "code_retour", "contrat_id"]].itertuples(index=False)])
+
+
+def text_version(cr: CompteRendu, source: str) -> str:
+    """Shaped like dpae_format.md §8's example."""
+    sirets = " ".join(sorted(set(cr.rows["siret"])))
+    lines = [f"COMPTE RENDU DE VALIDATION DPAE - fichier {source} du {cr.created} - SIRET {sirets}",
+             f"LOT  code retour lot {' '.join(cr.lot_codes) or '(vide)'}"]
+    labels = {"enregistree": "ENREGISTREE", "enregistree_a_verifier": "A VERIFIER",
+              "erreur": "ERREUR", "sans_retour": "SANS RETOUR", "inconnue": "INCONNUE"}
+    for n, row in enumerate(cr.rows.itertuples(index=False), start=1):
+        detail = (f"dossier {row.numero_dossier}" if row.statut.startswith("enregistree")
+                  else f"code {row.code_retour}" if row.statut == "erreur" else "")
+        who = f"{row.nom} {row.prenoms}".strip()
+        lines.append(f"{n}  {who:<24}embauche {row.date_embauche} {row.heure_embauche} "
+                     f"{row.nature_contrat:<4}{labels[row.statut]:<12}{detail}".rstrip())
+    counts = cr.rows["statut"].value_counts()
+    lines.append(
+        f"TOTAL {len(cr.rows)} déclarations : "
+        f"{int(counts.get('enregistree', 0) + counts.get('enregistree_a_verifier', 0))} "
+        f"enregistrée(s), {int(counts.get('erreur', 0))} en erreur, "
+        f"{int(counts.get('sans_retour', 0))} sans retour, {int(counts.get('inconnue', 0))} "
+        "inconnue(s)")
+    return "\n".join(lines) + "\n"
+
+
+def write_compte_rendu(cr: CompteRendu, folder: Path, source: str) -> Path:
+    csv_path = atomic_write(folder / "compte_rendu.csv", to_csv_text(cr.rows[COMPTE_RENDU_COLUMNS]))
+    atomic_write(folder / "compte_rendu.txt", text_version(cr, source))
+    title = f"Compte rendu de validation DPAE — {source}"
+    atomic_write(folder / "compte_rendu.html", "\n".join([
+        f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>{title}</title><body>",
+        f"<h1>{title}</h1><pre>{text_version(cr, source)}</pre>",
+        table(cr.rows, {c: c for c in COMPTE_RENDU_COLUMNS}, "statut"), "</body></html>"]))
+    return csv_path
+
+
+def handled_at() -> str:
+    return datetime.now(UTC).astimezone().strftime("%Y%m%d_%H%M%S")

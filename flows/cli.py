@@ -102,32 +102,30 @@ def _dispatch(
 
 def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
     """Process every file in the inbox once, waiting for files still settling."""
-    from flows.ingest import FLOWS
-
     engine = migrate(settings.registry_url)
-    outcomes: list[Outcome] = []
-    waiting: list[str] = []
     deadline = time.monotonic() + settings.max_wait_seconds
-    leftovers = [c for c in recover(settings, engine) if c.kind in FLOWS]
     with ExitStack() as api, Progress(console=console, transient=True) as progress:
-        if leftovers:
-            outcomes += _dispatch(settings, leftovers, progress, api)
+        # First what a crash left in the processing area, then the inbox.
+        outcomes = _take(settings, engine, recover(settings, engine), progress, api)
         while True:
             pending = scan(settings)
-            no_flow = [p for p in pending if p.kind not in FLOWS and p.kind != "inconnu"]
-            ready = [p for p in pending if p.complete and p not in no_flow]
-            settling = [p for p in pending if not p.complete and p not in no_flow]
-            claims = [c for p in ready if (c := claim(settings, engine, p)) is not None]
-            claims_ok = [c for c in claims if c.kind in FLOWS]
-            if claims_ok:
-                outcomes += _dispatch(settings, claims_ok, progress, api)
-            strays = [c for c in claims if c not in claims_ok]
-            outcomes += _quarantine_unknown(settings, engine, strays)
+            settling = [p for p in pending if not p.complete]
+            claims = [c for p in pending if p.complete and (c := claim(settings, engine, p))]
+            outcomes += _take(settings, engine, claims, progress, api)
             if not settling or time.monotonic() > deadline:
-                waiting = [f"{p.rel} (pas encore de flow pour « {p.kind} »)" for p in no_flow]
-                waiting += [f"{p.rel} (encore en cours d'écriture)" for p in settling]
-                return outcomes, waiting
+                return outcomes, [f"{p.rel} (encore en cours d'écriture)" for p in settling]
             time.sleep(min(1.0, settings.settle_seconds))
+
+
+def _take(settings: Settings, engine: Engine, claims: list[Claim], progress: Progress,
+          api: ExitStack) -> list[Outcome]:
+    """Claimed files to the flow of their folder; a file outside them to quarantine."""
+    from flows.ingest import FLOWS
+
+    known = [c for c in claims if c.kind in FLOWS]
+    outcomes = _dispatch(settings, known, progress, api) if known else []
+    return outcomes + _quarantine_unknown(settings, engine,
+                                          [c for c in claims if c.kind not in FLOWS])
 
 
 def _quarantine_unknown(settings: Settings, engine: Engine, claims: list[Claim]) -> list[Outcome]:

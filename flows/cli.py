@@ -23,8 +23,10 @@ from sqlalchemy import Connection, Engine, func, select
 from flows.prefect_env import configure, migrate_prefect_home, prefect_api
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import rates_on
+from gedflow.crypto import import_key, list_keys
 from gedflow.dpae.handler import options as dpae_options
 from gedflow.dpae.handler import reference_time
+from gedflow.dpae.phases import phase_of
 from gedflow.dpae.prepare import hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
 from gedflow.errors import GedflowError, InputError
@@ -41,6 +43,8 @@ crm_app = typer.Typer(help="CRM nominatif (taux PAS).")
 app.add_typer(crm_app, name="crm")
 dpae_app = typer.Typer(help="DPAE : test de préparation et construction de dpae.txt.")
 app.add_typer(dpae_app, name="dpae")
+keys_app = typer.Typer(help="Clés OpenPGP des destinataires (chiffrement des DPAE).")
+app.add_typer(keys_app, name="keys")
 # Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -391,6 +395,72 @@ def dpae_build(
 ) -> None:
     """Construit dpae.txt (mode réel : seulement sans erreur ; contrats prêts à envoyer)."""
     _dpae(mode, dossier_code, siret, du, au, maintenant, fmt, root)
+
+
+@dpae_app.command("phase")
+def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
+    """Où en est le dossier dans les phases de test (étapes 4, 5, 6) et que faire ensuite."""
+    settings = _settings(root)
+    try:
+        with migrate(settings.registry_url).connect() as conn:
+            current = phase_of(conn, dossier_code)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"dossier {dossier_code} : [bold]{current.phase}[/bold]")
+    console.print(f"  clé de test : {current.cle_test or '(aucune)'}")
+    console.print(f"  clé définitive : {current.cle_definitive or '(aucune)'}")
+    console.print(f"  à faire : {current.todo}")
+
+
+@keys_app.command("import")
+def keys_import(
+    file: Annotated[Path, typer.Argument(help="Clé publique OpenPGP (.asc ou binaire).")],
+    dossier_code: Annotated[str | None, typer.Option("--dossier", help="Dossier qui l'utilise.")]
+    = None,
+    definitive: Annotated[bool, typer.Option("--definitive", help="Clé définitive.")] = False,
+    root: RootOption = None,
+) -> None:
+    """Importe une clé publique dans le trousseau du projet (et l'attribue à un dossier)."""
+    settings = _settings(root)
+    try:
+        fingerprints = import_key(settings.gnupg_home, file.read_bytes())
+        if dossier_code:
+            with migrate(settings.registry_url).begin() as conn:
+                phase_of(conn, dossier_code)
+                column = "cle_definitive" if definitive else "cle_test"
+                conn.execute(dossier.update().where(dossier.c.code == dossier_code)
+                             .values(**{column: fingerprints[0]}))
+    except (GedflowError, OSError) as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+    for fingerprint in fingerprints:
+        console.print(f"✓ clé {fingerprint} importée")
+    if dossier_code:
+        kind = "définitive" if definitive else "de test"
+        console.print(f"  clé {kind} du dossier {dossier_code}")
+
+
+@keys_app.command("list")
+def keys_list(root: RootOption = None) -> None:
+    """Les clés du trousseau, leur validité et les dossiers qui les utilisent."""
+    settings = _settings(root)
+    with migrate(settings.registry_url).connect() as conn:
+        uses = conn.execute(select(dossier.c.code, dossier.c.cle_test,
+                                   dossier.c.cle_definitive)).all()
+    table = Table(title="Clés OpenPGP")
+    for column in ("empreinte", "identité", "expire", "état", "dossiers"):
+        table.add_column(column, overflow="fold")
+    now = datetime.now(PARIS)
+    for key in list_keys(settings.gnupg_home):
+        users = [f"{u.code} ({'test' if u.cle_test == key.fingerprint else 'définitive'})"
+                 for u in uses if key.fingerprint in (u.cle_test, u.cle_definitive)]
+        state = ("[red]révoquée[/]" if key.revoked else "[red]expirée[/]"
+                 if key.expires and key.expires <= now else "[green]valide[/]")
+        table.add_row(key.fingerprint, ", ".join(key.uids),
+                      f"{key.expires:%d/%m/%Y}" if key.expires else "jamais", state,
+                      ", ".join(users))
+    console.print(table)
 
 
 def _parse_day(text: str) -> date:

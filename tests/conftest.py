@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="gedflow-test-prefect-")
@@ -113,8 +114,48 @@ def engine(db_url: str):
     return engine_for(db_url)
 
 
+def kill_gpg_agent(home: Path) -> None:
+    """Each GnuPG home leaves a gpg-agent behind (machine_notes.md)."""
+    if home.exists():
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                       capture_output=True, check=False)
+
+
+@dataclass(frozen=True)
+class RecipientKey:
+    """A throwaway recipient ("URSSAF") key pair: its public key file and private home."""
+
+    home: Path
+    fingerprint: str
+    public: bytes
+
+
+def _new_key(home: Path, name: str, expire: str = "0") -> RecipientKey:
+    import gnupg
+
+    home.mkdir(mode=0o700, parents=True)
+    gpg = gnupg.GPG(gnupghome=str(home))
+    spec = gpg.gen_key_input(key_type="RSA", key_length=2048, name_real=name,
+                             name_email="dpae@urssaf.example", expire_date=expire,
+                             no_protection=True)
+    fingerprint = str(gpg.gen_key(spec))
+    assert fingerprint, "gpg could not generate a test key"
+    return RecipientKey(home, fingerprint, gpg.export_keys(fingerprint).encode())
+
+
+@pytest.fixture(scope="session")
+def urssaf_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RecipientKey]]:
+    """Test, definitive and short-lived recipient keys, each in its own GnuPG home."""
+    base = tmp_path_factory.mktemp("urssaf-keys")
+    keys = {name: _new_key(base / name, f"URSSAF {name}", expire)
+            for name, expire in (("test", "0"), ("definitive", "0"), ("short", "1d"))}
+    yield keys
+    for key in keys.values():
+        kill_gpg_agent(key.home)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, db_url: str) -> Settings:
+def settings(tmp_path: Path, db_url: str) -> Iterator[Settings]:
     """A gedflow root in a temporary folder, with its GED folders, on the registry `db_url`."""
     root = tmp_path / "root"
     for rel in INBOX_FOLDERS:
@@ -124,7 +165,9 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     (root / "gedflow.toml").write_text(
         f'[gedflow]\ndatabase_url = "{db_url}"\nsettle_seconds = 0\nmax_wait_seconds = 5\n'
     )
-    return load_settings(root)
+    loaded = load_settings(root)
+    yield loaded
+    kill_gpg_agent(loaded.gnupg_home)
 
 
 @pytest.fixture(scope="session")

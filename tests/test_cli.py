@@ -154,7 +154,7 @@ def test_crm_via_run_with_availability_then_rates_on_a_date(
 
 @SQLITE_ONLY
 @pytest.mark.usefixtures("prefect_server")
-def test_dpae_from_the_inbox_then_from_the_registry(settings: Settings) -> None:
+def test_dpae_from_the_inbox_then_from_the_registry(settings: Settings, urssaf_keys) -> None:
     toml = settings.root / "gedflow.toml"
     toml.write_text(toml.read_text() + 'dpae_maintenant = "2025-03-03T10:15"\n')
     _drop_examples(settings)
@@ -175,8 +175,20 @@ def test_dpae_from_the_inbox_then_from_the_registry(settings: Settings) -> None:
                 "--maintenant", "2025-03-10T09:00")
     assert late.exit_code == 1 and "DELAI_DEPASSE" in late.output, late.exception
     assert "aucun fichier construit" in late.output
+    keyless = _cli(settings, "dpae", "build", "--dossier", "ATELIERS-DUPRE", "--mode", "reel",
+                   "--maintenant", "2025-03-03T10:15")
+    assert "aucune clé de chiffrement" in keyless.output
+    key_file = settings.root / "urssaf_test.asc"
+    key_file.write_bytes(urssaf_keys["test"].public)
+    imported = _cli(settings, "keys", "import", str(key_file), "--dossier", "ATELIERS-DUPRE")
+    assert imported.exit_code == 0 and urssaf_keys["test"].fingerprint in imported.output
+    listed = _cli(settings, "keys", "list")
+    assert "ATELIERS-DUPRE (test)" in listed.output and "valide" in listed.output
+    phase = _cli(settings, "dpae", "phase", "--dossier", "ATELIERS-DUPRE")
+    assert "etape_4" in phase.output and "test de chiffrement" in phase.output
     built = _cli(settings, "dpae", "build", "--dossier", "ATELIERS-DUPRE", "--mode", "reel",
-                 "--maintenant", "2025-03-03T10:15", "--format", "xml")
-    assert built.exit_code == 0 and "prête(s) à envoyer" in built.output
+                 "--maintenant", "2025-03-03T10:15", "--format", "both")
+    assert built.exit_code == 0 and "prête(s) à envoyer" in built.output, built.output
+    assert "dpae.txt.gpg" in built.output
     again = _cli(settings, "dpae", "prepare", "--dossier", "ATELIERS-DUPRE")
     assert "aucun contrat à déclarer" in again.output

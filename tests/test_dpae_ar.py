@@ -2,11 +2,11 @@
 and the registry's contrats taking their statut."""
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from gedflow.dpae.handler import handle_ar
 from gedflow.intake import Outcome, claim, process, scan
-from gedflow.registry.tables import contrat
+from gedflow.registry.tables import contrat, dossier
 from gedflow.settings import Settings
 
 from .dpae_support import HIRE_1, HIRE_2, run
@@ -16,8 +16,8 @@ def _ar(dpae_txt: bytes, answers: list[tuple[str, str, str]]) -> list[str]:
     """The URSSAF's AR: each record returned with (lot code, dossier, return code) filled."""
     lines = dpae_txt.decode("iso-8859-1").splitlines()
     out = []
-    for line, (lot, dossier, code) in zip(lines, answers, strict=True):
-        out.append(line[:75] + lot.ljust(2) + line[77:424] + dossier.ljust(5) + code.ljust(2)
+    for line, (lot, number, code) in zip(lines, answers, strict=True):
+        out.append(line[:75] + lot.ljust(2) + line[77:424] + number.ljust(5) + code.ljust(2)
                    + line[431:])
     return out
 
@@ -112,3 +112,16 @@ def test_bad_ars_are_quarantined(registry: Engine, settings: Settings, raw: byte
     assert outcome.outcome == "quarantined"
     reason = (settings.quarantine / "AR/dpae.txt.reason.txt").read_text()
     assert f"Code : {code}" in reason and "Que faire" in reason
+
+
+def test_an_ar_with_lot_code_00_validates_the_test_phase(registry: Engine, settings: Settings):
+    with registry.begin() as conn:
+        conn.execute(update(dossier).where(dossier.c.code == "ATELIERS-DUPRE")
+                     .values(phase="etape_4"))
+    ar = _ar(_built(registry, settings), [("00", "K7Q2M", "00"), ("00", "K7Q2N", "00")])
+    outcome = _drop_and_run(settings, registry, ("\n".join(ar) + "\n").encode("iso-8859-1"))
+    text = (outcome.report_path.parent / "compte_rendu.txt").read_text(encoding="utf-8")
+    assert "PHASE ATELIERS-DUPRE : etape_4 validée, passage à etape_5" in text
+    with registry.connect() as conn:
+        assert conn.execute(select(dossier.c.phase).where(
+            dossier.c.code == "ATELIERS-DUPRE")).scalar() == "etape_5"

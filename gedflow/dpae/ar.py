@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,13 +20,14 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from gedflow.dpae.build import RECORD_ID_PREFIX
+from gedflow.dpae.phases import advance
 from gedflow.errors import InputError
 from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import table
 from gedflow.registry.bulk import read_frame
-from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
+from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class CompteRendu:
     rows: pd.DataFrame
     lot_codes: list[str]
     created: str  # D_CREATION + H_CREATION of the AR's records, "JJ/MM/AAAA HH:MM"
+    dossiers: list[str]  # dossiers of the declarations answered
+    phases: list[str] = field(default_factory=list)  # test phases validated or not
 
 
 def read_ar(raw: bytes) -> dpae_flat.FlatFile:
@@ -78,14 +81,15 @@ def _built(conn: Connection) -> pd.DataFrame:
                          ["batch_id", "contrats"])
     ids = sorted({int(i) for text in batches["contrats"] for i in json.loads(text)})
     people = read_frame(conn, select(
-        contrat.c.id, employeur.c.siret, salarie.c.matricule, salarie.c.nom, salarie.c.prenoms,
-        salarie.c.nir, salarie.c.date_naissance, contrat.c.date_embauche,
+        contrat.c.id, dossier.c.code, employeur.c.siret, salarie.c.matricule, salarie.c.nom,
+        salarie.c.prenoms, salarie.c.nir, salarie.c.date_naissance, contrat.c.date_embauche,
         contrat.c.heure_embauche, contrat.c.nature, contrat.c.batch_id)
         .join(salarie, salarie.c.id == contrat.c.salarie_id)
         .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .join(dossier, dossier.c.id == employeur.c.dossier_id)
         .where(contrat.c.id.in_(ids)),
-        ["contrat_id", "siret", "matricule", "nom", "prenoms", "nir", "date_naissance",
-         "date_embauche", "heure_embauche", "nature_contrat", "batch_id"])
+        ["contrat_id", "dossier_code", "siret", "matricule", "nom", "prenoms", "nir",
+         "date_naissance", "date_embauche", "heure_embauche", "nature_contrat", "batch_id"])
     for column in ("date_naissance", "date_embauche"):
         people[f"_{column}"] = pd.to_datetime(people[column]).dt.strftime("%d%m%Y")
     people["_heure"] = people["heure_embauche"].str.replace(":", "", regex=False)
@@ -152,7 +156,9 @@ def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:
         "rejetée (code " + rows["code_retour"] + ") : corrigez la donnée en cause et déclarez "
         "à nouveau")
     created = records.iloc[0]
+    answered_dossiers = known.loc[known["contrat_id"].notna(), "dossier_code"]
     return CompteRendu(
+        dossiers=sorted(set(answered_dossiers.dropna())),
         rows=rows,
         lot_codes=sorted(set(records["C_RET_AR_LOT"].str.strip()) - {""}),
         created=f"{created['D_CREATION'][:2]}/{created['D_CREATION'][2:4]}/"
@@ -172,6 +178,12 @@ def record_statuts(conn: Connection, cr: CompteRendu) -> None:
         f"WHERE id = {mark}",
         [(s, d, c, int(i)) for s, d, c, i in answered[
             ["statut", "numero_dossier", "code_retour", "contrat_id"]].itertuples(index=False)])
+
+
+def advance_phases(conn: Connection, cr: CompteRendu) -> None:
+    """An AR whose lot code is 00 validates the test phase of the dossiers it answers."""
+    lot = cr.lot_codes[0] if len(cr.lot_codes) == 1 else "/".join(cr.lot_codes)
+    cr.phases = [m for code in cr.dossiers if (m := advance(conn, code, lot))]
 
 
 def text_version(cr: CompteRendu, source: str) -> str:
@@ -194,6 +206,7 @@ def text_version(cr: CompteRendu, source: str) -> str:
         f"enregistrée(s), {int(counts.get('erreur', 0))} en erreur, "
         f"{int(counts.get('sans_retour', 0))} sans retour, {int(counts.get('inconnue', 0))} "
         "inconnue(s)")
+    lines += [f"PHASE {message}" for message in cr.phases]
     return "\n".join(lines) + "\n"
 
 

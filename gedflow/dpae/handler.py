@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from gedflow.crm.handler import PARIS
 from gedflow.dpae.ar import (
+    advance_phases,
     compte_rendu,
     handled_at,
     read_ar,
@@ -41,7 +42,8 @@ def options(settings: Settings, mode: str | None = None, fmt: str | None = None)
     if chosen not in ("test", "reel"):
         raise ConfigError(f"mode {chosen!r} : test ou reel")
     return Options(mode=chosen, format=fmt or settings.dpae_format,
-                   encoding=settings.dpae_encodage, newline=newline)
+                   encoding=settings.dpae_encodage, newline=newline,
+                   gnupg_home=settings.gnupg_home)
 
 
 def handle_dpae(job: Job) -> HandlerResult:
@@ -71,6 +73,7 @@ def handle_ar(job: Job) -> HandlerResult:
     with job.engine.begin() as conn:
         cr = compte_rendu(conn, flat)
         record_statuts(conn, cr)
+        advance_phases(conn, cr)
     stem = PurePosixPath(job.claim.rel).stem
     folder = free_name(job.settings.outbox / "AR" / f"{stem}_{handled_at()}", datetime.now(PARIS))
     report = write_compte_rendu(cr, folder, PurePosixPath(job.claim.rel).name)

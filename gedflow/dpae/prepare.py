@@ -22,7 +22,9 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, and_, select
 
 from gedflow.checks import check_field
+from gedflow.crypto import KeyProblem, check_recipient, encrypt_file
 from gedflow.dpae.build import flat_records, xml_message
+from gedflow.dpae.phases import phase_of
 from gedflow.dpae.validate import ERREUR, ISSUE_COLUMNS, validate
 from gedflow.errors import GedflowError
 from gedflow.formats import dpae_flat
@@ -47,6 +49,7 @@ class Options:
     format: str = "flat"  # flat | xml | both
     encoding: str = "iso-8859-1"
     newline: str = "\n"
+    gnupg_home: Path | None = None  # mode reel: dpae.txt is also encrypted to dpae.txt.gpg
 
 
 @dataclass
@@ -271,9 +274,15 @@ def prepare(
                            "construit (tant que ces erreurs subsistent, rien ne peut partir)")
         elif good.empty:
             result.note = "aucune embauche sans erreur : aucun fichier construit"
+        elif options.mode == "reel" and (problem := _key_problem(conn, good, options)):
+            result.note = f"mode réel : aucun fichier construit ({problem})"
         else:
             result.batch_id, result.files = _build(conn, good, options, folder, now, root)
             result.built = len(good)
+            if options.mode == "reel" and options.gnupg_home is not None:
+                key = phase_of(conn, good["dossier_code"].iloc[0]).key
+                result.files["dpae.txt.gpg"] = encrypt_file(
+                    options.gnupg_home, key, result.files["dpae.txt"], folder / "dpae.txt.gpg")
             if options.mode == "reel":
                 _set_statut(conn, good["contrat_id"], "pret_a_envoyer", result.batch_id)
                 result.note = f"mode réel : {len(good)} déclaration(s) prête(s) à envoyer"
@@ -284,6 +293,22 @@ def prepare(
     log.info("dpae preparation: %d hires, %d errors, %d built", len(h), result.errors,
              result.built)
     return result
+
+
+def _key_problem(conn: Connection, good: pd.DataFrame, options: Options) -> str:
+    """Why a real batch cannot be encrypted ("" when it can): one dossier, a usable key."""
+    if options.gnupg_home is None:
+        return ""
+    dossiers = sorted(good["dossier_code"].unique())
+    if len(dossiers) != 1:
+        return "un lot réel par dossier : " + ", ".join(dossiers)
+    try:
+        check_recipient(options.gnupg_home, phase_of(conn, dossiers[0]).key)
+    except KeyProblem as exc:
+        return f"{exc} ; rien n'est envoyé"
+    if options.format == "xml":
+        return "le chiffrement porte sur dpae.txt : format flat ou both"
+    return ""
 
 
 def _line_issues(bad: pd.DataFrame) -> pd.DataFrame:

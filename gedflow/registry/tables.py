@@ -36,6 +36,10 @@ dossier = Table(
     Column("libelle", String(200), nullable=False, server_default=""),
     # DPAE test phases: etape_4 → etape_5 → etape_6 → production (sending issue).
     Column("phase", String(16), nullable=False, server_default="etape_4"),
+    # OpenPGP recipient keys (fingerprints): the test key for the test phases, the definitive
+    # key from production on.
+    Column("cle_test", String(40), nullable=False, server_default=""),
+    Column("cle_definitive", String(40), nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

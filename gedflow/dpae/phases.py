@@ -1,0 +1,66 @@
+"""The DPAE test phases of a dossier (the seed's étapes 4, 5, 6): etape_4 (encryption test) →
+etape_5 (server test) → etape_6 (definitive key) → production. Each phase is one sending and one
+AR; a phase is validated only by an AR whose lot code is `00`. Before production, files carry
+C_VERSION `TST` and are encrypted to the test key; from production on, to the definitive key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select, update
+
+from gedflow.errors import GedflowError
+from gedflow.registry.tables import dossier
+
+PHASES = ("etape_4", "etape_5", "etape_6", "production")
+TODO = {
+    "etape_4": "test de chiffrement : construisez un lot réel (C_VERSION TST), chiffré avec la "
+               "clé de test, envoyez-le et déposez l'AR dans AR/",
+    "etape_5": "test du serveur : envoyez un nouveau lot de test et déposez son AR dans AR/",
+    "etape_6": "clé définitive : importez-la (gedflow keys import FICHIER --dossier D "
+               "--definitive), envoyez un lot de test et déposez son AR",
+    "production": "en production : les déclarations partent en C_VERSION 120, chiffrées avec "
+                  "la clé définitive",
+}
+
+
+@dataclass(frozen=True)
+class Phase:
+    dossier: str
+    phase: str
+    cle_test: str
+    cle_definitive: str
+
+    @property
+    def key(self) -> str:
+        """The recipient key of this phase."""
+        return self.cle_definitive if self.phase == "production" else self.cle_test
+
+    @property
+    def todo(self) -> str:
+        return TODO[self.phase]
+
+
+def phase_of(conn: Connection, code: str) -> Phase:
+    row = conn.execute(select(dossier.c.phase, dossier.c.cle_test, dossier.c.cle_definitive)
+                       .where(dossier.c.code == code)).first()
+    if row is None:
+        raise GedflowError(f"dossier inconnu : {code}")
+    return Phase(code, row.phase, row.cle_test, row.cle_definitive)
+
+
+def advance(conn: Connection, code: str, lot_code: str) -> str:
+    """Validate the current test phase with an AR's lot code; returns what happened."""
+    current = phase_of(conn, code)
+    if current.phase == "production":
+        return ""
+    if lot_code != "00":
+        return (f"{code} : {current.phase} non validée (code retour lot « {lot_code} ») ; "
+                "corrigez et renvoyez un lot de test")
+    following = PHASES[PHASES.index(current.phase) + 1]
+    if following == "production" and not current.cle_definitive:
+        return (f"{code} : etape_6 validée, mais la clé définitive n'est pas importée : "
+                f"{TODO['etape_6']}")
+    conn.execute(update(dossier).where(dossier.c.code == code).values(phase=following))
+    return f"{code} : {current.phase} validée, passage à {following}"

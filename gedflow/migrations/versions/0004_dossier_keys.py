@@ -1,0 +1,27 @@
+"""dossier keys
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('dossier', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cle_test', sa.String(length=40), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('cle_definitive', sa.String(length=40), server_default='', nullable=False))
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('dossier', schema=None) as batch_op:
+        batch_op.drop_column('cle_definitive')
+        batch_op.drop_column('cle_test')
+

@@ -29,8 +29,10 @@ from gedflow.dpae.handler import reference_time
 from gedflow.dpae.phases import phase_of
 from gedflow.dpae.prepare import hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
+from gedflow.dpae.send import send_batches
 from gedflow.errors import GedflowError, InputError
 from gedflow.intake import Claim, HandlerResult, Job, Outcome, claim, process, recover, scan
+from gedflow.mail import read_mapibox, write_mail_section
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import dossier, employeur, salarie, taux
 from gedflow.registry.transfer import TransferRequest, transfer
@@ -45,6 +47,8 @@ dpae_app = typer.Typer(help="DPAE : test de préparation et construction de dpae
 app.add_typer(dpae_app, name="dpae")
 keys_app = typer.Typer(help="Clés OpenPGP des destinataires (chiffrement des DPAE).")
 app.add_typer(keys_app, name="keys")
+mail_app = typer.Typer(help="Envoi des déclarations par e-mail.")
+app.add_typer(mail_app, name="mail")
 # Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -411,6 +415,44 @@ def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
     console.print(f"  clé de test : {current.cle_test or '(aucune)'}")
     console.print(f"  clé définitive : {current.cle_definitive or '(aucune)'}")
     console.print(f"  à faire : {current.todo}")
+
+
+@dpae_app.command("send")
+def dpae_send(
+    mode: Annotated[str | None, typer.Option("--mode", help="test (.eml) | reel (SMTP)")] = None,
+    root: RootOption = None,
+) -> None:
+    """Envoie par e-mail les lots réels prêts (jamais deux fois) ; en mode test, écrit le .eml."""
+    settings = _settings(root)
+    try:
+        sent = send_batches(migrate(settings.registry_url), settings, mode or settings.dpae_mode)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if not sent:
+        console.print("aucun lot à envoyer")
+    for item in sent:
+        mark = {"envoye": "[green]✓[/]", "eml": "•", "incertain": "[red]✗[/]"}[item.outcome]
+        console.print(f"{mark} lot {item.batch_id} : {item.detail}")
+    if any(item.outcome == "incertain" for item in sent):
+        raise typer.Exit(1)
+
+
+@mail_app.command("import-mapibox")
+def mail_import_mapibox(
+    file: Annotated[Path, typer.Argument(help="Le fichier mapibox.cfg du poste.")],
+    root: RootOption = None,
+) -> None:
+    """Reprend profil, destinataire, sujet et note d'un mapibox.cfg dans gedflow.toml [mail]."""
+    settings = _settings(root)
+    try:
+        values = read_mapibox(file.read_text(encoding="utf-8", errors="replace"))
+    except (GedflowError, OSError) as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+    write_mail_section(settings.root / "gedflow.toml", values)
+    for key, value in values.items():
+        console.print(f"✓ {key} = {value}")
 
 
 @keys_app.command("import")

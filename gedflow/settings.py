@@ -40,6 +40,18 @@ class Settings:
     dpae_encodage: str = "iso-8859-1"
     dpae_fin_de_ligne: str = "lf"
     dpae_maintenant: str = ""
+    # E-mail sending (section [mail] of gedflow.toml, e.g. from `gedflow mail import-mapibox`):
+    # the seed's mapibox.cfg keys, then SMTP. The password never goes here: it comes from the
+    # environment (GEDFLOW_SMTP_MOT_DE_PASSE) or the credential store.
+    mail_profil: str = ""
+    mail_a: str = ""
+    mail_sujet: str = "DPAE"
+    mail_note: str = ""
+    mail_expediteur: str = ""
+    mail_smtp_hote: str = ""
+    mail_smtp_port: int = 25
+    mail_smtp_starttls: bool = False
+    mail_smtp_utilisateur: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -82,8 +94,14 @@ class Settings:
 
 def _coerce(name: str, raw: object, kind: type) -> object:
     try:
-        if kind is float:
-            return float(raw)  # type: ignore[arg-type]
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() not in ("1", "0", "true", "false", "oui", "non"):
+                raise ValueError(raw)
+            return str(raw).lower() in ("1", "true", "oui")
+        if kind in (float, int):
+            return kind(raw)  # type: ignore[call-arg]
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: {raw!r} is not a valid {kind.__name__}") from exc
@@ -100,14 +118,17 @@ def load_settings(root: Path | str | None = None) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{toml_path}: {exc}") from exc
         values.update(data.get("gedflow", {}))
-    kinds = {f.name: (float if f.type == "float" else str) for f in fields(Settings)}
+        values.update({f"mail_{key}": value for key, value in data.get("mail", {}).items()})
+    types = {"float": float, "int": int, "bool": bool}
+    kinds = {f.name: types.get(str(f.type), str) for f in fields(Settings)}
     for name in kinds:
         env = os.environ.get(f"GEDFLOW_{name.upper()}")
         if env is not None:
             values[name] = env
     unknown = sorted(set(values) - set(kinds) - {"root"})
     if unknown:
-        raise ConfigError(f"{toml_path}: unknown setting(s) in [gedflow]: {', '.join(unknown)}")
+        raise ConfigError(f"{toml_path}: unknown setting(s): {', '.join(unknown)}")
     values.pop("root", None)
+    kinds.pop("root", None)
     typed = {name: _coerce(name, raw, kinds[name]) for name, raw in values.items()}
     return replace(Settings(root=base), **typed)

@@ -124,6 +124,11 @@ dpae_batch = Table(
     Column("path", Text, nullable=False),  # relative to the root
     Column("contrats", Text, nullable=False),  # JSON list of contrat ids, in record order
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Sending: "" (not yet) → en_cours (committed before the SMTP call) → envoye. A batch found
+    # en_cours after a crash is never resent automatically: it may have left.
+    Column("envoi", String(10), nullable=False, server_default=""),
+    Column("message_id", String(200), nullable=False, server_default=""),
+    Column("envoye_at", DateTime(timezone=True)),
 )
 
 # The file ledger: one row per dropped file (claim). `state` walks claimed → moving → done; a

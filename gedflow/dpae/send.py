@@ -1,0 +1,71 @@
+"""Sending the real DPAE batches (`pret_a_envoyer`) by e-mail, never twice.
+
+Each batch walks "" → `en_cours` (committed before the SMTP call) → `envoye` with its contrats
+`envoye`. A batch found `en_cours` (a crash during the SMTP call) may already have left: it is
+reported and never resent automatically. Mode test writes `dpae.eml` beside the file instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select, update
+
+from gedflow.fsutil import atomic_write
+from gedflow.mail import build_message, send_smtp
+from gedflow.registry.tables import contrat, dpae_batch
+from gedflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sending:
+    batch_id: str
+    outcome: str  # envoye | eml | incertain
+    detail: str
+
+
+def _pending(engine: Engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(dpae_batch).where(dpae_batch.c.mode == "reel")
+                            .where(dpae_batch.c.envoi != "envoye")
+                            .order_by(dpae_batch.c.created_at)).all()
+
+
+def send_batches(engine: Engine, settings: Settings, mode: str) -> list[Sending]:
+    """Send (mode reel) or write as .eml (mode test) every real batch not sent yet."""
+    done = []
+    for batch in _pending(engine):
+        folder = (settings.root / batch.path).parent
+        sealed = folder / "dpae.txt.gpg"
+        if batch.envoi == "en_cours":
+            done.append(Sending(batch.id, "incertain",
+                                "envoi interrompu : il est peut-être parti ; vérifiez la boîte "
+                                "d'envoi et l'AR avant toute action (jamais renvoyé seul)"))
+            continue
+        if not sealed.exists():
+            done.append(Sending(batch.id, "incertain", "fichier chiffré absent : reconstruisez"))
+            continue
+        message = build_message(settings, sealed, f"lot {batch.id}")
+        if mode != "reel":
+            path = atomic_write(folder / "dpae.eml", message.as_bytes())
+            done.append(Sending(batch.id, "eml", f"mode test : message écrit dans {path.name}, "
+                                                 "rien n'est envoyé"))
+            continue
+        with engine.begin() as conn:
+            conn.execute(update(dpae_batch).where(dpae_batch.c.id == batch.id)
+                         .values(envoi="en_cours", message_id=message["Message-ID"]))
+        send_smtp(settings, message)
+        with engine.begin() as conn:
+            conn.execute(update(dpae_batch).where(dpae_batch.c.id == batch.id)
+                         .values(envoi="envoye", envoye_at=datetime.now(UTC)))
+            conn.execute(update(contrat).where(contrat.c.id.in_(json.loads(batch.contrats)))
+                         .values(statut="envoye"))
+        log.info("batch %s sent", batch.id)
+        done.append(Sending(batch.id, "envoye", f"envoyé à {settings.mail_a}"))
+    return done
+

@@ -1,0 +1,134 @@
+"""Sending DPAE batches by e-mail: a real SMTP server on loopback (aiosmtpd), the encrypted
+attachment decrypted with the test key, test mode (.eml only), idempotency, mapibox import."""
+
+import email
+import socket
+from email import policy
+
+import gnupg
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, select
+
+from gedflow.dpae.send import send_batches
+from gedflow.errors import ConfigError
+from gedflow.mail import read_mapibox, write_mail_section
+from gedflow.mail import send_smtp as real_send_smtp
+from gedflow.registry.tables import contrat, dpae_batch
+from gedflow.settings import Settings, load_settings
+
+from .dpae_support import HIRE_1, HIRE_2
+from .test_crypto_phases import _real, _use_keys
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+MAPIBOX = ("[mapibox]\nprofil=Paie Tilleuls\na=due@urssaf.example\nsujet=DUE TILLEULS\n"
+           "note=Ci-joint\n")
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message received."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, inbox
+    controller.stop()
+
+
+def _configure(settings: Settings, port: int) -> Settings:
+    toml = settings.root / "gedflow.toml"
+    write_mail_section(toml, {**read_mapibox(MAPIBOX), "smtp_hote": "127.0.0.1",
+                              "smtp_port": str(port)})
+    return load_settings(settings.root)
+
+
+def test_real_sending_over_smtp(registry: Engine, settings: Settings, urssaf_keys,
+                                smtp_server) -> None:
+    port, inbox = smtp_server
+    _use_keys(registry, settings, urssaf_keys)
+    built = _real(registry, settings, HIRE_1, HIRE_2)
+    configured = _configure(settings, port)
+    [sent] = send_batches(registry, configured, "reel")
+    assert sent.outcome == "envoye"
+    [message] = inbox.messages
+    assert message["Subject"] == f"DUE TILLEULS lot {built.batch_id}"
+    assert message["To"] == "due@urssaf.example"
+    assert "Ci-joint" in message.get_body().get_content()
+    [part] = list(message.iter_attachments())
+    assert part.get_filename() == "dpae.txt.gpg"
+    clear = gnupg.GPG(gnupghome=str(urssaf_keys["test"].home)).decrypt(part.get_content())
+    assert clear.ok and clear.data == built.files["dpae.txt"].read_bytes()
+    with registry.connect() as conn:
+        assert conn.execute(select(dpae_batch.c.envoi)).scalar() == "envoye"
+        assert set(conn.execute(select(contrat.c.statut)).scalars()) == {"envoye"}
+    assert send_batches(registry, configured, "reel") == []  # never twice
+    assert len(inbox.messages) == 1
+
+
+def test_test_mode_writes_an_eml_and_sends_nothing(registry: Engine, settings: Settings,
+                                                   urssaf_keys, smtp_server) -> None:
+    port, inbox = smtp_server
+    _use_keys(registry, settings, urssaf_keys)
+    built = _real(registry, settings, HIRE_1)
+    [done] = send_batches(registry, _configure(settings, port), "test")
+    assert done.outcome == "eml" and inbox.messages == []
+    eml = (built.folder / "dpae.eml").read_bytes()
+    assert b"Subject: DUE TILLEULS lot" in eml and b"dpae.txt.gpg" in eml
+
+
+def test_an_interrupted_send_is_never_repeated(registry: Engine, settings: Settings,
+                                               urssaf_keys, smtp_server,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    port, inbox = smtp_server
+    _use_keys(registry, settings, urssaf_keys)
+    _real(registry, settings, HIRE_1)
+    configured = _configure(settings, port)
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt  # the process dies during the SMTP conversation
+
+    monkeypatch.setattr("gedflow.dpae.send.send_smtp", crash)
+    with pytest.raises(KeyboardInterrupt):
+        send_batches(registry, configured, "reel")
+    monkeypatch.setattr("gedflow.dpae.send.send_smtp", real_send_smtp)
+    [again] = send_batches(registry, configured, "reel")
+    assert again.outcome == "incertain" and inbox.messages == []
+
+
+def test_smtp_refusal_is_a_clear_error(registry: Engine, settings: Settings, urssaf_keys):
+    from gedflow.mail import SendError
+
+    _use_keys(registry, settings, urssaf_keys)
+    _real(registry, settings, HIRE_1)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(SendError, match="envoi SMTP impossible"):
+        send_batches(registry, _configure(settings, port), "reel")
+
+
+def test_mapibox_import_keeps_other_sections(settings: Settings) -> None:
+    toml = settings.root / "gedflow.toml"
+    before = toml.read_text()
+    write_mail_section(toml, read_mapibox(MAPIBOX))
+    write_mail_section(toml, read_mapibox(MAPIBOX.replace("DUE TILLEULS", "DUE 2")))
+    loaded = load_settings(settings.root)
+    assert (loaded.mail_a, loaded.mail_sujet, loaded.mail_profil) == (
+        "due@urssaf.example", "DUE 2", "Paie Tilleuls")
+    assert toml.read_text().startswith(before.rstrip()) and toml.read_text().count("[mail]") == 1
+    with pytest.raises(ConfigError, match="destinataire"):
+        read_mapibox("profil=x\n")
+

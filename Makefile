@@ -34,4 +34,5 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/registry_import.py
 	$(BIN)/python benchmarks/dpae.py
+	$(BIN)/python benchmarks/encrypt.py
 	$(BIN)/python benchmarks/crm.py

@@ -29,7 +29,7 @@ from gedflow.dpae.handler import reference_time
 from gedflow.dpae.phases import phase_of
 from gedflow.dpae.prepare import hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
-from gedflow.dpae.send import send_batches
+from gedflow.dpae.send import overdue, send_batches
 from gedflow.errors import GedflowError, InputError
 from gedflow.intake import Claim, HandlerResult, Job, Outcome, claim, process, recover, scan
 from gedflow.mail import read_mapibox, write_mail_section
@@ -436,6 +436,25 @@ def dpae_send(
         console.print(f"{mark} lot {item.batch_id} : {item.detail}")
     if any(item.outcome == "incertain" for item in sent):
         raise typer.Exit(1)
+
+
+@dpae_app.command("suivi")
+def dpae_suivi(
+    on: Annotated[str | None, typer.Option("--date", help="Date du suivi (JJ/MM/AAAA).")] = None,
+    root: RootOption = None,
+) -> None:
+    """Les déclarations envoyées sans AR après 5 jours ouvrés."""
+    settings = _settings(root)
+    today = _parse_day(on) if on else datetime.now(PARIS).date()
+    late = overdue(migrate(settings.registry_url), today)
+    if not late:
+        console.print("✓ aucune déclaration en attente d'AR depuis plus de 5 jours ouvrés")
+        return
+    for item in late:
+        console.print(f"[yellow]⚠ lot {item['lot']} contrat {item['contrat']} envoyé le "
+                      f"{item['envoye_le']} : pas d'AR après {item['jours_ouvres']} jours "
+                      "ouvrés[/]")
+    raise typer.Exit(1)
 
 
 @mail_app.command("import-mapibox")

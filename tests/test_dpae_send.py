@@ -3,6 +3,7 @@ attachment decrypted with the test key, test mode (.eml only), idempotency, mapi
 
 import email
 import socket
+from datetime import UTC, datetime
 from email import policy
 
 import gnupg
@@ -132,3 +133,46 @@ def test_mapibox_import_keeps_other_sections(settings: Settings) -> None:
     with pytest.raises(ConfigError, match="destinataire"):
         read_mapibox("profil=x\n")
 
+
+
+def test_follow_up_after_five_working_days(registry: Engine, settings: Settings, urssaf_keys,
+                                           smtp_server) -> None:
+    from datetime import date
+
+    from gedflow.dpae.send import overdue
+
+    port, _inbox = smtp_server
+    _use_keys(registry, settings, urssaf_keys)
+    _real(registry, settings, HIRE_1, HIRE_2)
+    send_batches(registry, _configure(settings, port), "reel")
+    with registry.begin() as conn:  # sent on Monday 03/03/2025
+        conn.execute(dpae_batch.update().values(envoye_at=datetime(2025, 3, 3, 10, tzinfo=UTC)))
+        first = conn.execute(select(contrat.c.id).order_by(contrat.c.id)).scalars().first()
+    assert overdue(registry, date(2025, 3, 7)) == []  # Friday: 4 working days
+    late = overdue(registry, date(2025, 3, 10))  # next Monday: 5
+    assert [item["jours_ouvres"] for item in late] == [5, 5]
+    with registry.begin() as conn:  # an AR came for the first one
+        conn.execute(contrat.update().where(contrat.c.id == first).values(statut="enregistree"))
+    assert len(overdue(registry, date(2025, 3, 10))) == 1
+
+
+def test_end_to_end_hires_to_compte_rendu(registry: Engine, settings: Settings, urssaf_keys,
+                                          smtp_server) -> None:
+    """hires → test de préparation → dpae.txt → encrypted → sent → AR from the sent file →
+    compte rendu with the right statut for every hire."""
+    from .test_dpae_ar import _ar, _drop_and_run, _rows
+
+    port, inbox = smtp_server
+    _use_keys(registry, settings, urssaf_keys)
+    built = _real(registry, settings, HIRE_1, HIRE_2)
+    assert built.errors == 0 and "prête(s) à envoyer" in built.note
+    send_batches(registry, _configure(settings, port), "reel")
+    [part] = list(inbox.messages[0].iter_attachments())
+    received = gnupg.GPG(gnupghome=str(urssaf_keys["test"].home)).decrypt(part.get_content())
+    ar = _ar(received.data, [("00", "K7Q2M", "00"), ("00", "", "21")])
+    outcome = _drop_and_run(settings, registry, ("\n".join(ar) + "\n").encode("iso-8859-1"))
+    assert [(r[2], r[7], r[8], r[9]) for r in _rows(outcome)] == [
+        ("MARTINEAU", "enregistree", "K7Q2M", "00"), ("BENALI", "erreur", "", "21")]
+    with registry.connect() as conn:
+        statuts = conn.execute(select(contrat.c.statut).order_by(contrat.c.id)).scalars().all()
+    assert statuts == ["enregistree", "erreur"]

@@ -102,7 +102,8 @@ def _dispatch(
     for c in claims:
         by_kind.setdefault(c.kind, []).append(c)
     task = progress.add_task("traitement", total=len(claims))
-    for kind, batch in by_kind.items():
+    # The registry first: CRM and DPAE files dropped in the same run need its employers.
+    for kind, batch in sorted(by_kind.items(), key=lambda item: list(FLOWS).index(item[0])):
         outcomes += FLOWS[kind](str(settings.root), [(c.id, c.rel) for c in batch])
         progress.advance(task, len(batch))
     return outcomes

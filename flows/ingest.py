@@ -60,5 +60,6 @@ def ar(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     return _process_all(root, "ar", sorted(claims, key=lambda c: c[1]))
 
 
-# Inbox folder kind → the flow that takes its files.
+# Inbox folder kind → the flow that takes its files, in the order a run takes them: the registry
+# first (the others read it), then the CRM, the hires, and the ARs of declarations built before.
 FLOWS = {"registre": registre, "crm": crm, "dpae": dpae, "ar": ar}

@@ -192,3 +192,20 @@ def test_dpae_from_the_inbox_then_from_the_registry(settings: Settings, urssaf_k
     assert "dpae.txt.gpg" in built.output
     again = _cli(settings, "dpae", "prepare", "--dossier", "ATELIERS-DUPRE")
     assert "aucun contrat à déclarer" in again.output
+
+
+@SQLITE_ONLY
+@pytest.mark.usefixtures("prefect_server")
+def test_everything_dropped_at_once_is_taken_registry_first(settings: Settings) -> None:
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text() + 'dpae_maintenant = "2025-03-03T10:15"\n'
+                    'crm_disponibilite = "2022-08-13"\n')
+    _drop_examples(settings)
+    shutil.copytree(EXAMPLES / "crm_nominatif", settings.inbox / "crm_nominatif",
+                    dirs_exist_ok=True)
+    shutil.copy(EXAMPLES / "dpae/embauches_exemple.csv", settings.inbox / "dpae")
+    assert _cli(settings, "run").exit_code == 0
+    crm = (settings.outbox / "crm_nominatif/2022_08/crm_2022_07.rapprochement.csv").read_text()
+    assert "inconnu_registre" not in crm and ";modifie;" in crm
+    [folder] = (settings.outbox / "dpae").iterdir()
+    assert len((folder / "preparation.csv").read_text().splitlines()) == 1  # no issue

@@ -119,3 +119,25 @@ def test_phase_transitions(registry: Engine, settings: Settings, urssaf_keys) ->
         assert "passage à production" in advance(conn, code, "00")
         assert phase_of(conn, code).key == "B" * 40
         assert advance(conn, code, "00") == ""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_revoked_key_builds_and_sends_nothing(registry: Engine, settings: Settings,
+                                               tmp_path) -> None:
+    from .conftest import _new_key, kill_gpg_agent
+
+    key = _new_key(tmp_path / "revoked", "URSSAF revoked")
+    try:
+        fingerprint = import_key(settings.gnupg_home, key.public)[0]
+        # GnuPG keeps a revocation certificate for each key it generates; URSSAF publishes it.
+        certificate = (key.home / "openpgp-revocs.d" / f"{fingerprint}.rev").read_text()
+        gnupg.GPG(gnupghome=str(settings.gnupg_home)).import_keys(
+            certificate.replace(":-----BEGIN", "-----BEGIN"))
+        with pytest.raises(KeyProblem, match="révoquée"):
+            check_recipient(settings.gnupg_home, fingerprint)
+        with registry.begin() as conn:
+            conn.execute(update(dossier).values(cle_test=fingerprint, cle_definitive=fingerprint))
+        result = _real(registry, settings, HIRE_1)
+        assert result.built == 0 and "révoquée" in result.note
+    finally:
+        kill_gpg_agent(key.home)

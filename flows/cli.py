@@ -30,6 +30,7 @@ from gedflow.dpae.phases import phase_of
 from gedflow.dpae.prepare import hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
 from gedflow.dpae.send import overdue, send_batches
+from gedflow.dpae.send_api import send_batches_api
 from gedflow.errors import GedflowError, InputError
 from gedflow.intake import Claim, HandlerResult, Job, Outcome, claim, process, recover, scan
 from gedflow.mail import read_mapibox, write_mail_section
@@ -421,10 +422,14 @@ def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
 @dpae_app.command("send")
 def dpae_send(
     mode: Annotated[str | None, typer.Option("--mode", help="test (.eml) | reel (SMTP)")] = None,
+    canal: Annotated[str | None, typer.Option("--canal", help="email | api")] = None,
     root: RootOption = None,
 ) -> None:
-    """Envoie par e-mail les lots réels prêts (jamais deux fois) ; en mode test, écrit le .eml."""
+    """Envoie les lots réels prêts (jamais deux fois) : e-mail (.eml en mode test) ou API."""
     settings = _settings(root)
+    if (canal or settings.dpae_canal) == "api":
+        _send_api(settings, mode or settings.dpae_mode)
+        return
     try:
         sent = send_batches(migrate(settings.registry_url), settings, mode or settings.dpae_mode)
     except GedflowError as exc:
@@ -456,6 +461,26 @@ def dpae_suivi(
                       f"{item['envoye_le']} : pas d'AR après {item['jours_ouvres']} jours "
                       "ouvrés[/]")
     raise typer.Exit(1)
+
+
+def _send_api(settings: Settings, mode: str) -> None:
+    if mode != "reel":
+        console.print("mode test : rien n'est envoyé à l'API (passez --mode reel)")
+        return
+    try:
+        reports = send_batches_api(migrate(settings.registry_url), settings)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if not reports:
+        console.print("aucun lot à envoyer")
+    for report in reports:
+        for row in report.rows.itertuples(index=False):
+            mark = "[green]✓[/]" if row.statut == "enregistree" else "[red]✗[/]"
+            console.print(f"{mark} {row.nom} {row.prenoms} {row.date_embauche} : {row.statut} "
+                          f"{row.message}")
+    if any((r.rows["statut"] != "enregistree").any() for r in reports):
+        raise typer.Exit(1)
 
 
 @mail_app.command("import-mapibox")

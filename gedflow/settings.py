@@ -52,6 +52,19 @@ class Settings:
     mail_smtp_port: int = 25
     mail_smtp_starttls: bool = False
     mail_smtp_utilisateur: str = ""
+    # API DPAE (dpae_canal = "api"): URLs (official defaults), the declarant's identity; the
+    # password comes from GEDFLOW_API_MOT_DE_PASSE or the credential store, never from here.
+    dpae_canal: str = "email"
+    api_dpae_authentification: str = "https://mon.urssaf.fr/authentifier_dpae"
+    api_dpae_depot: str = "https://depot.dpae-edi.urssaf.fr/deposer-dsn/1.0/"
+    api_dpae_retours: str = "https://consultation.dpae-edi.urssaf.fr/lister-retours-flux/2.0/"
+    api_siret: str = ""
+    api_nom: str = ""
+    api_prenom: str = ""
+    api_service: str = "25"
+    api_delai: float = 30.0
+    api_essais: int = 60
+    api_intervalle: float = 10.0
 
     @property
     def state_dir(self) -> Path:

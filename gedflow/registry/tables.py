@@ -108,6 +108,10 @@ contrat = Table(
     Column("batch_id", String(40), nullable=False, server_default=""),
     Column("numero_dossier", String(5), nullable=False, server_default=""),
     Column("code_retour", String(2), nullable=False, server_default=""),
+    # API DPAE: the deposit's flow id (kept before polling: never deposited twice), the bilan.
+    Column("idflux", String(40), nullable=False, server_default=""),
+    Column("certificat", Text, nullable=False, server_default=""),
+    Column("message_retour", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("salarie_id", "date_embauche", "heure_embauche", name="uq_contrat_embauche"),
 )

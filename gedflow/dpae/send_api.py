@@ -1,0 +1,136 @@
+"""Sending real DPAE batches through the API DPAE: one hire per deposit, each flow id committed
+before polling (a re-run or a restart polls, never deposits again), the bilan recorded on the
+contrat (OK → `enregistree` with its certificat de conformité, KO → `erreur` with the message),
+and a compte rendu like the AR's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from copy import deepcopy
+from datetime import UTC, datetime
+
+import pandas as pd
+from lxml import etree
+from sqlalchemy import Engine, select, update
+
+from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
+from gedflow.errors import ConfigError
+from gedflow.portal.dpae_api import DpaeApi, Endpoints, Identifiants
+from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
+from gedflow.settings import Settings
+
+log = logging.getLogger(__name__)
+PASSWORD_ENV = "GEDFLOW_API_MOT_DE_PASSE"
+
+
+def identifiants(settings: Settings) -> Identifiants:
+    password = os.environ.get(PASSWORD_ENV, "")
+    if not (settings.api_siret and settings.api_nom and password):
+        raise ConfigError("API DPAE : renseignez api_siret, api_nom, api_prenom et le mot de "
+                          f"passe ({PASSWORD_ENV})")
+    return Identifiants(settings.api_siret, settings.api_nom, settings.api_prenom, password,
+                        settings.api_service)
+
+
+def one_message_per_hire(batch_xml: bytes) -> list[bytes]:
+    """Split our own FR_DUE_Upload into one message per FR_EmployeeGroup (with its employer)."""
+    root = etree.fromstring(batch_xml)
+    messages = []
+    for dues in root.findall("FR_DuesGroup"):
+        for group in dues.findall("FR_EmployeeGroup"):
+            single = etree.Element(root.tag, nsmap=root.nsmap)
+            single.append(deepcopy(root.find("FR_DUE_Upload.Test.Indicator")))
+            new_dues = etree.SubElement(single, "FR_DuesGroup")
+            new_dues.append(deepcopy(dues.find("FR_Employer")))
+            new_dues.append(deepcopy(group))
+            messages.append(etree.tostring(single, xml_declaration=True, encoding="ISO-8859-1"))
+    return messages
+
+
+def _in_xml_order(engine: Engine, ids: list[int]) -> list[int]:
+    """Contrat ids in the order of the XML's employee groups (grouped by SIRET, first seen)."""
+    with engine.connect() as conn:
+        sirets = dict(conn.execute(
+            select(contrat.c.id, employeur.c.siret)
+            .join(salarie, salarie.c.id == contrat.c.salarie_id)
+            .join(employeur, employeur.c.id == salarie.c.employeur_id)
+            .where(contrat.c.id.in_(ids))).all())
+    first = {s: n for n, s in reversed(list(enumerate(sirets[i] for i in ids)))}
+    return sorted(ids, key=lambda i: first[sirets[i]])
+
+
+def send_batches_api(engine: Engine, settings: Settings) -> list[CompteRendu]:
+    api = DpaeApi(Endpoints(settings.api_dpae_authentification, settings.api_dpae_depot,
+                            settings.api_dpae_retours), timeout=settings.api_delai)
+    with engine.connect() as conn:
+        batches = conn.execute(select(dpae_batch).where(dpae_batch.c.mode == "reel")
+                               .where(dpae_batch.c.envoi != "envoye")).all()
+    reports = []
+    for batch in batches:
+        folder = (settings.root / batch.path).parent
+        if not (folder / "dpae.xml").exists():
+            raise ConfigError(f"lot {batch.id} : dpae.xml absent (construisez avec --format both "
+                              "pour l'API)")
+        token = api.authenticate(identifiants(settings))
+        ids = _in_xml_order(engine, json.loads(batch.contrats))
+        messages = one_message_per_hire((folder / "dpae.xml").read_bytes())
+        for contrat_id, message in zip(ids, messages, strict=True):
+            _deposit_then_poll(engine, api, token, contrat_id, message, settings)
+        with engine.begin() as conn:
+            conn.execute(update(dpae_batch).where(dpae_batch.c.id == batch.id)
+                         .values(envoi="envoye", envoye_at=datetime.now(UTC)))
+        reports.append(_compte_rendu(engine, settings, batch.id, ids))
+    return reports
+
+
+def _deposit_then_poll(engine: Engine, api: DpaeApi, token: str, contrat_id: int,
+                       message: bytes, settings: Settings) -> None:
+    with engine.connect() as conn:
+        row = conn.execute(select(contrat.c.idflux, contrat.c.statut)
+                           .where(contrat.c.id == contrat_id)).one()
+    if row.statut in ("enregistree", "erreur"):
+        return
+    idflux = row.idflux
+    if not idflux:
+        idflux = api.deposit(token, message)
+        with engine.begin() as conn:
+            conn.execute(update(contrat).where(contrat.c.id == contrat_id)
+                         .values(idflux=idflux, statut="envoye"))
+    bilan = api.bilan(token, idflux, settings.api_essais, settings.api_intervalle)
+    ok = bilan.etat == "OK"
+    with engine.begin() as conn:
+        conn.execute(update(contrat).where(contrat.c.id == contrat_id).values(
+            statut="enregistree" if ok else "erreur", certificat=bilan.certificat,
+            message_retour=bilan.message, code_retour="" if ok else "KO"))
+    log.info("contrat %s: API bilan %s", contrat_id, bilan.etat)
+
+
+def _compte_rendu(engine: Engine, settings: Settings, batch_id: str, ids: list[int]):
+    with engine.connect() as conn:
+        rows = pd.DataFrame(conn.execute(
+            select(contrat.c.id, employeur.c.siret, salarie.c.matricule, salarie.c.nom,
+                   salarie.c.prenoms, contrat.c.date_embauche, contrat.c.heure_embauche,
+                   contrat.c.nature, contrat.c.statut, contrat.c.message_retour,
+                   contrat.c.certificat, contrat.c.idflux)
+            .join(salarie, salarie.c.id == contrat.c.salarie_id)
+            .join(employeur, employeur.c.id == salarie.c.employeur_id)
+            .where(contrat.c.id.in_(ids)).order_by(contrat.c.id)).all(),
+            columns=["contrat_id", "siret", "matricule", "nom", "prenoms", "date_embauche",
+                     "heure_embauche", "nature_contrat", "statut", "message_retour",
+                     "certificat", "idflux"])
+    rows["date_embauche"] = pd.to_datetime(rows["date_embauche"]).dt.strftime("%d/%m/%Y")
+    rows["numero_dossier"] = ""
+    rows["code_retour"] = rows["statut"].map({"enregistree": "OK"}).fillna("KO")
+    rows["message"] = rows["message_retour"].where(
+        rows["statut"] != "enregistree",
+        "certificat de conformité " + rows["certificat"].str.slice(0, 24) + "… (flux "
+        + rows["idflux"] + ")")
+    now = datetime.now(UTC).astimezone()
+    cr = CompteRendu(rows=rows, lot_codes=["API"], created=f"{now:%d/%m/%Y %H:%M}",
+                     dossiers=[])
+    write_compte_rendu(cr, settings.outbox / "AR" / f"api_{batch_id}_{handled_at()}",
+                       f"API lot {batch_id}")
+    return cr

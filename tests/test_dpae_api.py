@@ -1,0 +1,134 @@
+"""The API DPAE channel against a local server: authentication, one hire per gzip deposit,
+polling the bilans, every documented error, a slow server, and no double deposit."""
+
+import pytest
+from sqlalchemy import Engine, select
+
+from gedflow.dpae.send_api import one_message_per_hire, send_batches_api
+from gedflow.portal.dpae_api import ApiError, DpaeApi, Endpoints, Identifiants
+from gedflow.registry.tables import contrat, dpae_batch
+from gedflow.settings import Settings, load_settings
+
+from .api_server import PASSWORD, FakeUrssaf
+from .dpae_support import HIRE_1, HIRE_2
+from .test_crypto_phases import _use_keys
+
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def urssaf():
+    with FakeUrssaf() as fake:
+        yield fake
+
+
+def _api_settings(settings: Settings, base: str, monkeypatch) -> Settings:
+    monkeypatch.setenv("GEDFLOW_API_MOT_DE_PASSE", PASSWORD)
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text() + (
+        f'dpae_canal = "api"\napi_dpae_authentification = "{base}/authentifier_dpae"\n'
+        f'api_dpae_depot = "{base}/deposer-dsn/1.0/"\n'
+        f'api_dpae_retours = "{base}/lister-retours-flux/2.0/"\n'
+        'api_siret = "12345678200010"\napi_nom = "DUPRE"\napi_prenom = "Jean"\n'
+        "api_intervalle = 0.05\napi_essais = 5\napi_delai = 1\n"))
+    return load_settings(settings.root)
+
+
+def _build(registry: Engine, settings: Settings, urssaf_keys):
+    from gedflow.dpae.prepare import Options, hires_from_csv, prepare
+
+    from .dpae_support import NOW, csv_of
+
+    _use_keys(registry, settings, urssaf_keys, phase="production")
+    rows, bad = hires_from_csv(csv_of(HIRE_1, HIRE_2))
+    return prepare(registry, rows, now=NOW, outbox=settings.outbox, root=settings.root,
+                   options=Options(mode="reel", format="both", gnupg_home=settings.gnupg_home),
+                   bad_lines=bad)
+
+
+@SQLITE
+def test_end_to_end_through_the_api(registry: Engine, settings: Settings, urssaf_keys, urssaf,
+                                    monkeypatch) -> None:
+    built = _build(registry, settings, urssaf_keys)
+    configured = _api_settings(settings, urssaf.base, monkeypatch)
+    [report] = send_batches_api(registry, configured)
+    assert len(urssaf.deposits) == 2  # one hire per deposit
+    assert all(d.count(b"<FR_EmployeeGroup>") == 1 for d in urssaf.deposits)
+    assert [(r.nom, r.statut, r.code_retour) for r in report.rows.itertuples()] == [
+        ("MARTINEAU", "enregistree", "OK"), ("BENALI", "erreur", "KO")]
+    with registry.connect() as conn:
+        rows = conn.execute(select(contrat.c.statut, contrat.c.certificat,
+                                   contrat.c.message_retour).order_by(contrat.c.id)).all()
+        assert conn.execute(select(dpae_batch.c.envoi)).scalar() == "envoye"
+    assert rows[0].certificat.startswith("CERT-") and rows[1].message_retour == (
+        "lieu de naissance non reconnu")
+    [folder] = (settings.outbox / "AR").iterdir()
+    assert "enregistree" in (folder / "compte_rendu.csv").read_text()
+    assert send_batches_api(registry, configured) == [] and len(urssaf.deposits) == 2
+    assert built.batch_id in folder.name
+
+
+@SQLITE
+def test_a_restart_polls_and_never_deposits_again(registry: Engine, settings: Settings,
+                                                  urssaf_keys, urssaf, monkeypatch) -> None:
+    _build(registry, settings, urssaf_keys)
+    configured = _api_settings(settings, urssaf.base, monkeypatch)
+    real_bilan = DpaeApi.bilan
+    monkeypatch.setattr(DpaeApi, "bilan", lambda *_a, **_k: (_ for _ in ()).throw(
+        KeyboardInterrupt))  # dies right after the first deposit
+    with pytest.raises(KeyboardInterrupt):
+        send_batches_api(registry, configured)
+    assert len(urssaf.deposits) == 1
+    monkeypatch.setattr(DpaeApi, "bilan", real_bilan)
+    send_batches_api(registry, configured)
+    assert len(urssaf.deposits) == 2  # the first hire was polled, not deposited again
+
+
+@pytest.mark.parametrize(("mode", "words"), [
+    ("401", "identifiants refusés"), ("403", "compte bloqué"), ("422", "mal formés"),
+    ("429", "trop de requêtes"), ("500", r"erreur du serveur URSSAF \(500\)"),
+    ("slow", "délai dépassé")])
+def test_documented_errors(urssaf, mode: str, words: str) -> None:
+    api = DpaeApi(Endpoints(f"{urssaf.base}/authentifier_dpae", f"{urssaf.base}/deposer-dsn/1.0/",
+                            f"{urssaf.base}/lister-retours-flux/2.0/"), timeout=0.5)
+    urssaf.mode = mode
+    with pytest.raises(ApiError, match=words):
+        api.authenticate(Identifiants("12345678200010", "DUPRE", "Jean", PASSWORD))
+
+
+def test_wrong_password_and_unreachable_server(urssaf) -> None:
+    api = DpaeApi(Endpoints(f"{urssaf.base}/authentifier_dpae", "", ""), timeout=1)
+    with pytest.raises(ApiError, match="identifiants refusés") as info:
+        api.authenticate(Identifiants("12345678200010", "DUPRE", "Jean", "mauvais"))
+    assert info.value.status == 401 and "mauvais" not in repr(
+        Identifiants("1", "n", "p", "mauvais"))
+    dead = DpaeApi(Endpoints("http://127.0.0.1:9/authentifier_dpae", "", ""), timeout=1)
+    with pytest.raises(ApiError, match="injoignable"):
+        dead.authenticate(Identifiants("12345678200010", "DUPRE", "Jean", PASSWORD))
+
+
+@SQLITE
+def test_split_keeps_the_employer_with_each_hire(registry: Engine, settings: Settings,
+                                                 urssaf_keys) -> None:
+    built = _build(registry, settings, urssaf_keys)
+    parts = one_message_per_hire(built.files["dpae.xml"].read_bytes())
+    assert len(parts) == 2 and all(b"<FR_Employer>" in p for p in parts)
+    assert b"MARTINEAU" in parts[0] and b"BENALI" in parts[1]
+
+
+@SQLITE
+def test_send_command_over_the_api(registry: Engine, settings: Settings, urssaf_keys, urssaf,
+                                   monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    _build(registry, settings, urssaf_keys)
+    _api_settings(settings, urssaf.base, monkeypatch)
+    test_mode = CliRunner().invoke(app, ["dpae", "send", "--root", str(settings.root)])
+    assert "rien n'est envoyé" in test_mode.output and urssaf.deposits == []
+    real = CliRunner().invoke(app, ["dpae", "send", "--mode", "reel",
+                                    "--root", str(settings.root)])
+    assert real.exit_code == 1  # one hire rejected
+    assert "MARTINEAU" in real.output and "lieu de naissance non reconnu" in real.output
+    assert PASSWORD not in real.output

@@ -132,3 +132,33 @@ def test_send_command_over_the_api(registry: Engine, settings: Settings, urssaf_
     assert real.exit_code == 1  # one hire rejected
     assert "MARTINEAU" in real.output and "lieu de naissance non reconnu" in real.output
     assert PASSWORD not in real.output
+
+
+@SQLITE
+def test_api_bilans_dropped_in_the_ar_folder(registry: Engine, settings: Settings, urssaf_keys,
+                                             urssaf, monkeypatch) -> None:
+    from gedflow.dpae.handler import handle_ar
+    from gedflow.intake import claim, process, scan
+
+    _build(registry, settings, urssaf_keys)
+    configured = _api_settings(settings, urssaf.base, monkeypatch)
+    monkeypatch.setattr(DpaeApi, "bilan", lambda *_a, **_k: (_ for _ in ()).throw(
+        ApiError("pas encore de bilan")))
+    with pytest.raises(ApiError):
+        send_batches_api(registry, configured)  # deposited, no bilan yet
+    (settings.inbox / "AR").mkdir(exist_ok=True)
+    (settings.inbox / "AR/FLUX0000000000000000001.xml").write_bytes(
+        b'<bilan profil="DPAE"><etat_conformite>OK</etat_conformite>'
+        b"<certificat_conformite>CERT-MAIN</certificat_conformite></bilan>")
+    (settings.inbox / "AR/autre.xml").write_bytes(b'<rapport profil="AEE"/>')
+    (settings.inbox / "AR/FLUX9999.xml").write_bytes(
+        b'<bilan profil="DPAE"><etat_conformite>KO</etat_conformite></bilan>')
+    claims = [claim(settings, registry, pending) for pending in scan(settings)]
+    outcomes = {c.rel: process(settings, registry, c, handle_ar) for c in claims if c}
+    assert outcomes["AR/FLUX0000000000000000001.xml"].outcome == "archived"
+    assert outcomes["AR/autre.xml"].outcome == "quarantined"
+    assert "aucune déclaration envoyée sous le flux FLUX9999" in outcomes["AR/FLUX9999.xml"].reason
+    with registry.connect() as conn:
+        first = conn.execute(select(contrat.c.statut, contrat.c.certificat)
+                             .order_by(contrat.c.id)).first()
+    assert tuple(first) == ("enregistree", "CERT-MAIN")

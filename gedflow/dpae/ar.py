@@ -223,3 +223,44 @@ def write_compte_rendu(cr: CompteRendu, folder: Path, source: str) -> Path:
 
 def handled_at() -> str:
     return datetime.now(UTC).astimezone().strftime("%Y%m%d_%H%M%S")
+
+
+def is_xml(raw: bytes) -> bool:
+    return raw.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
+
+
+def read_bilan(path: Path, name: str) -> tuple[str, str, str, str]:
+    """An API DPAE bilan (`profil="DPAE"`): (idflux, etat, certificat, message). The flow id is
+    taken from an `idflux` element, else from the file name (clients save it as <idflux>.xml)."""
+    from lxml import etree
+
+    from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
+
+    sniff_xml(path, "bilan DPAE")
+    try:
+        root = etree.parse(str(path), etree.XMLParser(**HARDENED)).getroot()
+    except etree.XMLSyntaxError as exc:
+        raise syntax_error(exc, "bilan DPAE", path) from exc
+    if root.get("profil") != "DPAE":
+        raise InputError(f"ce n'est pas un bilan DPAE (profil={root.get('profil')!r})",
+                         code="pas_ar", todo="déposez le bilan dont le profil est DPAE")
+    etat = (root.findtext(".//etat_conformite") or "").strip()
+    if etat not in ("OK", "KO"):
+        raise InputError("bilan sans etat_conformite OK/KO", code="pas_ar",
+                         todo="déposez le bilan complet")
+    idflux = (root.findtext(".//idflux") or "").strip() or Path(name).stem
+    return (idflux, etat, (root.findtext(".//certificat_conformite") or "").strip(),
+            (root.findtext(".//message") or "").strip())
+
+
+def record_bilan(conn: Connection, idflux: str, etat: str, certificat: str, message: str) -> int:
+    """The bilan's verdict on the contrat deposited as flow `idflux`; returns its id."""
+    found = conn.execute(select(contrat.c.id).where(contrat.c.idflux == idflux)).scalar()
+    if found is None:
+        raise InputError(f"aucune déclaration envoyée sous le flux {idflux}", code="inconnue",
+                         todo="vérifiez que le bilan vient d'un envoi fait par gedflow (API)")
+    ok = etat == "OK"
+    conn.execute(contrat.update().where(contrat.c.id == found).values(
+        statut="enregistree" if ok else "erreur", certificat=certificat, message_retour=message,
+        code_retour="" if ok else "KO"))
+    return found

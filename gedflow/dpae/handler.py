@@ -10,7 +10,10 @@ from gedflow.dpae.ar import (
     advance_phases,
     compte_rendu,
     handled_at,
+    is_xml,
     read_ar,
+    read_bilan,
+    record_bilan,
     record_statuts,
     write_compte_rendu,
 )
@@ -68,8 +71,16 @@ def handle_dpae(job: Job) -> HandlerResult:
 
 
 def handle_ar(job: Job) -> HandlerResult:
-    """Intake handler for `inbox/AR/`: the compte rendu de validation of a DPAE AR."""
-    flat = read_ar(job.claim.path.read_bytes())
+    """Intake handler for `inbox/AR/`: the compte rendu de validation of a DPAE AR (flat), or
+    an API bilan (XML) recorded on the contrat of its flow."""
+    raw = job.claim.path.read_bytes()
+    if is_xml(raw):
+        bilan = read_bilan(job.claim.path, job.claim.rel)
+        with job.engine.begin() as conn:
+            contrat_id = record_bilan(conn, *bilan)
+        return HandlerResult(summary={"idflux": bilan[0], "etat": bilan[1],
+                                      "contrat": contrat_id})
+    flat = read_ar(raw)
     with job.engine.begin() as conn:
         cr = compte_rendu(conn, flat)
         record_statuts(conn, cr)

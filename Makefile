@@ -35,4 +35,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/registry_import.py
 	$(BIN)/python benchmarks/dpae.py
 	$(BIN)/python benchmarks/encrypt.py
+	$(BIN)/python benchmarks/ar.py
 	$(BIN)/python benchmarks/crm.py

@@ -43,6 +43,10 @@ MESSAGES = {
     "inconnue": "déclaration absente des lots construits par gedflow",
 }
 TYPE_CONTRAT = {"1": "CDD", "2": "CDI", "3": "CTT"}
+# The zones an AR is read for: matching, reporting, and the codes URSSAF filled in.
+AR_ZONES = ("C_APPLICATION", "LIBRE", "D_CREATION", "H_CREATION", "C_RET_AR_LOT", "N_SIRET",
+            "L_NOM_PATRO_SAL", "L_PRENOMS_SAL", "N_SECU_SOC", "D_NAISSANCE_SAL", "D_EMBAUCHE",
+            "H_EMBAUCHE", "R_DOSSIER", "C_RETOUR_AR", "C_TYPE_CONTRAT")
 
 
 @dataclass
@@ -59,7 +63,7 @@ def read_ar(raw: bytes) -> dpae_flat.FlatFile:
     if not raw.strip():
         raise InputError("fichier AR vide", code="vide",
                          todo="déposez le fichier dpae.txt reçu en retour de l'URSSAF")
-    flat = dpae_flat.read(raw)
+    flat = dpae_flat.read(raw, columns=AR_ZONES)
     is_due = flat.records["C_APPLICATION"].str.strip() == "DUE"
     if flat.records.empty or not is_due.any():
         raise InputError(

@@ -101,8 +101,26 @@ def decode(raw: bytes, encoding: str = "iso-8859-1") -> tuple[str, str]:
         return raw.decode(encoding), encoding
 
 
-def read(raw: bytes, *, encoding: str = "iso-8859-1") -> FlatFile:
-    """Parse a flat file leniently: short lines right-padded, long ones reported."""
+def _zones(lines: pd.Series, wanted: list[FlatField]) -> dict[str, pd.Series | np.ndarray]:
+    """Cut each zone out of fixed-width lines: through one byte grid when the text is
+    ISO-8859-1 (column views, no per-line work), else with Arrow string slicing."""
+    try:
+        block = "".join(lines.tolist()).encode("iso-8859-1")
+    except UnicodeEncodeError:
+        return {f.column: lines.str.slice(f.start - 1, f.end) for f in wanted}
+    grid = np.frombuffer(block, dtype=np.uint8).reshape(len(lines), RECORD_LENGTH)
+    zones = {}
+    for fld in wanted:
+        cells = np.ascontiguousarray(grid[:, fld.start - 1:fld.end]).view(f"S{fld.length}")
+        zones[fld.column] = pd.Series(np.char.decode(cells.ravel(), "iso-8859-1"),
+                                      index=lines.index, dtype="str")
+    return zones
+
+
+def read(raw: bytes, *, encoding: str = "iso-8859-1",
+         columns: tuple[str, ...] | None = None) -> FlatFile:
+    """Parse a flat file leniently: short lines right-padded, long ones reported. `columns`
+    limits the zones sliced (a reader that needs a few zones of a large file)."""
     text, used = decode(raw, encoding)
     newline = "\r\n" if "\r\n" in text else "\n"
     body = text.replace("\r\n", "\n").removesuffix("\n")
@@ -118,11 +136,10 @@ def read(raw: bytes, *, encoding: str = "iso-8859-1") -> FlatFile:
                                     "champ": "", "valeur": "",
                                     "erreur": "ligne trop longue : " + length[long].astype(str)
                                     + f" caractères au lieu de {RECORD_LENGTH}"}))
-    padded = raw_lines.str.ljust(RECORD_LENGTH)
-    records = pd.DataFrame(
-        {f.column: padded.str.slice(f.start - 1, f.end) for f in FLAT_LAYOUT}, index=padded.index
-    )
-    for fld in FLAT_LAYOUT:
+    padded = raw_lines.str.ljust(RECORD_LENGTH).str.slice(0, RECORD_LENGTH)
+    wanted = [f for f in FLAT_LAYOUT if columns is None or f.column in columns]
+    records = pd.DataFrame(_zones(padded, wanted), index=padded.index)
+    for fld in wanted:
         records[fld.column] = (records[fld.column].str.rstrip() if fld.kind is not Flat.NUM
                                else records[fld.column].str.strip())
     return FlatFile(

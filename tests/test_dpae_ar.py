@@ -125,3 +125,10 @@ def test_an_ar_with_lot_code_00_validates_the_test_phase(registry: Engine, setti
     with registry.connect() as conn:
         assert conn.execute(select(dossier.c.phase).where(
             dossier.c.code == "ATELIERS-DUPRE")).scalar() == "etape_5"
+
+
+def test_id_lists_are_cut_for_in_clauses() -> None:
+    from gedflow.registry.bulk import chunked
+
+    parts = chunked(list(range(70_001)))
+    assert [len(p) for p in parts] == [30_000, 30_000, 10_001] and chunked([]) == [[]]

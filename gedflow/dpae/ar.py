@@ -26,7 +26,7 @@ from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import table
-from gedflow.registry.bulk import read_frame
+from gedflow.registry.bulk import chunked, read_frame
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 
 log = logging.getLogger(__name__)
@@ -84,16 +84,18 @@ def _built(conn: Connection) -> pd.DataFrame:
     batches = read_frame(conn, select(dpae_batch.c.id, dpae_batch.c.contrats),
                          ["batch_id", "contrats"])
     ids = sorted({int(i) for text in batches["contrats"] for i in json.loads(text)})
-    people = read_frame(conn, select(
-        contrat.c.id, dossier.c.code, employeur.c.siret, salarie.c.matricule, salarie.c.nom,
-        salarie.c.prenoms, salarie.c.nir, salarie.c.date_naissance, contrat.c.date_embauche,
-        contrat.c.heure_embauche, contrat.c.nature, contrat.c.batch_id)
+    statement = (
+        select(contrat.c.id, dossier.c.code, employeur.c.siret, salarie.c.matricule,
+               salarie.c.nom, salarie.c.prenoms, salarie.c.nir, salarie.c.date_naissance,
+               contrat.c.date_embauche, contrat.c.heure_embauche, contrat.c.nature,
+               contrat.c.batch_id)
         .join(salarie, salarie.c.id == contrat.c.salarie_id)
         .join(employeur, employeur.c.id == salarie.c.employeur_id)
-        .join(dossier, dossier.c.id == employeur.c.dossier_id)
-        .where(contrat.c.id.in_(ids)),
-        ["contrat_id", "dossier_code", "siret", "matricule", "nom", "prenoms", "nir",
-         "date_naissance", "date_embauche", "heure_embauche", "nature_contrat", "batch_id"])
+        .join(dossier, dossier.c.id == employeur.c.dossier_id))
+    columns = ["contrat_id", "dossier_code", "siret", "matricule", "nom", "prenoms", "nir",
+               "date_naissance", "date_embauche", "heure_embauche", "nature_contrat", "batch_id"]
+    people = pd.concat([read_frame(conn, statement.where(contrat.c.id.in_(part)), columns)
+                        for part in chunked(ids)], ignore_index=True)
     for column in ("date_naissance", "date_embauche"):
         people[f"_{column}"] = pd.to_datetime(people[column]).dt.strftime("%d%m%Y")
     people["_heure"] = people["heure_embauche"].str.replace(":", "", regex=False)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select, update
 
 from gedflow.fsutil import atomic_write
 from gedflow.mail import build_message, send_smtp
+from gedflow.registry.bulk import chunked
 from gedflow.registry.tables import contrat, dpae_batch
 from gedflow.settings import Settings
 
@@ -64,8 +65,9 @@ def send_batches(engine: Engine, settings: Settings, mode: str) -> list[Sending]
         with engine.begin() as conn:
             conn.execute(update(dpae_batch).where(dpae_batch.c.id == batch.id)
                          .values(envoi="envoye", envoye_at=datetime.now(UTC)))
-            conn.execute(update(contrat).where(contrat.c.id.in_(json.loads(batch.contrats)))
-                         .values(statut="envoye"))
+            for part in chunked(json.loads(batch.contrats)):
+                conn.execute(update(contrat).where(contrat.c.id.in_(part))
+                             .values(statut="envoye"))
         log.info("batch %s sent", batch.id)
         done.append(Sending(batch.id, "envoye", f"envoyé à {settings.mail_a}"))
     return done
@@ -86,8 +88,9 @@ def overdue(engine: Engine, today: date, working_days: int = 5) -> list[dict]:
             if elapsed < working_days:
                 continue
             ids = json.loads(batch.contrats)
-            still = conn.execute(select(contrat.c.id).where(contrat.c.id.in_(ids))
-                                 .where(contrat.c.statut == "envoye")).scalars().all()
+            still = [i for part in chunked(ids) for i in conn.execute(
+                select(contrat.c.id).where(contrat.c.id.in_(part))
+                .where(contrat.c.statut == "envoye")).scalars()]
             waiting += [{"lot": batch.id, "contrat": i, "envoye_le": sent.isoformat(),
                          "jours_ouvres": elapsed} for i in still]
     return waiting

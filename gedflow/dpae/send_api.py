@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select, update
 from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
 from gedflow.errors import ConfigError
 from gedflow.portal.dpae_api import DpaeApi, Endpoints, Identifiants
+from gedflow.registry.bulk import chunked
 from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
 from gedflow.settings import Settings
 
@@ -53,11 +54,11 @@ def one_message_per_hire(batch_xml: bytes) -> list[bytes]:
 def _in_xml_order(engine: Engine, ids: list[int]) -> list[int]:
     """Contrat ids in the order of the XML's employee groups (grouped by SIRET, first seen)."""
     with engine.connect() as conn:
-        sirets = dict(conn.execute(
+        sirets = {i: s for part in chunked(ids) for i, s in conn.execute(
             select(contrat.c.id, employeur.c.siret)
             .join(salarie, salarie.c.id == contrat.c.salarie_id)
             .join(employeur, employeur.c.id == salarie.c.employeur_id)
-            .where(contrat.c.id.in_(ids))).all())
+            .where(contrat.c.id.in_(part))).all()}
     first = {s: n for n, s in reversed(list(enumerate(sirets[i] for i in ids)))}
     return sorted(ids, key=lambda i: first[sirets[i]])
 
@@ -110,14 +111,14 @@ def _deposit_then_poll(engine: Engine, api: DpaeApi, token: str, contrat_id: int
 
 def _compte_rendu(engine: Engine, settings: Settings, batch_id: str, ids: list[int]):
     with engine.connect() as conn:
-        rows = pd.DataFrame(conn.execute(
+        rows = pd.DataFrame([row for part in chunked(ids) for row in conn.execute(
             select(contrat.c.id, employeur.c.siret, salarie.c.matricule, salarie.c.nom,
                    salarie.c.prenoms, contrat.c.date_embauche, contrat.c.heure_embauche,
                    contrat.c.nature, contrat.c.statut, contrat.c.message_retour,
                    contrat.c.certificat, contrat.c.idflux)
             .join(salarie, salarie.c.id == contrat.c.salarie_id)
             .join(employeur, employeur.c.id == salarie.c.employeur_id)
-            .where(contrat.c.id.in_(ids)).order_by(contrat.c.id)).all(),
+            .where(contrat.c.id.in_(part)).order_by(contrat.c.id)).all()],
             columns=["contrat_id", "siret", "matricule", "nom", "prenoms", "date_embauche",
                      "heure_embauche", "nature_contrat", "statut", "message_retour",
                      "certificat", "idflux"])

@@ -52,3 +52,11 @@ def read_frame(conn: Connection, statement, columns: list[str]) -> pd.DataFrame:
     """A SELECT's rows as a DataFrame, fetched as plain DBAPI tuples (no Row objects)."""
     result = conn.execute(statement)
     return pd.DataFrame.from_records(result.cursor.fetchall(), columns=columns)
+
+
+CHUNK = 30_000  # well under SQLite's limit on bound variables (and PostgreSQL's 65,535)
+
+
+def chunked(ids: list[int], size: int = CHUNK) -> list[list[int]]:
+    """Id lists cut for `IN (…)` clauses: a batch or an AR can hold a million."""
+    return [ids[start:start + size] for start in range(0, len(ids), size)] or [[]]

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gedflow.errors import InputError
+from gedflow.formats.arrowtext import contiguous_bytes
 
 BOM = b"\xef\xbb\xbf"
 
@@ -141,17 +142,20 @@ def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:
     return rows
 
 
-def _csv_field(values: pd.Series, sep: str) -> pa.ChunkedArray:
+def _csv_field(values: pd.Series, sep: str) -> pa.Array:
     """One column as CSV cells: text, quoted only where needed (`sep`, `"`, newline, CR)."""
-    if isinstance(values.dtype, pd.StringDtype):
-        text = values.fillna("")
-    else:
-        text = values.astype(object).where(values.notna(), "").astype("str")
-    needs_quotes = text.str.contains(f'[{re.escape(sep)}"\n\r]', regex=True)
-    if needs_quotes.any():
-        quoted = '"' + text.str.replace('"', '""', regex=False) + '"'
-        text = text.where(~needs_quotes, quoted)
-    return pa.chunked_array([pa.array(text, type=pa.large_string())])
+    filled = values.astype(object).where(values.notna(), "")
+    try:
+        cells = pa.array(filled, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers and the like
+        cells = pa.array(filled.astype(str), type=pa.large_string())
+    needs_quotes = pc.match_substring_regex(cells, f'[{re.escape(sep)}"\n\r]')
+    if pc.any(needs_quotes).as_py():
+        quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(cells, '"', '""'),
+                                             quote, empty)
+        cells = pc.if_else(needs_quotes, quoted, cells)
+    return cells
 
 
 def to_csv_text(frame: pd.DataFrame, sep: str = ";") -> str:
@@ -162,4 +166,6 @@ def to_csv_text(frame: pd.DataFrame, sep: str = ";") -> str:
         return header + "\n"
     cells = [_csv_field(frame[column], sep) for column in frame.columns]
     lines = pc.binary_join_element_wise(*cells, pa.scalar(sep, type=pa.large_string()))
-    return header + "\n" + "\n".join(lines.to_pylist()) + "\n"
+    end = pa.scalar("\n", type=pa.large_string())
+    body = pc.binary_join_element_wise(lines, end, pa.scalar("", type=pa.large_string()))
+    return header + "\n" + contiguous_bytes(body).decode("utf-8")

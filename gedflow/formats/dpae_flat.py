@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gedflow.formats.arrowtext import contiguous_bytes, is_ascii
 from schemas.dpae import FLAT_LAYOUT, RECORD_LENGTH, Flat, FlatField
 
 COLUMNS = [f.column for f in FLAT_LAYOUT]
@@ -70,13 +71,11 @@ def write(records: pd.DataFrame, *, encoding: str = "iso-8859-1", newline: str =
 
 
 def _contiguous_bytes(lines: pa.Array, encoding: str) -> bytes:
-    """The lines' bytes in one piece, read from Arrow's data buffer: for ASCII text (the usual
-    case) UTF-8 bytes are already ISO-8859-1 / Windows-1252; otherwise re-encode strictly."""
-    array = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:]
-    data = array.buffers()[2].to_pybytes()[offsets[0]:offsets[len(array)]]
+    """For ASCII text (the usual case) UTF-8 bytes are already ISO-8859-1 / Windows-1252;
+    otherwise re-encode strictly."""
+    data = contiguous_bytes(lines)
     ascii_compatible = "DUE 09\n".encode(encoding) == b"DUE 09\n"
-    if ascii_compatible and pc.all(pc.string_is_ascii(array)).as_py():
+    if ascii_compatible and is_ascii(lines):
         return data
     return data.decode("utf-8").encode(encoding)
 

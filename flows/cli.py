@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -21,6 +22,7 @@ from rich.table import Table
 from sqlalchemy import Connection, Engine, func, select
 
 from flows.prefect_env import configure, migrate_prefect_home, prefect_api
+from gedflow.checks import mask_nir
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import rates_on
 from gedflow.crypto import import_key, list_keys
@@ -303,8 +305,8 @@ def _show_dossier(conn: Connection, code: str) -> None:
     table = Table(title=f"Dossier {code}")
     for col in ("siret", "raison sociale", "matricule", "nom", "prénoms", "nir", "taux", "type"):
         table.add_column(col)
-    for r in rows:
-        nir = (r.nir[:5] + "*") if r.nir else ""
+    masked = mask_nir(pd.Series([r.nir or "" for r in rows], dtype=object))
+    for r, nir in zip(rows, masked, strict=True):
         table.add_row(r.siret, r.raison_sociale, r.matricule or "", r.nom or "", r.prenoms or "",
                       nir, r.taux_pas or "", r.type_taux or "")
     console.print(table)

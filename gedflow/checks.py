@@ -75,10 +75,14 @@ def mask_nir(values: pd.Series) -> pd.Series:
     return values.where(values == "", values.str[:5] + "*")
 
 
-def _parse_date(values: pd.Series) -> pd.Series:
-    shaped = values.str.fullmatch(r"\d{2}/\d{2}/\d{4}").fillna(False).astype(bool)
-    parsed = pd.to_datetime(values.where(shaped), format="%d/%m/%Y", errors="coerce")
-    return parsed.where(parsed.dt.year >= 1900)
+def parse_day(values: pd.Series) -> pd.Series:
+    """JJ/MM/AAAA → timestamps (NaT when not a date from 1900 on), once per distinct value."""
+    codes, uniques = pd.factorize(values.fillna(""))
+    distinct = pd.Series(uniques, dtype="str")
+    shaped = distinct.str.fullmatch(r"\d{2}/\d{2}/\d{4}").fillna(False).astype(bool)
+    parsed = pd.to_datetime(distinct.where(shaped), format="%d/%m/%Y", errors="coerce")
+    parsed = parsed.where(parsed.dt.year >= 1900)
+    return pd.Series(parsed.to_numpy()[codes], index=values.index)
 
 
 def normalise_taux(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -158,7 +162,7 @@ def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series
     elif field.kind is Kind.NIR:
         bad, message = ~nir_valid(values), "NIR invalide (13 caractères, ou 15 avec une clé juste)"
     elif field.kind is Kind.DATE:
-        bad, message = _parse_date(values).isna(), "date invalide (JJ/MM/AAAA attendu)"
+        bad, message = parse_day(values).isna(), "date invalide (JJ/MM/AAAA attendu)"
     elif field.kind is Kind.TAUX:
         canonical, ok = normalise_taux(values)
         values = canonical.where(filled, "")
@@ -203,5 +207,5 @@ def check_table(
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """JJ/MM/AAAA text (already checked) → ISO `AAAA-MM-JJ` text, None where empty."""
-    parsed = _parse_date(values)
+    parsed = parse_day(values)
     return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from gedflow.crm.reconcile import RECORDED, REGISTRY_COLUMNS, valid_until
 from gedflow.formats.crm import Crm
-from gedflow.registry.bulk import bulk_insert, db_timestamp, read_frame
+from gedflow.registry.bulk import bulk_insert, bulk_update, db_timestamp, read_frame
 from gedflow.registry.tables import crm_anomalie, crm_declaration, employeur, salarie, taux
 
 log = logging.getLogger(__name__)
@@ -110,14 +110,10 @@ def _record_rates(conn: Connection, rows: pd.DataFrame, identifiant: str, availa
         "created_at": db_timestamp(datetime.now(UTC)),
     }))
     confirmed = rows[(rows["statut"] == "conforme") & rows["taux_id"].notna()]
-    if len(confirmed):  # the new CRM renews the validity of the rate already in force
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"UPDATE taux SET identifiant_crm = {mark}, date_disponibilite = {mark}, "
-            f"valide_jusqu_au = {mark}, source = {mark} WHERE id = {mark}",
-            [(identifiant, available.isoformat(), until, source, int(i))
-             for i in confirmed["taux_id"].unique()],
-        )
+    # The new CRM renews the validity of the rate already in force.
+    bulk_update(conn, taux, ["identifiant_crm", "date_disponibilite", "valide_jusqu_au", "source"],
+                [(identifiant, available.isoformat(), until, source, int(i))
+                 for i in confirmed["taux_id"].unique()])
 
 
 def integrate(

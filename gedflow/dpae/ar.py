@@ -26,7 +26,7 @@ from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import table
-from gedflow.registry.bulk import chunked, read_frame
+from gedflow.registry.bulk import bulk_update, chunked, read_frame
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 
 log = logging.getLogger(__name__)
@@ -176,14 +176,10 @@ def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:
 def record_statuts(conn: Connection, cr: CompteRendu) -> None:
     """The registry's contrats take the AR's statut, dossier number and return code."""
     answered = cr.rows[cr.rows["contrat_id"].notna() & (cr.rows["statut"] != "sans_retour")]
-    if answered.empty:
-        return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        f"UPDATE contrat SET statut = {mark}, numero_dossier = {mark}, code_retour = {mark} "
-        f"WHERE id = {mark}",
-        [(s, d, c, int(i)) for s, d, c, i in answered[
-            ["statut", "numero_dossier", "code_retour", "contrat_id"]].itertuples(index=False)])
+    bulk_update(conn, contrat, ["statut", "numero_dossier", "code_retour"],
+                [(s, d, c, int(i)) for s, d, c, i in answered[
+                    ["statut", "numero_dossier", "code_retour", "contrat_id"]].itertuples(
+                        index=False)])
 
 
 def advance_phases(conn: Connection, cr: CompteRendu) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 import pandas as pd
 from lxml import etree
 
-from gedflow.checks import nir_key
+from gedflow.checks import nir_key, parse_dates
 from gedflow.dpae.validate import ascii_upper
 from gedflow.formats.xmlbuild import put
 from schemas.dpae import (
@@ -82,9 +82,8 @@ def flat_records(hires: pd.DataFrame, version: str, created: datetime) -> pd.Dat
     }, index=h.index)
 
 
-def _iso(values: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(values.fillna(""), format="%d/%m/%Y", errors="coerce")
-    return parsed.dt.strftime("%Y-%m-%d").fillna("")
+def _iso_text(values: pd.Series) -> pd.Series:
+    return parse_dates(values).fillna("")
 
 
 def _xml_columns(h: pd.DataFrame) -> pd.DataFrame:
@@ -100,10 +99,10 @@ def _xml_columns(h: pd.DataFrame) -> pd.DataFrame:
         x_sexe=h["sexe"].map(XML_SEX_CODES),
         x_nir13=nir.where(has_nir, ""),
         x_nir_cle=nir_key(nir.where(has_nir, "1000000000000")).where(has_nir, ""),
-        x_naissance=_iso(h["date_naissance"]),
-        x_debut=_iso(h["date_embauche"]),
+        x_naissance=_iso_text(h["date_naissance"]),
+        x_debut=_iso_text(h["date_embauche"]),
         x_heure=h["heure_embauche"] + ":00",
-        x_fin=_iso(h["date_fin"]).where(h["nature_contrat"] != "CDI", ""),
+        x_fin=_iso_text(h["date_fin"]).where(h["nature_contrat"] != "CDI", ""),
         x_dept=h["dept_naissance"].str.slice(0, 2),
     )
 

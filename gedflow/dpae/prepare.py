@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, select
 
-from gedflow.checks import check_field
+from gedflow.checks import check_field, parse_dates
 from gedflow.crypto import KeyProblem, check_recipient, encrypt_file
 from gedflow.dpae.build import flat_records, xml_message
 from gedflow.dpae.phases import phase_of
@@ -30,7 +30,7 @@ from gedflow.errors import GedflowError
 from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.fsutil import atomic_write
-from gedflow.registry.bulk import bulk_upsert, db_timestamp, read_frame
+from gedflow.registry.bulk import bulk_update, bulk_upsert, db_timestamp, read_frame
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 from schemas.dpae import HIRES
 
@@ -108,15 +108,10 @@ def _attach_employers(conn: Connection, hires: pd.DataFrame, dossier_code: str |
     return merged
 
 
-def _iso(values: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(values.fillna(""), format="%d/%m/%Y", errors="coerce")
-    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
-
-
 def _record_contrats(conn: Connection, hires: pd.DataFrame) -> pd.DataFrame:
     """Upsert the salariés and contrats of hires whose keys are usable; add `contrat_id`."""
     usable = (hires["employeur_connu"] & (hires["matricule"] != "")
-              & _iso(hires["date_embauche"]).notna()
+              & parse_dates(hires["date_embauche"]).notna()
               & hires["heure_embauche"].str.fullmatch(r"\d{2}:\d{2}"))
     rows = hires[usable]
     if not rows.empty:
@@ -127,7 +122,7 @@ def _record_contrats(conn: Connection, hires: pd.DataFrame) -> pd.DataFrame:
         people = rows.assign(employeur_id=rows["employeur_id"].astype("int64")).merge(
             existing, on=["employeur_id", "matricule"], how="left")
         people["nir"] = people["nir"].where(people["nir"] != "", people["nir_reg"].fillna(""))
-        people["date_naissance"] = _iso(people["date_naissance"])
+        people["date_naissance"] = parse_dates(people["date_naissance"])
         bulk_upsert(conn, salarie, people[[
             "employeur_id", "matricule", "nir", "nom", "nom_usage", "prenoms", "sexe",
             "date_naissance", "lieu_naissance", "dept_naissance"]].drop_duplicates(
@@ -139,10 +134,10 @@ def _record_contrats(conn: Connection, hires: pd.DataFrame) -> pd.DataFrame:
         essai = pd.to_numeric(people["essai_jours"], errors="coerce")
         bulk_upsert(conn, contrat, pd.DataFrame({
             "salarie_id": people["salarie_id"],
-            "date_embauche": _iso(people["date_embauche"]),
+            "date_embauche": parse_dates(people["date_embauche"]),
             "heure_embauche": people["heure_embauche"],
             "nature": people["nature_contrat"],
-            "date_fin": _iso(people["date_fin"]),
+            "date_fin": parse_dates(people["date_fin"]),
             "essai_jours": essai.astype(object).where(essai.notna(), None),
             "created_at": db_timestamp(datetime.now(UTC)),
         }).drop_duplicates(["salarie_id", "date_embauche", "heure_embauche"]),
@@ -234,11 +229,8 @@ def _build(conn: Connection, good: pd.DataFrame, options: Options, folder: Path,
 
 
 def _set_statut(conn: Connection, ids: pd.Series, statut: str, batch_id: str = "") -> None:
-    rows = [(statut, batch_id, int(i)) for i in ids.dropna().unique()]
-    if rows:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"UPDATE contrat SET statut = {mark}, batch_id = {mark} WHERE id = {mark}", rows)
+    bulk_update(conn, contrat, ["statut", "batch_id"],
+                [(statut, batch_id, int(i)) for i in ids.dropna().unique()])
 
 
 def prepare(

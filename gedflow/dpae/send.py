@@ -31,7 +31,8 @@ class Sending:
     detail: str
 
 
-def _pending(engine: Engine) -> list:
+def pending_batches(engine: Engine) -> list:
+    """Real batches not sent yet (including those a crash left `en_cours`)."""
     with engine.connect() as conn:
         return conn.execute(select(dpae_batch).where(dpae_batch.c.mode == "reel")
                             .where(dpae_batch.c.envoi != "envoye")
@@ -41,7 +42,7 @@ def _pending(engine: Engine) -> list:
 def send_batches(engine: Engine, settings: Settings, mode: str) -> list[Sending]:
     """Send (mode reel) or write as .eml (mode test) every real batch not sent yet."""
     done = []
-    for batch in _pending(engine):
+    for batch in pending_batches(engine):
         folder = (settings.root / batch.path).parent
         sealed = folder / "dpae.txt.gpg"
         if batch.envoi == "en_cours":

@@ -17,6 +17,7 @@ from lxml import etree
 from sqlalchemy import Engine, select, update
 
 from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
+from gedflow.dpae.send import pending_batches
 from gedflow.errors import ConfigError
 from gedflow.portal.dpae_api import DpaeApi, Endpoints, Identifiants
 from gedflow.registry.bulk import chunked
@@ -66,11 +67,8 @@ def _in_xml_order(engine: Engine, ids: list[int]) -> list[int]:
 def send_batches_api(engine: Engine, settings: Settings) -> list[CompteRendu]:
     api = DpaeApi(Endpoints(settings.api_dpae_authentification, settings.api_dpae_depot,
                             settings.api_dpae_retours), timeout=settings.api_delai)
-    with engine.connect() as conn:
-        batches = conn.execute(select(dpae_batch).where(dpae_batch.c.mode == "reel")
-                               .where(dpae_batch.c.envoi != "envoye")).all()
     reports = []
-    for batch in batches:
+    for batch in pending_batches(engine):
         folder = (settings.root / batch.path).parent
         if not (folder / "dpae.xml").exists():
             raise ConfigError(f"lot {batch.id} : dpae.xml absent (construisez avec --format both "

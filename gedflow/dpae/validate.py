@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from gedflow.checks import check_field
+from gedflow.checks import check_field, parse_day
 from schemas.dpae import HIRES
 from schemas.fields import Field, Kind
 
@@ -102,13 +102,6 @@ def _field_checks(issues: Issues, hires: pd.DataFrame, fields, prefix: str, acti
                        f"{column} : {message} ; {TODO.get(code, TODO['FORMAT'])}")
         usable[fld.name] = (error == "") & (hires[column].fillna("").str.strip() != "")
     return usable
-
-
-def _dates(values: pd.Series) -> pd.Series:
-    """JJ/MM/AAAA → timestamps (NaT when invalid), parsed once per distinct value."""
-    codes, uniques = pd.factorize(values.fillna(""))
-    parsed = pd.to_datetime(pd.Series(uniques, dtype="str"), format="%d/%m/%Y", errors="coerce")
-    return pd.Series(parsed.to_numpy()[codes], index=values.index)
 
 
 def _nir_cross_checks(issues: Issues, h: pd.DataFrame, ok: dict) -> None:
@@ -208,7 +201,8 @@ def validate(hires: pd.DataFrame, now: datetime, declared: pd.DataFrame,
     """All issues of all hires; `declared` lists the contrat ids already declared; `verdicts`
     the per-column errors `normalise_hires` already found (same row order)."""
     h = hires.reset_index(drop=True)
-    h = h.assign(**{f"_{c}": _dates(h[c]) for c in ("date_naissance", "date_embauche", "date_fin")})
+    dates = ("date_naissance", "date_embauche", "date_fin")
+    h = h.assign(**{f"_{column}": parse_day(h[column]) for column in dates})
     issues = Issues(h)
     known = None if verdicts is None else verdicts.reset_index(drop=True)
     ok = _field_checks(issues, h, HIRES.fields, "", pd.Series(True, index=h.index), known)

@@ -48,6 +48,15 @@ def bulk_upsert(conn: Connection, table: Table, frame: pd.DataFrame, keys: list[
     conn.exec_driver_sql(sql, _tuples(frame))
 
 
+def bulk_update(conn: Connection, table: Table, columns: list[str], rows: list[tuple]) -> None:
+    """UPDATE table SET columns… WHERE id = …, once per row tuple (values…, id)."""
+    if not rows:
+        return
+    mark = _placeholder(conn)
+    assignments = ", ".join(f"{c} = {mark}" for c in columns)
+    conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", rows)
+
+
 def read_frame(conn: Connection, statement, columns: list[str]) -> pd.DataFrame:
     """A SELECT's rows as a DataFrame, fetched as plain DBAPI tuples (no Row objects)."""
     result = conn.execute(statement)

@@ -21,7 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Connection, Engine, func, select
 
-from flows.prefect_env import configure, migrate_prefect_home, prefect_api
+from flows.prefect_env import LazyApi, configure, migrate_prefect_home
 from gedflow.checks import mask_nir
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import rates_on
@@ -92,13 +92,12 @@ def init(root: RootOption = None) -> None:
 
 
 def _dispatch(
-    settings: Settings, claims: list[Claim], progress: Progress, api: ExitStack
+    settings: Settings, claims: list[Claim], progress: Progress, api: LazyApi
 ) -> list[Outcome]:
     """One flow run per kind, each taking all the files of its folder claimed this round."""
     from flows.ingest import FLOWS  # imports prefect: only after configure()
 
-    if not api._exit_callbacks:  # first flow of the command: bring the API up once
-        api.enter_context(prefect_api())
+    api.ensure()
 
     outcomes: list[Outcome] = []
     by_kind: dict[str, list[Claim]] = {}
@@ -116,7 +115,8 @@ def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
     """Process every file in the inbox once, waiting for files still settling."""
     engine = migrate(settings.registry_url)
     deadline = time.monotonic() + settings.max_wait_seconds
-    with ExitStack() as api, Progress(console=console, transient=True) as progress:
+    with ExitStack() as stack, Progress(console=console, transient=True) as progress:
+        api = LazyApi(stack)
         # First what a crash left in the processing area, then the inbox.
         outcomes = _take(settings, engine, recover(settings, engine), progress, api)
         while True:
@@ -130,7 +130,7 @@ def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
 
 
 def _take(settings: Settings, engine: Engine, claims: list[Claim], progress: Progress,
-          api: ExitStack) -> list[Outcome]:
+          api: LazyApi) -> list[Outcome]:
     """Claimed files to the flow of their folder; a file outside them to quarantine."""
     from flows.ingest import FLOWS
 

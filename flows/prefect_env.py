@@ -12,7 +12,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from gedflow.settings import Settings
 
@@ -59,6 +59,20 @@ def migrate_prefect_home(settings: Settings) -> bool:
         env=env, check=True, stdout=subprocess.DEVNULL,
     )
     return True
+
+
+class LazyApi:
+    """The Prefect API of one command: brought up at its first flow run (a command with nothing
+    to process starts no server), kept until the command ends."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._url: str | None = None
+
+    def ensure(self) -> str:
+        if self._url is None:
+            self._url = self._stack.enter_context(prefect_api())
+        return self._url
 
 
 @contextmanager

@@ -7,8 +7,6 @@ from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from gedflow.crm.integrate import integrate, load_registry
 from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
 from gedflow.crm.report import markdown_summary, write_anomalies, write_csv, write_html
@@ -84,5 +82,5 @@ def handle_crm(job: Job) -> HandlerResult:
     summary = {"type": crm.kind, "declarations": len(crm.declarations),
                "personnes": len(crm.salaries),
                **{d.siret: d.statut for d in decisions},
-               **pd.Series(rows["statut"]).value_counts().to_dict()}
+               **rows["statut"].value_counts().to_dict()}
     return HandlerResult(report_path=report, summary=summary, artifacts=artifacts)

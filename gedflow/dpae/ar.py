@@ -9,6 +9,7 @@ code), `sans_retour` (built, no AR record yet), `inconnue` (matching nothing we 
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lxml import etree
 from sqlalchemy import Connection, select
 
 from gedflow.dpae.build import RECORD_ID_PREFIX
@@ -28,6 +30,7 @@ from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import table
 from gedflow.registry.bulk import bulk_update, chunked, read_frame
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
+from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +217,12 @@ def text_version(cr: CompteRendu, source: str) -> str:
 
 def write_compte_rendu(cr: CompteRendu, folder: Path, source: str) -> Path:
     csv_path = atomic_write(folder / "compte_rendu.csv", to_csv_text(cr.rows[COMPTE_RENDU_COLUMNS]))
-    atomic_write(folder / "compte_rendu.txt", text_version(cr, source))
+    text = text_version(cr, source)
+    atomic_write(folder / "compte_rendu.txt", text)
     title = f"Compte rendu de validation DPAE — {source}"
     atomic_write(folder / "compte_rendu.html", "\n".join([
         f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>{title}</title><body>",
-        f"<h1>{title}</h1><pre>{text_version(cr, source)}</pre>",
+        f"<h1>{title}</h1><pre>{html.escape(text)}</pre>",
         table(cr.rows, {c: c for c in COMPTE_RENDU_COLUMNS}, "statut"), "</body></html>"]))
     return csv_path
 
@@ -234,10 +238,6 @@ def is_xml(raw: bytes) -> bool:
 def read_bilan(path: Path, name: str) -> tuple[str, str, str, str]:
     """An API DPAE bilan (`profil="DPAE"`): (idflux, etat, certificat, message). The flow id is
     taken from an `idflux` element, else from the file name (clients save it as <idflux>.xml)."""
-    from lxml import etree
-
-    from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
-
     sniff_xml(path, "bilan DPAE")
     try:
         root = etree.parse(str(path), etree.XMLParser(**HARDENED)).getroot()

@@ -44,10 +44,16 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> Engine:
-    """Bring the registry at `url` to the latest schema and return its engine."""
+    """Bring the registry at `url` to the latest schema and return its engine. Done once per
+    process and URL: every flow task opens the registry, and an Alembic upgrade is not free."""
     engine = engine_for(url)
-    with engine.begin() as conn:
-        cfg = alembic_config(url)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    if url not in _MIGRATED:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        _MIGRATED.add(url)
     return engine
+
+
+_MIGRATED: set[str] = set()

@@ -9,25 +9,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import gnupg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import best_of  # noqa: E402
 from gedflow.crypto import encrypt_file, import_key  # noqa: E402
 
 RECORD = ("12345678200010DUE ".ljust(72) + "120" + "X" * 913 + "\n").encode("ascii")
-
-
-def best_of(runs: int, fn) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

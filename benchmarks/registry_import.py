@@ -19,6 +19,7 @@ from stdnum import luhn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import best_of  # noqa: E402
 from gedflow.checks import nir_key  # noqa: E402
 from gedflow.registry.db import migrate  # noqa: E402
 from gedflow.registry.importer import import_csv  # noqa: E402
@@ -60,15 +61,6 @@ def make_files(rows: int) -> tuple[bytes, bytes]:
         "type_taux": "01",
     })
     return (emp.to_csv(sep=";", index=False).encode(), sal.to_csv(sep=";", index=False).encode())
-
-
-def best_of(runs: int, fn) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from contextlib import ExitStack
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, func, select
 
 from flows.prefect_env import LazyApi, configure, migrate_prefect_home
 from gedflow.checks import mask_nir
@@ -33,8 +34,8 @@ from gedflow.dpae.prepare import hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
 from gedflow.dpae.send import overdue, send_batches
 from gedflow.dpae.send_api import send_batches_api
-from gedflow.errors import GedflowError, InputError
-from gedflow.intake import Claim, HandlerResult, Job, Outcome, claim, process, recover, scan
+from gedflow.errors import GedflowError
+from gedflow.intake import Outcome
 from gedflow.mail import read_mapibox, write_mail_section
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import dossier, employeur, salarie, taux
@@ -91,65 +92,24 @@ def init(root: RootOption = None) -> None:
         console.print(f"✓ base Prefect créée sous {settings.prefect_home}")
 
 
-def _dispatch(
-    settings: Settings, claims: list[Claim], progress: Progress, api: LazyApi
-) -> list[Outcome]:
-    """One flow run per kind, each taking all the files of its folder claimed this round."""
-    from flows.ingest import FLOWS  # imports prefect: only after configure()
-
-    api.ensure()
-
-    outcomes: list[Outcome] = []
-    by_kind: dict[str, list[Claim]] = {}
-    for c in claims:
-        by_kind.setdefault(c.kind, []).append(c)
-    task = progress.add_task("traitement", total=len(claims))
-    # The registry first: CRM and DPAE files dropped in the same run need its employers.
-    for kind, batch in sorted(by_kind.items(), key=lambda item: list(FLOWS).index(item[0])):
-        outcomes += FLOWS[kind](str(settings.root), [(c.id, c.rel) for c in batch])
-        progress.advance(task, len(batch))
-    return outcomes
-
-
 def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
     """Process every file in the inbox once, waiting for files still settling."""
+    from flows.sweep import claim_ready, dispatch  # imports prefect: only after configure()
+
     engine = migrate(settings.registry_url)
     deadline = time.monotonic() + settings.max_wait_seconds
+    outcomes: list[Outcome] = []
     with ExitStack() as stack, Progress(console=console, transient=True) as progress:
         api = LazyApi(stack)
-        # First what a crash left in the processing area, then the inbox.
-        outcomes = _take(settings, engine, recover(settings, engine), progress, api)
         while True:
-            pending = scan(settings)
-            settling = [p for p in pending if not p.complete]
-            claims = [c for p in pending if p.complete and (c := claim(settings, engine, p))]
-            outcomes += _take(settings, engine, claims, progress, api)
+            claims, settling = claim_ready(settings, engine)
+            if claims:
+                api.ensure()
+                bar = progress.add_task("traitement", total=len(claims))
+                outcomes += dispatch(settings, claims, partial(progress.advance, bar))
             if not settling or time.monotonic() > deadline:
                 return outcomes, [f"{p.rel} (encore en cours d'écriture)" for p in settling]
             time.sleep(min(1.0, settings.settle_seconds))
-
-
-def _take(settings: Settings, engine: Engine, claims: list[Claim], progress: Progress,
-          api: LazyApi) -> list[Outcome]:
-    """Claimed files to the flow of their folder; a file outside them to quarantine."""
-    from flows.ingest import FLOWS
-
-    known = [c for c in claims if c.kind in FLOWS]
-    outcomes = _dispatch(settings, known, progress, api) if known else []
-    return outcomes + _quarantine_unknown(settings, engine,
-                                          [c for c in claims if c.kind not in FLOWS])
-
-
-def _quarantine_unknown(settings: Settings, engine: Engine, claims: list[Claim]) -> list[Outcome]:
-    def refuse(job: Job) -> HandlerResult:
-        raise InputError(
-            "fichier déposé hors des dossiers surveillés",
-            code="dossier_inconnu",
-            where=f"inbox/{job.claim.rel}",
-            todo="déposez-le dans inbox/" + ", inbox/".join(INBOX_FOLDERS),
-        )
-
-    return [process(settings, engine, c, refuse) for c in claims]
 
 
 def _print_outcomes(settings: Settings, outcomes: list[Outcome], waiting: list[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, insert, select, update
 from gedflow.errors import InputError
 from gedflow.fsutil import atomic_write, free_name, move, sha256_of
 from gedflow.registry.tables import ledger
-from gedflow.settings import Settings
+from gedflow.settings import INBOX_FOLDERS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def _register(settings: Settings, engine: Engine, claimed: Path) -> Claim:
 
 def claim(settings: Settings, engine: Engine, pending: Pending) -> Claim | None:
     """Take a complete file out of the inbox by atomic rename; None if another run took it."""
-    token = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + f"-{os.getpid()}"
+    token = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{socket.gethostname()}-{os.getpid()}"
     target = settings.processing / token / pending.rel
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -196,20 +197,61 @@ def _prune(settings: Settings, folder: Path) -> None:
         folder = folder.parent
 
 
+# A claim of another machine (shared inbox) is taken over only after this long.
+FOREIGN_CLAIM_SECONDS = 3600.0
+
+
+def _abandoned(token: str, now: datetime) -> bool:
+    """Whether the process that made a claim is gone (`<time>-<host>-<pid>`).
+
+    Claims of this process count as abandoned: callers recover between batches, when none of
+    their own claims is in flight. Another live process on this host keeps its claims; another
+    host's are taken over once old. Tokens of another shape (hand-made) are abandoned.
+    """
+    stamp, _, rest = token.partition("-")
+    host, _, pid = rest.rpartition("-")
+    try:
+        made = datetime.strptime(stamp, "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+        owner = int(pid)
+    except ValueError:
+        return True
+    if host != socket.gethostname():
+        return (now - made).total_seconds() > FOREIGN_CLAIM_SECONDS
+    if owner == os.getpid():
+        return True
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claim_token(settings: Settings, claim_path: Path) -> str:
+    return claim_path.relative_to(settings.processing).parts[0]
+
+
 def recover(settings: Settings, engine: Engine) -> list[Claim]:
-    """Complete what a crash left: finish interrupted moves, return claims still to process."""
+    """Complete what a crashed process left: finish its interrupted moves, return its claims
+    still to process (claims of live processes are theirs to finish)."""
+    now = datetime.now(UTC)
     with engine.connect() as conn:
         moving = conn.execute(select(ledger).where(ledger.c.state == "moving")).all()
     for row in moving:
+        src = settings.root / row.claim_path
+        if not _abandoned(_claim_token(settings, src), now):
+            continue
         log.warning("recovering interrupted move of ledger row %s", row.id)
-        _finish_move(
-            settings, engine, row.id, settings.root / row.claim_path, settings.root / row.final_path
-        )
+        _finish_move(settings, engine, row.id, src, settings.root / row.final_path)
     claims = []
     if settings.processing.exists():
-        for dirpath, _dirs, filenames in os.walk(settings.processing):
-            for name in sorted(filenames):
-                claims.append(_register(settings, engine, Path(dirpath) / name))
+        for token in sorted(p.name for p in settings.processing.iterdir()):
+            if not _abandoned(token, now):
+                continue
+            for dirpath, _dirs, filenames in os.walk(settings.processing / token):
+                for name in sorted(filenames):
+                    claims.append(_register(settings, engine, Path(dirpath) / name))
     return claims
 
 
@@ -297,3 +339,13 @@ def claims_by_id(settings: Settings, engine: Engine, ids: list[int]) -> list[Cla
         for row in rows
     }
     return [by_id[i] for i in ids if i in by_id]
+
+
+def refuse_unknown(job: Job) -> HandlerResult:
+    """The handler of files dropped outside the watched folders: quarantine, saying where to."""
+    raise InputError(
+        "fichier déposé hors des dossiers surveillés",
+        code="dossier_inconnu",
+        where=f"inbox/{job.claim.rel}",
+        todo="déposez-le dans inbox/" + ", inbox/".join(INBOX_FOLDERS),
+    )

@@ -19,6 +19,8 @@ STATE_DIR = ".gedflow"
 # Inbox folders mirror the GED layout; each is watched and dispatched to the flow of its kind.
 INBOX_FOLDERS = ("crm_nominatif/travail", "AR", "dpae", "registre")
 OUTBOX_FOLDERS = ("crm_nominatif", "AR", "dpae", "archive", "quarantine")
+# Sections of gedflow.toml → the prefix of their keys in `Settings`.
+SECTIONS = {"gedflow": "", "mail": "mail_", "service": "service_", "planification": "planif_"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,22 @@ class Settings:
     api_delai: float = 30.0
     api_essais: int = 60
     api_intervalle: float = 10.0
+    # The running service (section [service]): the local Prefect server's port, the watcher's
+    # observer (inotify | polling: network shares have no inotify) and full-scan period, how many
+    # flow runs the served deployments may run at once, the task runner (threads | dask) and its
+    # width, the Dask scheduler's address (empty: none).
+    service_port: int = 4200
+    service_observateur: str = "inotify"
+    service_balayage_secondes: float = 30.0
+    service_limite: int = 4
+    service_executeur: str = "threads"
+    service_paralleles: int = 1
+    service_dask_adresse: str = ""
+    # Schedules (section [planification]): cron expressions in `planif_fuseau`.
+    planif_fuseau: str = "Europe/Paris"
+    planif_balayage_inbox: str = "*/5 * * * *"
+    planif_suivi_dpae: str = "0 8 * * 1-5"
+    planif_expiration_taux: str = "30 7 * * *"
 
     @property
     def state_dir(self) -> Path:
@@ -94,6 +112,11 @@ class Settings:
     @property
     def prefect_home(self) -> Path:
         return self.state_dir / "prefect"
+
+    @property
+    def api_url(self) -> str:
+        """The local Prefect server's API (started by `gedflow serve` / `gedflow run`)."""
+        return f"http://127.0.0.1:{self.service_port}/api"
 
     @property
     def gnupg_home(self) -> Path:
@@ -130,8 +153,8 @@ def load_settings(root: Path | str | None = None) -> Settings:
             data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{toml_path}: {exc}") from exc
-        values.update(data.get("gedflow", {}))
-        values.update({f"mail_{key}": value for key, value in data.get("mail", {}).items()})
+        for section, prefix in SECTIONS.items():
+            values.update({f"{prefix}{key}": value for key, value in data.get(section, {}).items()})
     types = {"float": float, "int": int, "bool": bool}
     kinds = {f.name: types.get(str(f.type), str) for f in fields(Settings)}
     for name in kinds:

@@ -1,0 +1,65 @@
+"""One pass over the inbox: take over what crashed runs left, claim the complete files, then one
+flow run per folder kind — the registry first (the others read it), then CRM, hires, ARs.
+
+Used by `gedflow run` (until the inbox is empty), the watcher (on each hint or periodic scan)
+and the scheduled `balayage-inbox` deployment (the watcher's safety net).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prefect import flow
+from sqlalchemy import Engine
+
+from flows.ingest import FLOWS
+from gedflow.intake import (
+    Claim,
+    Outcome,
+    Pending,
+    claim,
+    process,
+    recover,
+    refuse_unknown,
+    scan,
+)
+from gedflow.registry.db import migrate
+from gedflow.settings import Settings, load_settings
+
+
+def dispatch(
+    settings: Settings, claims: list[Claim], on_batch: Callable[[int], None] | None = None
+) -> list[Outcome]:
+    """Claimed files to the flow of their folder (one run per kind); others to quarantine."""
+    by_kind: dict[str, list[Claim]] = {}
+    for c in claims:
+        by_kind.setdefault(c.kind, []).append(c)
+    outcomes: list[Outcome] = []
+    for kind, flow_ in FLOWS.items():
+        batch = by_kind.pop(kind, [])
+        if batch:
+            outcomes += flow_(str(settings.root), [(c.id, c.rel) for c in batch])
+            if on_batch:
+                on_batch(len(batch))
+    engine = migrate(settings.registry_url)
+    unknown = [c for batch in by_kind.values() for c in batch]
+    return outcomes + [process(settings, engine, c, refuse_unknown) for c in unknown]
+
+
+def claim_ready(settings: Settings, engine: Engine) -> tuple[list[Claim], list[Pending]]:
+    """Abandoned claims first, then every complete inbox file; also the files still settling."""
+    claims = recover(settings, engine)
+    pending = scan(settings)
+    claims += [c for p in pending if p.complete and (c := claim(settings, engine, p))]
+    return claims, [p for p in pending if not p.complete]
+
+
+@flow(name="balayage-inbox", flow_run_name="balayage inbox")
+def balayer_inbox(root: str) -> dict[str, int]:
+    """The scheduled safety net: everything complete in the inbox, now."""
+    settings = load_settings(root)
+    claims, settling = claim_ready(settings, migrate(settings.registry_url))
+    outcomes = dispatch(settings, claims)
+    counts = {name: sum(o.outcome == name for o in outcomes)
+              for name in ("archived", "quarantined", "duplicate")}
+    return {**counts, "en_cours_d_ecriture": len(settling)}

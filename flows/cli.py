@@ -10,19 +10,20 @@ import os
 import sys
 import time
 from contextlib import ExitStack
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Connection, func, select
 
+from flows.cli_common import RootOption, console, create_folders, parse_day, settings_or_exit
 from flows.prefect_env import LazyApi, configure, migrate_prefect_home
+from flows.service_cli import serve, server_app, status, watch
 from gedflow.checks import mask_nir
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import rates_on
@@ -32,15 +33,16 @@ from gedflow.dpae.handler import reference_time
 from gedflow.dpae.phases import phase_of
 from gedflow.dpae.prepare import hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
-from gedflow.dpae.send import overdue, send_batches
+from gedflow.dpae.send import send_batches
 from gedflow.dpae.send_api import send_batches_api
+from gedflow.dpae.suivi import overdue
 from gedflow.errors import GedflowError
 from gedflow.intake import Outcome
 from gedflow.mail import read_mapibox, write_mail_section
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import dossier, employeur, salarie, taux
 from gedflow.registry.transfer import TransferRequest, transfer
-from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
+from gedflow.settings import Settings
 
 app = typer.Typer(help="gedflow : la paperasse de la paie, automatisée.", no_args_is_help=True)
 registry_app = typer.Typer(help="Le registre des dossiers, employeurs et salariés.")
@@ -53,37 +55,10 @@ keys_app = typer.Typer(help="Clés OpenPGP des destinataires (chiffrement des DP
 app.add_typer(keys_app, name="keys")
 mail_app = typer.Typer(help="Envoi des déclarations par e-mail.")
 app.add_typer(mail_app, name="mail")
-# Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
-console = Console(width=None if sys.stdout.isatty() else 160)
-
-RootOption = Annotated[
-    Path | None,
-    typer.Option("--root", help="Racine de gedflow (défaut : GEDFLOW_ROOT ou le dépôt)."),
-]
-
-
-def _settings(root: Path | None) -> Settings:
-    try:
-        return load_settings(root)
-    except GedflowError as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
-
-
-def create_folders(settings: Settings) -> None:
-    for rel in INBOX_FOLDERS:
-        (settings.inbox / rel).mkdir(parents=True, exist_ok=True)
-    for rel in OUTBOX_FOLDERS:
-        (settings.outbox / rel).mkdir(parents=True, exist_ok=True)
-    for private in (settings.state_dir, settings.gnupg_home):
-        private.mkdir(parents=True, exist_ok=True)
-        private.chmod(0o700)
-
-
 @app.command()
 def init(root: RootOption = None) -> None:
     """Crée les dossiers GED, le registre et l'état de Prefect (idempotent)."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     create_folders(settings)
     migrate(settings.registry_url)
     console.print(f"✓ dossiers GED sous {settings.root}")
@@ -100,7 +75,7 @@ def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
     deadline = time.monotonic() + settings.max_wait_seconds
     outcomes: list[Outcome] = []
     with ExitStack() as stack, Progress(console=console, transient=True) as progress:
-        api = LazyApi(stack)
+        api = LazyApi(stack, settings)
         while True:
             claims, settling = claim_ready(settings, engine)
             if claims:
@@ -142,8 +117,8 @@ def run(
 ) -> None:
     """Traite une fois chaque fichier de l'inbox ; code 1 si un fichier part en quarantaine."""
     if disponibilite:  # read by the CRM flow's settings, in this process and its tasks
-        os.environ["GEDFLOW_CRM_DISPONIBILITE"] = _parse_day(disponibilite).isoformat()
-    settings = _settings(root)
+        os.environ["GEDFLOW_CRM_DISPONIBILITE"] = parse_day(disponibilite).isoformat()
+    settings = settings_or_exit(root)
     create_folders(settings)
     configure(settings)
     outcomes, waiting = process_inbox(settings)
@@ -175,7 +150,7 @@ def transfer_cmd(
     root: RootOption = None,
 ) -> None:
     """Copie des employeurs / salariés d'un dossier à un autre (une seule transaction)."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     request = TransferRequest(
         source=source,
         destination=destination,
@@ -213,7 +188,7 @@ def registry_show(
     root: RootOption = None,
 ) -> None:
     """Affiche les dossiers, leurs employeurs et leurs salariés (NIR masqués)."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     engine = migrate(settings.registry_url)
     with engine.connect() as conn:
         if dossier_code is None:
@@ -282,8 +257,8 @@ def crm_taux(
     root: RootOption = None,
 ) -> None:
     """Le taux PAS que chaque salarié doit avoir à une date (avec alertes d'expiration)."""
-    settings = _settings(root)
-    when = _parse_day(on) if on else datetime.now(PARIS).date()
+    settings = settings_or_exit(root)
+    when = parse_day(on) if on else datetime.now(PARIS).date()
     with migrate(settings.registry_url).connect() as conn:
         rates = rates_on(conn, siret, when)
     if rates.empty:
@@ -315,12 +290,12 @@ FormatOption = Annotated[str | None, typer.Option("--format", help="flat | xml |
 
 def _dpae(mode: str | None, dossier_code: str, siret: str | None, du: str | None,
           au: str | None, maintenant: str | None, fmt: str | None, root: Path | None) -> None:
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     engine = migrate(settings.registry_url)
     try:
         with engine.connect() as conn:
-            hires = hires_from_registry(conn, dossier_code, siret, _parse_day(du) if du else None,
-                                        _parse_day(au) if au else None)
+            hires = hires_from_registry(conn, dossier_code, siret, parse_day(du) if du else None,
+                                        parse_day(au) if au else None)
         if hires.empty:
             console.print(f"aucun contrat à déclarer dans le dossier {dossier_code}")
             return
@@ -368,7 +343,7 @@ def dpae_build(
 @dpae_app.command("phase")
 def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
     """Où en est le dossier dans les phases de test (étapes 4, 5, 6) et que faire ensuite."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     try:
         with migrate(settings.registry_url).connect() as conn:
             current = phase_of(conn, dossier_code)
@@ -388,7 +363,7 @@ def dpae_send(
     root: RootOption = None,
 ) -> None:
     """Envoie les lots réels prêts (jamais deux fois) : e-mail (.eml en mode test) ou API."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     if (canal or settings.dpae_canal) == "api":
         _send_api(settings, mode or settings.dpae_mode)
         return
@@ -412,8 +387,8 @@ def dpae_suivi(
     root: RootOption = None,
 ) -> None:
     """Les déclarations envoyées sans AR après 5 jours ouvrés."""
-    settings = _settings(root)
-    today = _parse_day(on) if on else datetime.now(PARIS).date()
+    settings = settings_or_exit(root)
+    today = parse_day(on) if on else datetime.now(PARIS).date()
     late = overdue(migrate(settings.registry_url), today)
     if not late:
         console.print("✓ aucune déclaration en attente d'AR depuis plus de 5 jours ouvrés")
@@ -451,7 +426,7 @@ def mail_import_mapibox(
     root: RootOption = None,
 ) -> None:
     """Reprend profil, destinataire, sujet et note d'un mapibox.cfg dans gedflow.toml [mail]."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     try:
         values = read_mapibox(file.read_text(encoding="utf-8", errors="replace"))
     except (GedflowError, OSError) as exc:
@@ -471,7 +446,7 @@ def keys_import(
     root: RootOption = None,
 ) -> None:
     """Importe une clé publique dans le trousseau du projet (et l'attribue à un dossier)."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     try:
         fingerprints = import_key(settings.gnupg_home, file.read_bytes())
         if dossier_code:
@@ -493,7 +468,7 @@ def keys_import(
 @keys_app.command("list")
 def keys_list(root: RootOption = None) -> None:
     """Les clés du trousseau, leur validité et les dossiers qui les utilisent."""
-    settings = _settings(root)
+    settings = settings_or_exit(root)
     with migrate(settings.registry_url).connect() as conn:
         uses = conn.execute(select(dossier.c.code, dossier.c.cle_test,
                                    dossier.c.cle_definitive)).all()
@@ -512,13 +487,9 @@ def keys_list(root: RootOption = None) -> None:
     console.print(table)
 
 
-def _parse_day(text: str) -> date:
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=PARIS).date()
-        except ValueError:
-            continue
-    raise typer.BadParameter(f"{text!r} : date JJ/MM/AAAA attendue")
+for command in (serve, watch, status):
+    app.command()(command)
+app.add_typer(server_app, name="server")
 
 
 def main() -> None:  # pragma: no cover - console entry point
@@ -528,3 +499,4 @@ def main() -> None:  # pragma: no cover - console entry point
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     main()
+

@@ -1,8 +1,9 @@
 """Prefect's environment for gedflow commands, set before `prefect` is first imported.
 
-A local Prefect server is used when one answers on 127.0.0.1:4200; otherwise Prefect's ephemeral
-mode, with its home under `.gedflow/prefect` and a start-up timeout long enough for this machine
-(prefect.md §2: the 20 s default fails on a fresh home). Values already in the environment win.
+Flows run against the local Prefect server (127.0.0.1, `[service] port`, home under
+`.gedflow/prefect`); a one-off command that finds none starts it in the background
+(flows/server.py).
+Values already in the environment win (a remote server, the test harness).
 """
 
 from __future__ import annotations
@@ -10,21 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from flows.server import server_answers, start_server
 from gedflow.settings import Settings
-
-LOCAL_API = "http://127.0.0.1:4200/api"
-
-
-def server_answers(api_url: str = LOCAL_API, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as answer:  # noqa: S310
-            return answer.status == 200
-    except OSError:
-        return False
 
 
 def prefect_environment(settings: Settings) -> dict[str, str]:
@@ -38,7 +29,7 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
     if "PREFECT_API_URL" not in os.environ:
-        env["PREFECT_API_URL"] = LOCAL_API if server_answers() else ""
+        env["PREFECT_API_URL"] = settings.api_url if server_answers(settings.api_url) else ""
     return env
 
 
@@ -65,44 +56,38 @@ class LazyApi:
     """The Prefect API of one command: brought up at its first flow run (a command with nothing
     to process starts no server), kept until the command ends."""
 
-    def __init__(self, stack: ExitStack) -> None:
+    def __init__(self, stack: ExitStack, settings: Settings) -> None:
         self._stack = stack
+        self._settings = settings
         self._url: str | None = None
 
     def ensure(self) -> str:
         if self._url is None:
-            self._url = self._stack.enter_context(prefect_api())
+            self._url = self._stack.enter_context(prefect_api(self._settings))
         return self._url
 
 
 @contextmanager
-def prefect_api() -> Iterator[str]:
-    """The API to run flows against: the configured one, else a temporary local server.
+def prefect_api(settings: Settings) -> Iterator[str]:
+    """The API to run flows against: the configured one, else the local server (started in the
+    background when it is not running: later commands find it warm).
 
-    Prefect's own ephemeral mode loses every event here (its EventsWorker fails with
-    "api_url must be provided" in 3.8.8), so we start the same subprocess server ourselves and
-    point `PREFECT_API_URL` at it for the duration of the command.
+    Not Prefect's ephemeral mode: in 3.8.8 its EventsWorker loses every event here ("api_url must
+    be provided"), and it pays a server start on every command.
     """
     from prefect import settings as ps
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
-    from prefect.server.api.server import SubprocessASGIServer
 
     url = ps.PREFECT_API_URL.value()
-    server = None
     if not url:
-        server = SubprocessASGIServer()
-        server.start(timeout=ps.PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-        url = server.api_url
-    try:
-        # A one-off command: no heartbeat thread (~1 s per flow run, prefect.md §2).
-        with ps.temporary_settings(
-            updates={ps.PREFECT_API_URL: url, ps.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-        ):
-            yield url
-            # Deliver pending logs and events before the temporary server goes away.
-            APILogWorker.drain_all(timeout=10)
-            EventsWorker.drain_all(timeout=10)
-    finally:
-        if server is not None:
-            server.stop()
+        start_server(settings, dict(os.environ), detached=True)
+        url = settings.api_url
+    # A one-off command: no heartbeat thread (~1 s per flow run, prefect.md §2).
+    with ps.temporary_settings(
+        updates={ps.PREFECT_API_URL: url, ps.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    ):
+        yield url
+        # Deliver pending logs and events before the command exits.
+        APILogWorker.drain_all(timeout=10)
+        EventsWorker.drain_all(timeout=10)

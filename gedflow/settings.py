@@ -114,6 +114,15 @@ class Settings:
         return self.state_dir / "prefect"
 
     @property
+    def schedules(self) -> dict[str, str]:
+        """Served deployment → its cron expression (in `planif_fuseau`)."""
+        return {
+            "balayage-inbox": self.planif_balayage_inbox,
+            "suivi-dpae": self.planif_suivi_dpae,
+            "expiration-taux": self.planif_expiration_taux,
+        }
+
+    @property
     def api_url(self) -> str:
         """The local Prefect server's API (started by `gedflow serve` / `gedflow run`)."""
         return f"http://127.0.0.1:{self.service_port}/api"

@@ -49,7 +49,7 @@ def _pg_binary(name: str) -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -68,7 +68,7 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(tmp, "postgres", "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = tmp / "data", _free_port()
+    data, port = tmp / "data", free_port()
     subprocess.run(
         [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
          "--no-sync"],

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flows.cli import app, create_folders
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, free_port
 
 runner = CliRunner()
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -111,23 +111,39 @@ def test_transfer_and_registry_show(settings: Settings) -> None:
 
 @pytest.mark.slow
 def test_fresh_root_init_then_run_as_a_user_would(tmp_path: Path) -> None:
-    """`gedflow init` + `gedflow run` in a new root, Prefect on its own (no harness)."""
+    """`gedflow init` + `gedflow run` in a new root, Prefect on its own (no harness): the first
+    run starts the local server in the background, the second finds it, `server stop` ends it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GEDFLOW_"))}
-    env.update(GEDFLOW_ROOT=str(tmp_path), GEDFLOW_SETTLE_SECONDS="0")
+    env.update(GEDFLOW_ROOT=str(tmp_path), GEDFLOW_SETTLE_SECONDS="0",
+               GEDFLOW_SERVICE_PORT=str(free_port()))
     gedflow = [sys.executable, "-m", "flows.cli"]
     cwd = Path(__file__).resolve().parent.parent
-    init = subprocess.run([*gedflow, "init"], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*gedflow, *args], env=env, cwd=cwd, capture_output=True,
+                              text=True, timeout=600)
+
+    init = cli("init")
     assert init.returncode == 0, init.stderr
-    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
-        shutil.copy(EXAMPLES / "registre" / name, tmp_path / "inbox/registre" / name)
-    run = subprocess.run([*gedflow, "run"], env=env, cwd=cwd, capture_output=True, text=True,
-                         timeout=600)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert (tmp_path / "outbox/archive/registre/salaries_exemple.import.csv").exists()
-    assert (tmp_path / ".gedflow/prefect/prefect.db").exists()
-    assert "Error" not in run.stderr, run.stderr  # Prefect's events and logs were delivered
-    assert not any(nir in run.stdout + run.stderr for nir in CLEAR_NIRS)
+    try:
+        for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+            shutil.copy(EXAMPLES / "registre" / name, tmp_path / "inbox/registre" / name)
+        run = cli("run")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert (tmp_path / "outbox/archive/registre/salaries_exemple.import.csv").exists()
+        assert (tmp_path / ".gedflow/prefect/prefect.db").exists()
+        assert "Error" not in run.stderr, run.stderr  # Prefect's events and logs were delivered
+        assert not any(nir in run.stdout + run.stderr for nir in CLEAR_NIRS)
+        pid = (tmp_path / ".gedflow/prefect-server.pid").read_text()
+        employeurs = (EXAMPLES / "registre/employeurs_exemple.csv").read_bytes()
+        (tmp_path / "inbox/registre/employeurs_encore.csv").write_bytes(employeurs + b"\n")
+        again = cli("run")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert (tmp_path / ".gedflow/prefect-server.pid").read_text() == pid  # reused, warm
+    finally:
+        stopped = cli("server", "stop")
+    assert stopped.returncode == 0 and "arrêté" in stopped.stdout
+    assert not (tmp_path / ".gedflow/prefect-server.pid").exists()
 
 
 @SQLITE_ONLY

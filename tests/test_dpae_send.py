@@ -139,7 +139,7 @@ def test_follow_up_after_five_working_days(registry: Engine, settings: Settings,
                                            smtp_server) -> None:
     from datetime import date
 
-    from gedflow.dpae.send import overdue
+    from gedflow.dpae.suivi import overdue
 
     port, _inbox = smtp_server
     _use_keys(registry, settings, urssaf_keys)

@@ -8,9 +8,10 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from gedflow.crm.integrate import load_registry
+from gedflow.registry.tables import employeur
 
 SOON = timedelta(days=15)
 
@@ -43,3 +44,19 @@ def rates_on(conn: Connection, siret: str, on: date) -> pd.DataFrame:
         "valide_jusqu_au": until.dt.strftime("%Y-%m-%d").fillna(""),
         "alerte": alert,
     }).reset_index(drop=True)
+
+
+# Alerts of `rates_on` that the daily expiry check reports.
+EXPIRY_ALERTS = ("taux expiré : grille par défaut", "expire bientôt")
+
+
+def expiring(conn: Connection, on: date) -> pd.DataFrame:
+    """Rates expired or about to expire on `on`, every SIRET: siret then `rates_on` columns."""
+    sirets = conn.execute(select(employeur.c.siret).distinct().order_by(employeur.c.siret))
+    frames = [rates_on(conn, siret, on).assign(siret=siret) for siret in sirets.scalars()]
+    if not frames:
+        return pd.DataFrame(columns=["siret", "matricule", "nom", "prenoms", "taux", "type",
+                                     "identifiant", "valide_jusqu_au", "alerte"])
+    every = pd.concat(frames, ignore_index=True)
+    found = every[every["alerte"].isin(EXPIRY_ALERTS)]
+    return found[["siret", *[c for c in found.columns if c != "siret"]]].reset_index(drop=True)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-import numpy as np
 from sqlalchemy import Engine, select, update
 
 from gedflow.fsutil import atomic_write
@@ -72,26 +71,3 @@ def send_batches(engine: Engine, settings: Settings, mode: str) -> list[Sending]
         log.info("batch %s sent", batch.id)
         done.append(Sending(batch.id, "envoye", f"envoyé à {settings.mail_a}"))
     return done
-
-
-
-def overdue(engine: Engine, today: date, working_days: int = 5) -> list[dict]:
-    """Declarations sent with no AR after `working_days` working days (R1221-7: the AR comes
-    within 5 working days)."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(dpae_batch.c.id, dpae_batch.c.envoye_at, dpae_batch.c.contrats)
-            .where(dpae_batch.c.envoi == "envoye")).all()
-        waiting = []
-        for batch in rows:
-            sent = batch.envoye_at.date()
-            elapsed = int(np.busday_count(sent, today))
-            if elapsed < working_days:
-                continue
-            ids = json.loads(batch.contrats)
-            still = [i for part in chunked(ids) for i in conn.execute(
-                select(contrat.c.id).where(contrat.c.id.in_(part))
-                .where(contrat.c.statut == "envoye")).scalars()]
-            waiting += [{"lot": batch.id, "contrat": i, "envoye_le": sent.isoformat(),
-                         "jours_ouvres": elapsed} for i in still]
-    return waiting

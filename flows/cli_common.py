@@ -1,0 +1,50 @@
+"""What every `gedflow` command shares: the console, the --root option, settings and folders."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gedflow.crm.handler import PARIS
+from gedflow.errors import GedflowError
+from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
+
+# Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+RootOption = Annotated[
+    Path | None,
+    typer.Option("--root", help="Racine de gedflow (défaut : GEDFLOW_ROOT ou le dépôt)."),
+]
+
+
+def settings_or_exit(root: Path | None) -> Settings:
+    try:
+        return load_settings(root)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def create_folders(settings: Settings) -> None:
+    for rel in INBOX_FOLDERS:
+        (settings.inbox / rel).mkdir(parents=True, exist_ok=True)
+    for rel in OUTBOX_FOLDERS:
+        (settings.outbox / rel).mkdir(parents=True, exist_ok=True)
+    for private in (settings.state_dir, settings.gnupg_home):
+        private.mkdir(parents=True, exist_ok=True)
+        private.chmod(0o700)
+
+
+def parse_day(text: str) -> date:
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=PARIS).date()
+        except ValueError:
+            continue
+    raise typer.BadParameter(f"{text!r} : date JJ/MM/AAAA attendue")

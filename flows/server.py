@@ -1,0 +1,123 @@
+"""The local Prefect server (UI, scheduler, automations) with its database under `.gedflow/prefect`.
+
+`gedflow serve` runs it as a child and stops it on exit; a one-off `gedflow run` that finds none
+starts it in the background and leaves it for the next runs (a cold start costs 10–25 s here,
+prefect.md §3); `gedflow server stop` stops it. Its output goes to `.gedflow/logs/`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gedflow.errors import ConfigError
+from gedflow.settings import Settings
+
+START_TIMEOUT = 180.0
+
+
+def server_answers(api_url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as answer:  # noqa: S310
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def _pidfile(settings: Settings) -> Path:
+    return settings.state_dir / "prefect-server.pid"
+
+
+def server_log(settings: Settings) -> Path:
+    return settings.state_dir / "logs" / "prefect-server.log"
+
+
+def start_server(settings: Settings, env: dict[str, str], *, detached: bool) -> subprocess.Popen:
+    """Launch `prefect server start` on 127.0.0.1 and wait until its API answers."""
+    log_path = server_log(settings)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+    with log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start",
+             "--host", "127.0.0.1", "--port", str(settings.service_port)],
+            env={**env, "PREFECT_API_URL": settings.api_url},
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=detached,
+        )
+    _pidfile(settings).write_text(str(proc.pid))
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server_answers(settings.api_url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            tail = log_path.read_text(errors="replace").splitlines()[-5:]
+            raise ConfigError(
+                f"le serveur Prefect n'a pas démarré sur {settings.api_url} "
+                f"(port déjà pris ? journal : {log_path})\n" + "\n".join(tail)
+            )
+        time.sleep(0.5)
+    return proc
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stop_background_server(settings: Settings, timeout: float = 20.0) -> bool:
+    """Stop the server a `gedflow run` left in the background; False if none was running."""
+    pidfile = _pidfile(settings)
+    try:
+        pid = int(pidfile.read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    pidfile.unlink()
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a stopped child of ours stays a zombie until reaped
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+@contextmanager
+def local_server(settings: Settings, env: dict[str, str]) -> Iterator[str]:
+    """The local server's API URL for the duration of the block: reused when it already
+    answers, else started as a child and stopped at the end."""
+    if server_answers(settings.api_url):
+        yield settings.api_url
+        return
+    proc = start_server(settings, env, detached=False)
+    try:
+        yield settings.api_url
+    finally:
+        stop(proc)
+        _pidfile(settings).unlink(missing_ok=True)

@@ -1,0 +1,112 @@
+"""The running service: every flow served as a Prefect deployment with its schedule, and the
+inbox watcher in the same process (prefect.md §9a–b). Imported only once Prefect's environment
+points at the server to use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.events import emit_event
+from prefect.runner import Runner
+from prefect.schedules import Cron
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+from flows.maintenance import expiration_taux, suivi_dpae
+from flows.sweep import balayer_inbox, claim_ready, dispatch
+from gedflow.registry.db import migrate
+from gedflow.settings import Settings
+from gedflow.watch import Heartbeat, SweepResult, Watcher
+
+# Served deployment → its flow and what it is for (schedules: `Settings.schedules`).
+SERVED = {
+    "balayage-inbox": (balayer_inbox, "Filet de sécurité du watcher : tout fichier complet."),
+    "suivi-dpae": (suivi_dpae, "DPAE sans AR après 5 jours ouvrés ; embauches non déclarées."),
+    "expiration-taux": (expiration_taux, "Taux PAS expirés ou expirant."),
+}
+
+
+def deployments(settings: Settings) -> list[RunnerDeployment]:
+    """The scheduled deployments, loaded by module path (runs start in a fresh process)."""
+    return [
+        flow_.to_deployment(
+            name=name, parameters={"root": str(settings.root)}, description=description,
+            tags=["gedflow"],
+            schedule=Cron(settings.schedules[name], timezone=settings.planif_fuseau),
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )
+        for name, (flow_, description) in SERVED.items()
+    ]
+
+
+def inbox_sweep(settings: Settings) -> SweepResult:
+    """One watcher sweep: claim what is complete, one flow run per folder kind, in this thread."""
+    engine = migrate(settings.registry_url)
+    claims, settling = claim_ready(settings, engine)
+    if claims:
+        # Flows called from the watcher: no heartbeat thread (~1 s per run, prefect.md §2).
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            dispatch(settings, claims)
+    return SweepResult(done=len(claims), settling=len(settling))
+
+
+class PrefectBeat:
+    """Publishes the watcher's heartbeat as a Prefect event, at most once per period."""
+
+    def __init__(self, period: float) -> None:
+        self._period = period
+        self._last = 0.0
+
+    def __call__(self, beat: Heartbeat) -> None:
+        if time.monotonic() - self._last < self._period:
+            return
+        self._last = time.monotonic()
+        emit_event(
+            event="gedflow.watcher.heartbeat",
+            resource={"prefect.resource.id": f"gedflow.watcher.{beat.host}",
+                      "prefect.resource.name": f"watcher {beat.host}"},
+            payload={"sweeps": beat.sweeps, "files": beat.files, "errors": beat.errors,
+                     "observer": beat.observer, "settling": beat.settling},
+        )
+
+
+class ServedDeployments(threading.Thread):
+    """A Prefect runner serving the deployments on its own event loop, in a thread: the main
+    thread keeps the signals (Prefect 3.8.8's own SIGTERM handler leaves the process hanging)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="gedflow-runner", daemon=True)
+        self.runner = Runner(limit=settings.service_limite)
+        for deployment in deployments(settings):
+            self.runner.add_deployment(deployment)
+        self.loop = asyncio.new_event_loop()
+
+    def run(self) -> None:
+        self.loop.run_until_complete(self.runner.start())
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.is_alive() and self.runner.started:
+            asyncio.run_coroutine_threadsafe(self.runner.astop(), self.loop).result(timeout)
+        self.join(timeout)
+
+
+def serve_all(settings: Settings) -> None:
+    """Serve the deployments with the watcher; returns on Ctrl-C (SIGTERM raises it too)."""
+    served = ServedDeployments(settings)
+    served.start()
+    stop = threading.Event()
+    watcher = Watcher(settings, lambda: inbox_sweep(settings),
+                      PrefectBeat(settings.service_balayage_secondes))
+    try:
+        watcher.run(stop)
+    finally:
+        served.stop()
+
+
+def watch_only(settings: Settings) -> None:
+    """The watcher alone (no deployments), until Ctrl-C / SIGTERM."""
+    Watcher(settings, lambda: inbox_sweep(settings),
+            PrefectBeat(settings.service_balayage_secondes)).run(threading.Event())

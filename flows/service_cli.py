@@ -1,0 +1,180 @@
+"""`gedflow serve`, `gedflow watch`, `gedflow status`, `gedflow server stop`.
+
+Prefect is imported only inside the commands, once `configure` has set its environment and the
+server to use is known (the local one, started here if needed, or a remote PREFECT_API_URL).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import typer
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from flows.cli_common import RootOption, console, create_folders, settings_or_exit
+from flows.prefect_env import configure, migrate_prefect_home
+from flows.server import local_server, server_answers, server_log, stop_background_server
+from gedflow.crm.handler import PARIS
+from gedflow.crm.taux import expiring
+from gedflow.dpae.suivi import overdue, undeclared
+from gedflow.intake import scan
+from gedflow.registry.db import migrate
+from gedflow.registry.tables import ledger
+from gedflow.settings import Settings
+from gedflow.watch import read_heartbeat
+
+server_app = typer.Typer(help="Le serveur Prefect local (interface, planification).")
+
+
+@contextmanager
+def _prefect_for_service(settings: Settings) -> Iterator[str]:
+    """The API the service runs against: a remote PREFECT_API_URL as given, else the local
+    server (reused, or started as a child and stopped at the end)."""
+    create_folders(settings)
+    migrate(settings.registry_url)
+    configure(settings)
+    url = os.environ.get("PREFECT_API_URL", "")
+    if url and url != settings.api_url:
+        yield url
+        return
+    migrate_prefect_home(settings)
+    with local_server(settings, dict(os.environ)) as local:
+        os.environ["PREFECT_API_URL"] = local
+        yield local
+
+
+def _signals_interrupt() -> None:
+    """SIGTERM and SIGINT (even when the launching shell ignored it) stop the service cleanly."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def serve(root: RootOption = None) -> None:
+    """Le service : serveur Prefect local, déploiements planifiés, watcher (Ctrl-C arrête tout)."""
+    settings = settings_or_exit(root)
+    _signals_interrupt()
+    try:
+        with _prefect_for_service(settings) as url:
+            from flows.service import serve_all
+
+            console.print(f"✓ Prefect : {url.removesuffix('/api')} (interface web)")
+            console.print(f"✓ watcher sur {settings.inbox}")
+            for name, cron in settings.schedules.items():
+                console.print(f"✓ déploiement {name} : « {cron} » ({settings.planif_fuseau})")
+            serve_all(settings)
+    except KeyboardInterrupt:
+        pass
+    console.print("service arrêté")
+
+
+def watch(root: RootOption = None) -> None:
+    """Surveille l'inbox et traite chaque fichier complet (sans les tâches planifiées)."""
+    settings = settings_or_exit(root)
+    _signals_interrupt()
+    try:
+        with _prefect_for_service(settings):
+            from flows.service import watch_only
+
+            console.print(f"✓ watcher sur {settings.inbox} (Ctrl-C pour arrêter)")
+            watch_only(settings)
+    except KeyboardInterrupt:
+        pass
+    console.print("watcher arrêté")
+
+
+def _age(iso: str) -> float:
+    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watcher_lines(settings: Settings) -> list[str]:
+    beat = read_heartbeat(settings)
+    if beat is None or not beat.beat_at:
+        return ["✗ watcher : jamais démarré (gedflow serve ou gedflow watch)"]
+    age = _age(beat.beat_at)
+    alive = age <= 2 * beat.period_seconds + 10 and (
+        beat.host != socket.gethostname() or _pid_alive(beat.pid))
+    mark = "✓" if alive else "✗"
+    state = "actif" if alive else "arrêté"
+    lines = [f"{mark} watcher : {state}, dernier signe de vie il y a {age:.0f} s "
+             f"(pid {beat.pid}, observateur {beat.observer}, {beat.sweeps} balayages, "
+             f"{beat.files} fichiers)"]
+    if beat.errors:
+        lines.append(f"  ⚠ {beat.errors} balayage(s) en erreur ; dernier : {beat.last_error}")
+    if beat.observer_restarts:
+        lines.append(f"  ⚠ observateur redémarré {beat.observer_restarts} fois")
+    return lines
+
+
+def _inbox_lines(settings: Settings) -> list[str]:
+    pending = scan(settings)
+    by_kind: dict[str, int] = {}
+    for p in pending:
+        by_kind[p.kind] = by_kind.get(p.kind, 0) + 1
+    settling = sum(not p.complete for p in pending)
+    claimed = sum(len(files) for _d, _s, files in os.walk(settings.processing))
+    detail = ", ".join(f"{kind} {n}" for kind, n in sorted(by_kind.items())) or "vide"
+    return [f"• inbox : {len(pending)} fichier(s) en attente ({detail}), "
+            f"{settling} en cours d'écriture, {claimed} en traitement"]
+
+
+def _ledger_lines(settings: Settings) -> list[str]:
+    engine = migrate(settings.registry_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(ledger.c.outcome, func.count())
+                            .group_by(ledger.c.outcome)).all()
+    counts = {outcome or "en cours": n for outcome, n in rows}
+    line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "aucun fichier"
+    lines = [f"• fichiers traités : {line}"]
+    if counts.get("quarantined"):
+        lines.append(f"  ⚠ voir {settings.quarantine} (raison dans <fichier>.reason.txt)")
+    today = datetime.now(PARIS).date()
+    late, pending = overdue(engine, today), undeclared(engine, today)
+    with engine.connect() as conn:
+        rates = expiring(conn, today)
+    lines.append(f"• DPAE : {len(late)} sans AR après 5 jours ouvrés, "
+                 f"{len(pending)} embauche(s) à déclarer ({int(pending['en_retard'].sum())} "
+                 "en retard)")
+    lines.append(f"• taux PAS : {len(rates)} expiré(s) ou expirant dans 15 jours")
+    return lines
+
+
+def status(root: RootOption = None) -> None:
+    """L'état de tout : serveur Prefect, watcher, inbox, fichiers traités, suivis."""
+    settings = settings_or_exit(root)
+    create_folders(settings)
+    registry = make_url(settings.registry_url).render_as_string(hide_password=True)
+    console.print(f"• racine : {settings.root}")
+    console.print(f"• registre : {registry}")
+    if server_answers(settings.api_url):
+        console.print(f"✓ Prefect : {settings.api_url.removesuffix('/api')} (interface web)")
+    else:
+        console.print(f"✗ Prefect : aucun serveur sur {settings.api_url} "
+                      f"(gedflow serve le démarre ; journal : {server_log(settings)})")
+    for line in [*_watcher_lines(settings), *_inbox_lines(settings), *_ledger_lines(settings)]:
+        console.print(line)
+
+
+@server_app.command("stop")
+def server_stop(root: RootOption = None) -> None:
+    """Arrête le serveur Prefect local laissé en arrière-plan par `gedflow run`."""
+    settings = settings_or_exit(root)
+    if stop_background_server(settings):
+        console.print(f"✓ serveur Prefect arrêté ({settings.api_url})")
+    else:
+        console.print("aucun serveur Prefect en arrière-plan pour cette racine")

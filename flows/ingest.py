@@ -11,9 +11,11 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from gedflow.crm.handler import PERIOD_FOLDER
-from gedflow.intake import Outcome
+from gedflow.intake import Outcome, chunks
+from gedflow.registry.db import migrate
 from gedflow.registry.importer import import_order
-from tasks.intake import process_claim, publish_outcomes
+from gedflow.settings import load_settings
+from tasks.intake import process_claims, publish_outcomes
 
 
 def _run_name() -> str:
@@ -25,11 +27,10 @@ def _run_name() -> str:
 
 
 def _process_all(root: str, kind: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+    engine = migrate(load_settings(root).registry_url)
     outcomes: list[Outcome] = []
-    for claim_id, _rel in claims:
-        outcome = process_claim(root, claim_id, kind)
-        if outcome is not None:
-            outcomes.append(outcome)
+    for ids in chunks(engine, [claim_id for claim_id, _rel in claims]):
+        outcomes += process_claims(root, ids, kind)
     publish_outcomes(root, kind, outcomes)
     return outcomes
 

@@ -97,11 +97,10 @@ def serve_all(settings: Settings) -> None:
     """Serve the deployments with the watcher; returns on Ctrl-C (SIGTERM raises it too)."""
     served = ServedDeployments(settings)
     served.start()
-    stop = threading.Event()
     watcher = Watcher(settings, lambda: inbox_sweep(settings),
                       PrefectBeat(settings.service_balayage_secondes))
     try:
-        watcher.run(stop)
+        watcher.run()
     finally:
         served.stop()
 
@@ -109,4 +108,4 @@ def serve_all(settings: Settings) -> None:
 def watch_only(settings: Settings) -> None:
     """The watcher alone (no deployments), until Ctrl-C / SIGTERM."""
     Watcher(settings, lambda: inbox_sweep(settings),
-            PrefectBeat(settings.service_balayage_secondes)).run(threading.Event())
+            PrefectBeat(settings.service_balayage_secondes)).run()

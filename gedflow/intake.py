@@ -328,6 +328,28 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
     return Outcome(claim_.id, claim_.kind, claim_.rel, "quarantined", dest, reason=reason)
 
 
+# A task takes claimed files in order until one of these is reached.
+CHUNK_FILES = 50
+CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def chunks(engine: Engine, ids: list[int]) -> list[list[int]]:
+    """Ledger ids, in order, cut into runs of small files (a big file is alone in its run)."""
+    with engine.connect() as conn:
+        sizes = dict(conn.execute(select(ledger.c.id, ledger.c.size)
+                                  .where(ledger.c.id.in_(ids))).all())
+    runs: list[list[int]] = []
+    total = CHUNK_BYTES
+    for claim_id in ids:
+        size = sizes.get(claim_id) or 0
+        if len(runs[-1] if runs else ()) >= CHUNK_FILES or total + size > CHUNK_BYTES:
+            runs.append([])
+            total = 0
+        runs[-1].append(claim_id)
+        total += size
+    return runs
+
+
 def claims_by_id(settings: Settings, engine: Engine, ids: list[int]) -> list[Claim]:
     """Claims still to process, by ledger id (flows receive ids, never names or content)."""
     with engine.connect() as conn:

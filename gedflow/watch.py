@@ -73,15 +73,17 @@ def read_heartbeat(settings: Settings) -> Heartbeat | None:
         return None
 
 
-def on_network_share(path: Path) -> bool:
-    """Whether `path` lives on a network file system (no inotify events there)."""
-    try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return False
+def on_network_share(path: Path, mounts: str | None = None) -> bool:
+    """Whether `path` lives on a network file system (no inotify events there); `mounts` is
+    the text of /proc/mounts."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return False
     best, kind = "", ""
     target = str(path.resolve())
-    for line in mounts:
+    for line in mounts.splitlines():
         parts = line.split()
         if len(parts) < 3:
             continue
@@ -112,6 +114,7 @@ class Watcher:
         self._sweep = sweep
         self._on_beat = on_beat
         self.wake = threading.Event()
+        self._stop = threading.Event()
         self._observer: BaseObserver | None = None
         polling = (settings.service_observateur == "polling"
                    or on_network_share(settings.inbox))
@@ -144,8 +147,14 @@ class Watcher:
             self.heartbeat.observer_restarts += 1
             self._start_observer()
 
-    def run(self, stop: threading.Event) -> None:
-        """Sweep until `stop` is set; a failing sweep is logged and retried, never fatal."""
+    def stop(self) -> None:
+        """Ask `run` to return after the sweep in progress (from another thread)."""
+        self._stop.set()
+        self.wake.set()
+
+    def run(self) -> None:
+        """Sweep until `stop`; a failing sweep is logged and retried, never fatal."""
+        stop = self._stop
         self.settings.inbox.mkdir(parents=True, exist_ok=True)
         self._start_observer()
         period = self.settings.service_balayage_secondes

@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 
 from gedflow.crm.handler import handle_crm
 from gedflow.dpae.handler import handle_ar, handle_dpae
@@ -21,18 +22,24 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-@task(name="traiter-fichier", task_run_name="{kind} #{claim_id}", cache_policy=NO_CACHE)
-def process_claim(root: str, claim_id: int, kind: str) -> Outcome | None:
-    """Process one claimed file (by ledger id) with the handler of its folder."""
+def _chunk_name() -> str:
+    ids = task_run.parameters["claim_ids"]
+    return f"{task_run.parameters['kind']} #{ids[0]}" + (f" (+{len(ids) - 1})" if ids[1:] else "")
+
+
+@task(name="traiter-fichiers", task_run_name=_chunk_name, cache_policy=NO_CACHE)
+def process_claims(root: str, claim_ids: list[int], kind: str) -> list[Outcome]:
+    """Process claimed files (by ledger id, in order) with the handler of their folder: one
+    task for a few small files, so a burst does not flood the server (prefect.md §2)."""
     settings = load_settings(root)
     engine = migrate(settings.registry_url)
-    found = claims_by_id(settings, engine, [claim_id])
-    if not found:
-        get_run_logger().warning("ledger row %s is no longer waiting: skipped", claim_id)
-        return None
-    outcome = process(settings, engine, found[0], HANDLERS[kind])
-    get_run_logger().info("ledger row %s (%s): %s", claim_id, kind, outcome.outcome)
-    return outcome
+    found = claims_by_id(settings, engine, claim_ids)
+    for gone in sorted(set(claim_ids) - {c.id for c in found}):
+        get_run_logger().warning("ledger row %s is no longer waiting: skipped", gone)
+    outcomes = [process(settings, engine, c, HANDLERS[kind]) for c in found]
+    for o in outcomes:
+        get_run_logger().info("ledger row %s (%s): %s", o.claim_id, kind, o.outcome)
+    return outcomes
 
 
 def _rel(root: Path, path: Path | None) -> str:

@@ -16,7 +16,7 @@ from flows.ingest import registre
 from gedflow.intake import claim, scan
 from gedflow.registry.tables import salarie
 from gedflow.settings import Settings
-from tasks.intake import process_claim
+from tasks.intake import process_claims
 
 from .conftest import EXAMPLES
 
@@ -70,7 +70,7 @@ def test_task_skips_rows_no_longer_waiting(settings: Settings) -> None:
     claims = _drop_examples(settings)
     registre(str(settings.root), claims)
     with disable_run_logger():
-        assert process_claim.fn(str(settings.root), claims[0][0], "registre") is None
+        assert process_claims.fn(str(settings.root), [claims[0][0]], "registre") == []
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -178,3 +178,42 @@ def test_every_dropped_file_is_accounted_for(settings: Settings, engine: Engine)
     assert counts == {"archived": 25, "duplicate": 15}
     assert len(_ledger(engine)) == 40
     assert list(settings.inbox.rglob("*.csv")) == []
+
+
+def test_claims_of_a_live_process_are_left_to_it(settings: Settings, engine: Engine) -> None:
+    """Two processes sweeping one inbox (watcher + scheduled sweep): recovery takes over only
+    the claims of dead processes, so no file is processed twice."""
+    import socket
+    import subprocess
+    import sys
+
+    _drop(settings, "registre/a.csv")
+    [pending] = scan(settings)
+    claimed = claim(settings, engine, pending)
+    assert claimed is not None
+    token_dir = claimed.path.relative_to(settings.processing).parts[0]
+    stamp = token_dir.split("-")[0]
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owned = settings.processing / f"{stamp}-{socket.gethostname()}-{live.pid}"
+        (settings.processing / token_dir).rename(owned)
+        assert recover(settings, engine) == []  # its owner is alive: not ours to take
+    finally:
+        live.kill()
+        live.wait()
+    [taken] = recover(settings, engine)  # the owner died: taken over
+    assert taken.rel == "registre/a.csv"
+    assert process(settings, engine, taken, ok_handler).outcome == "archived"
+
+
+def test_chunks_keep_order_and_put_big_files_alone(settings: Settings, engine: Engine) -> None:
+    from gedflow.intake import CHUNK_BYTES, CHUNK_FILES, chunks
+
+    for i in range(CHUNK_FILES + 3):
+        _drop(settings, f"registre/s{i:03}.csv", f"{i}\n".encode())
+    _drop(settings, "registre/t_big.csv", b"x" * (CHUNK_BYTES + 1))
+    _drop(settings, "registre/u_after.csv", b"after\n")
+    ids = [c.id for p in scan(settings) if (c := claim(settings, engine, p))]
+    runs = chunks(engine, ids)
+    assert [len(r) for r in runs] == [CHUNK_FILES, 3, 1, 1]
+    assert [i for r in runs for i in r] == ids

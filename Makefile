@@ -20,9 +20,11 @@ system-deps:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	  || (apt-get update && apt-get install -y postgresql)
 
+# The service: local Prefect server (UI on http://127.0.0.1:4200), scheduled deployments and
+# the inbox watcher, until Ctrl-C.
 run: $(STAMP) system-deps
 	$(BIN)/gedflow init
-	$(BIN)/gedflow run
+	$(BIN)/gedflow serve
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m ruff check gedflow schemas tasks flows tests benchmarks
@@ -37,3 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/encrypt.py
 	$(BIN)/python benchmarks/ar.py
 	$(BIN)/python benchmarks/crm.py
+	$(BIN)/python benchmarks/latency.py

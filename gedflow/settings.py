@@ -68,16 +68,12 @@ class Settings:
     api_essais: int = 60
     api_intervalle: float = 10.0
     # The running service (section [service]): the local Prefect server's port, the watcher's
-    # observer (inotify | polling: network shares have no inotify) and full-scan period, how many
-    # flow runs the served deployments may run at once, the task runner (threads | dask) and its
-    # width, the Dask scheduler's address (empty: none).
+    # observer (inotify | polling: network shares have no inotify) and full-sweep period, how
+    # many scheduled runs may run at once.
     service_port: int = 4200
     service_observateur: str = "inotify"
     service_balayage_secondes: float = 30.0
     service_limite: int = 4
-    service_executeur: str = "threads"
-    service_paralleles: int = 1
-    service_dask_adresse: str = ""
     # Schedules (section [planification]): cron expressions in `planif_fuseau`.
     planif_fuseau: str = "Europe/Paris"
     planif_balayage_inbox: str = "*/5 * * * *"

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
+from gedflow.board import boards
 from gedflow.crm.handler import handle_crm
 from gedflow.dpae.handler import handle_ar, handle_dpae
 from gedflow.intake import Handler, Outcome, claims_by_id, process
@@ -48,7 +49,8 @@ def _rel(root: Path, path: Path | None) -> str:
 
 @task(name="publier-resultats", cache_policy=NO_CACHE)
 def publish_outcomes(root: str, kind: str, outcomes: list[Outcome]) -> None:
-    """A table artifact (one row per file) and a markdown summary with counts."""
+    """A table artifact (one row per file), a markdown summary with counts, the reports' own
+    artifacts, and the rolling status board of each dossier for its latest months."""
     base = Path(root)
     rows = [
         {
@@ -69,6 +71,9 @@ def publish_outcomes(root: str, kind: str, outcomes: list[Outcome]) -> None:
     lines += ["", "| fichier | résultat | rapport |", "|---|---|---|"]
     lines += [f"| {r['fichier']} | {r['resultat']} | {r['rapport'] or r['raison']} |" for r in rows]
     create_markdown_artifact(key=f"{kind}-resume", markdown="\n".join(lines))
+    for board in boards(migrate(load_settings(root).registry_url)):
+        create_markdown_artifact(key=board.key, markdown=board.markdown,
+                                 description=f"État du dossier {board.dossier}, {board.month}")
     for outcome in outcomes:
         for artifact in outcome.artifacts:
             if artifact.kind == "table":

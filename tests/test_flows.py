@@ -95,3 +95,7 @@ def test_crm_flow_publishes_per_establishment_artifacts(settings: Settings, engi
             "crm-42198765200029", "crm-fichiers", "crm-resume"} <= keys
     table = next(a for a in artifacts if a.key == "crm-81234567600017-2022-08")
     assert "modifie" in str(table.data) and "1790169123045" not in str(table.data)
+    board = next(a for a in artifacts if a.key.startswith("etat-asso-tilleuls-"))
+    assert board.key == "etat-asso-tilleuls-2022-07"  # the CRM's own period (DSN of July)
+    assert "| CRM reçus | 2 |" in board.data and "| CRM intégrés | 2 |" in board.data
+    assert "| fichiers en quarantaine (tous dossiers) | 0 |" in board.data

@@ -65,3 +65,18 @@ def test_the_daily_flows_publish_their_counts(registry: Engine, settings: Settin
     assert "embauches passées sans DPAE : 2" in markdown.data
     table = next(a for a in found if a.key == "suivi-dpae-a-declarer")
     assert HIRE_1["nir"] not in str(table.data) and "E001" in str(table.data)
+
+
+def test_status_board_per_dossier_and_month(registry: Engine, settings: Settings) -> None:
+    from gedflow.board import boards
+
+    run(registry, settings, HIRE_1, HIRE_2)
+    with registry.begin() as conn:
+        first = conn.execute(select(contrat.c.id).order_by(contrat.c.id)).scalars().first()
+        conn.execute(update(contrat).where(contrat.c.id == first).values(statut="enregistree"))
+    [board] = [b for b in boards(registry) if b.dossier == "ATELIERS-DUPRE"]
+    assert board.key == "etat-ateliers-dupre-2025-03" and board.month == "2025-03"
+    assert "| DPAE (embauches du mois) | 2 |" in board.markdown
+    assert "| DPAE AR : enregistrées | 1 |" in board.markdown
+    assert "| CRM reçus | 0 |" in board.markdown
+    assert HIRE_1["nir"] not in board.markdown

@@ -1,0 +1,93 @@
+"""The rolling status board per dossier and month, for the Prefect UI: CRM received / integrated /
+held, DPAE prepared / sent / AR received / errors, files quarantined. Months are the data's own
+(CRM period, hiring date; quarantine: the day the file came, all dossiers)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from gedflow.registry.tables import (
+    contrat,
+    crm_declaration,
+    dossier,
+    employeur,
+    ledger,
+    salarie,
+)
+
+CRM_COLUMNS = {"integre": "intégrés", "deja_integre": "intégrés", "retenu": "retenus",
+               "anomalies": "avec anomalies"}
+DPAE_COLUMNS = {"a_declarer": "à déclarer", "a_corriger": "à corriger",
+                "pret_a_envoyer": "préparées", "envoye": "envoyées",
+                "enregistree": "AR : enregistrées", "erreur": "AR : en erreur"}
+
+
+@dataclass(frozen=True)
+class Board:
+    key: str  # etat-<dossier>-<yyyy>-<mm>
+    dossier: str
+    month: str  # AAAA-MM
+    markdown: str
+
+
+def _month(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series).dt.strftime("%Y-%m")
+
+
+def _frames(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    with engine.connect() as conn:
+        crm = pd.DataFrame(conn.execute(
+            select(dossier.c.code, crm_declaration.c.periode, crm_declaration.c.statut)
+            .join(employeur, employeur.c.siret == crm_declaration.c.siret)
+            .join(dossier, dossier.c.id == employeur.c.dossier_id)).all(),
+            columns=["dossier", "periode", "statut"])
+        hires = pd.DataFrame(conn.execute(
+            select(dossier.c.code, contrat.c.date_embauche, contrat.c.statut)
+            .join(salarie, salarie.c.id == contrat.c.salarie_id)
+            .join(employeur, employeur.c.id == salarie.c.employeur_id)
+            .join(dossier, dossier.c.id == employeur.c.dossier_id)).all(),
+            columns=["dossier", "date_embauche", "statut"])
+        quarantined = pd.DataFrame(conn.execute(
+            select(ledger.c.received_at, func.count()).where(ledger.c.outcome == "quarantined")
+            .group_by(ledger.c.received_at)).all(), columns=["received_at", "n"])
+    crm["month"] = _month(crm["periode"])
+    hires["month"] = _month(hires["date_embauche"])
+    quarantined["month"] = _month(quarantined["received_at"])
+    return crm, hires, quarantined
+
+
+def _slug(code: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-") or "dossier"
+
+
+def _counts(frame: pd.DataFrame, labels: dict[str, str]) -> dict[str, int]:
+    named = frame["statut"].map(labels).dropna()
+    counts = {label: 0 for label in dict.fromkeys(labels.values())}
+    counts.update(named.value_counts().to_dict())
+    return counts
+
+
+def boards(engine: Engine, latest_months: int = 3) -> list[Board]:
+    """Each dossier's board for the latest months that have CRM or hires data."""
+    crm, hires, quarantined = _frames(engine)
+    months = sorted(set(crm["month"].dropna()) | set(hires["month"].dropna()))[-latest_months:]
+    dossiers = sorted(set(crm["dossier"]) | set(hires["dossier"]))
+    out = []
+    for code in dossiers:
+        for month in months:
+            c = crm[(crm["dossier"] == code) & (crm["month"] == month)]
+            h = hires[(hires["dossier"] == code) & (hires["month"] == month)]
+            q = int(quarantined.loc[quarantined["month"] == month, "n"].sum())
+            lines = [f"# {code} — {month}", "", "| | |", "|---|---|",
+                     f"| CRM reçus | {len(c)} |",
+                     *[f"| CRM {k} | {v} |" for k, v in _counts(c, CRM_COLUMNS).items()],
+                     f"| DPAE (embauches du mois) | {len(h)} |",
+                     *[f"| DPAE {k} | {v} |" for k, v in _counts(h, DPAE_COLUMNS).items()],
+                     f"| fichiers en quarantaine (tous dossiers) | {q} |"]
+            key = f"etat-{_slug(code)}-{month}"
+            out.append(Board(key, code, month, "\n".join(lines)))
+    return out

@@ -148,6 +148,16 @@ def _coerce(name: str, raw: object, kind: type) -> object:
         raise ConfigError(f"setting {name!r}: {raw!r} is not a valid {kind.__name__}") from exc
 
 
+# Settings with a fixed set of values: a typo is an error, not a silent default.
+CHOICES = {
+    "dpae_mode": ("test", "reel"),
+    "dpae_format": ("flat", "xml", "both"),
+    "dpae_fin_de_ligne": ("lf", "crlf"),
+    "dpae_canal": ("email", "api"),
+    "service_observateur": ("inotify", "polling"),
+}
+
+
 def load_settings(root: Path | str | None = None) -> Settings:
     """Settings for `root` (else `GEDFLOW_ROOT`, else the checkout)."""
     base = Path(root or os.environ.get("GEDFLOW_ROOT") or CHECKOUT).resolve()
@@ -172,4 +182,8 @@ def load_settings(root: Path | str | None = None) -> Settings:
     values.pop("root", None)
     kinds.pop("root", None)
     typed = {name: _coerce(name, raw, kinds[name]) for name, raw in values.items()}
+    for name, allowed in CHOICES.items():
+        if name in typed and typed[name] not in allowed:
+            raise ConfigError(f"setting {name!r}: {typed[name]!r} is not one of "
+                              + ", ".join(allowed))
     return replace(Settings(root=base), **typed)

@@ -34,6 +34,9 @@ def test_root_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[gedflow]\nsettle_secnds = 1\n", "unknown setting"),
         ("[gedflow]\nsettle_seconds = 'soon'\n", "not a valid float"),
         ("[gedflow\n", "gedflow.toml"),
+        ("[service]\nobservateur = 'poling'\n", "'poling' is not one of inotify, polling"),
+        ("[gedflow]\ndpae_mode = 'real'\n", "not one of test, reel"),
+        ("[planification]\nsuivi = '0 8 * * *'\n", "unknown setting"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:

@@ -37,7 +37,7 @@ from gedflow.dpae.send import send_batches
 from gedflow.dpae.send_api import send_batches_api
 from gedflow.dpae.suivi import overdue
 from gedflow.errors import GedflowError
-from gedflow.intake import Outcome
+from gedflow.intake import Outcome, claim_ready
 from gedflow.mail import read_mapibox, write_mail_section
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import dossier, employeur, salarie, taux
@@ -69,7 +69,7 @@ def init(root: RootOption = None) -> None:
 
 def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
     """Process every file in the inbox once, waiting for files still settling."""
-    from flows.sweep import claim_ready, dispatch  # imports prefect: only after configure()
+    from flows.sweep import dispatch  # imports prefect: only after configure()
 
     engine = migrate(settings.registry_url)
     deadline = time.monotonic() + settings.max_wait_seconds
@@ -499,4 +499,3 @@ def main() -> None:  # pragma: no cover - console entry point
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     main()
-

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gedflow.errors import ConfigError
+from gedflow.procs import pid_alive
 from gedflow.settings import Settings
 
 START_TIMEOUT = 180.0
@@ -98,9 +99,7 @@ def stop_background_server(settings: Settings, timeout: float = 20.0) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
     try:  # a stopped child of ours stays a zombie until reaped
         return os.waitpid(pid, os.WNOHANG) == (0, 0)

@@ -16,7 +16,8 @@ from prefect.schedules import Cron
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from flows.maintenance import expiration_taux, suivi_dpae
-from flows.sweep import balayer_inbox, claim_ready, dispatch
+from flows.sweep import balayer_inbox, dispatch
+from gedflow.intake import claim_ready
 from gedflow.registry.db import migrate
 from gedflow.settings import Settings
 from gedflow.watch import Heartbeat, SweepResult, Watcher
@@ -73,6 +74,12 @@ class PrefectBeat:
         )
 
 
+def inbox_watcher(settings: Settings) -> Watcher:
+    """The watcher, sweeping with flows in its own thread, its heartbeat also sent to Prefect."""
+    return Watcher(settings, lambda: inbox_sweep(settings),
+                   PrefectBeat(settings.service_balayage_secondes))
+
+
 class ServedDeployments(threading.Thread):
     """A Prefect runner serving the deployments on its own event loop, in a thread: the main
     thread keeps the signals (Prefect 3.8.8's own SIGTERM handler leaves the process hanging)."""
@@ -97,15 +104,12 @@ def serve_all(settings: Settings) -> None:
     """Serve the deployments with the watcher; returns on Ctrl-C (SIGTERM raises it too)."""
     served = ServedDeployments(settings)
     served.start()
-    watcher = Watcher(settings, lambda: inbox_sweep(settings),
-                      PrefectBeat(settings.service_balayage_secondes))
     try:
-        watcher.run()
+        inbox_watcher(settings).run()
     finally:
         served.stop()
 
 
 def watch_only(settings: Settings) -> None:
     """The watcher alone (no deployments), until Ctrl-C / SIGTERM."""
-    Watcher(settings, lambda: inbox_sweep(settings),
-            PrefectBeat(settings.service_balayage_secondes)).run()
+    inbox_watcher(settings).run()

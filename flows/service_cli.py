@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from flows.cli_common import RootOption, console, create_folders, settings_or_exit
-from flows.prefect_env import configure, migrate_prefect_home
+from flows.prefect_env import configure
 from flows.server import local_server, server_answers, server_log, stop_background_server
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import expiring
 from gedflow.dpae.suivi import overdue, undeclared
 from gedflow.intake import scan
+from gedflow.procs import pid_alive
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import ledger
 from gedflow.settings import Settings
@@ -43,7 +44,6 @@ def _prefect_for_service(settings: Settings) -> Iterator[str]:
     if url and url != settings.api_url:
         yield url
         return
-    migrate_prefect_home(settings)
     with local_server(settings, dict(os.environ)) as local:
         os.environ["PREFECT_API_URL"] = local
         yield local
@@ -92,23 +92,13 @@ def _age(iso: str) -> float:
     return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _watcher_lines(settings: Settings) -> list[str]:
     beat = read_heartbeat(settings)
     if beat is None or not beat.beat_at:
         return ["✗ watcher : jamais démarré (gedflow serve ou gedflow watch)"]
     age = _age(beat.beat_at)
     alive = age <= 2 * beat.period_seconds + 10 and (
-        beat.host != socket.gethostname() or _pid_alive(beat.pid))
+        beat.host != socket.gethostname() or pid_alive(beat.pid))
     mark = "✓" if alive else "✗"
     state = "actif" if alive else "arrêté"
     lines = [f"{mark} watcher : {state}, dernier signe de vie il y a {age:.0f} s "

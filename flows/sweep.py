@@ -10,19 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prefect import flow
-from sqlalchemy import Engine
 
 from flows.ingest import FLOWS
-from gedflow.intake import (
-    Claim,
-    Outcome,
-    Pending,
-    claim,
-    process,
-    recover,
-    refuse_unknown,
-    scan,
-)
+from gedflow.intake import Claim, Outcome, claim_ready, count_outcomes, process, refuse_unknown
 from gedflow.registry.db import migrate
 from gedflow.settings import Settings, load_settings
 
@@ -46,20 +36,10 @@ def dispatch(
     return outcomes + [process(settings, engine, c, refuse_unknown) for c in unknown]
 
 
-def claim_ready(settings: Settings, engine: Engine) -> tuple[list[Claim], list[Pending]]:
-    """Abandoned claims first, then every complete inbox file; also the files still settling."""
-    claims = recover(settings, engine)
-    pending = scan(settings)
-    claims += [c for p in pending if p.complete and (c := claim(settings, engine, p))]
-    return claims, [p for p in pending if not p.complete]
-
-
 @flow(name="balayage-inbox", flow_run_name="balayage inbox")
 def balayer_inbox(root: str) -> dict[str, int]:
     """The scheduled safety net: everything complete in the inbox, now."""
     settings = load_settings(root)
     claims, settling = claim_ready(settings, migrate(settings.registry_url))
     outcomes = dispatch(settings, claims)
-    counts = {name: sum(o.outcome == name for o in outcomes)
-              for name in ("archived", "quarantined", "duplicate")}
-    return {**counts, "en_cours_d_ecriture": len(settling)}
+    return {**count_outcomes(outcomes), "en_cours_d_ecriture": len(settling)}

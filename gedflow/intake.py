@@ -22,6 +22,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from gedflow.errors import InputError
 from gedflow.fsutil import atomic_write, free_name, move, sha256_of
+from gedflow.procs import pid_alive
 from gedflow.registry.tables import ledger
 from gedflow.settings import INBOX_FOLDERS, Settings
 
@@ -217,15 +218,7 @@ def _abandoned(token: str, now: datetime) -> bool:
         return True
     if host != socket.gethostname():
         return (now - made).total_seconds() > FOREIGN_CLAIM_SECONDS
-    if owner == os.getpid():
-        return True
-    try:
-        os.kill(owner, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return owner == os.getpid() or not pid_alive(owner)
 
 
 def _claim_token(settings: Settings, claim_path: Path) -> str:
@@ -326,6 +319,22 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
     dest = free_name(settings.quarantine / claim_.rel, now)
     _finish(settings, engine, claim_, "quarantined", dest, reason=reason)
     return Outcome(claim_.id, claim_.kind, claim_.rel, "quarantined", dest, reason=reason)
+
+
+def claim_ready(settings: Settings, engine: Engine) -> tuple[list[Claim], list[Pending]]:
+    """Abandoned claims first, then every complete inbox file; also the files still settling."""
+    claims = recover(settings, engine)
+    pending = scan(settings)
+    claims += [c for p in pending if p.complete and (c := claim(settings, engine, p))]
+    return claims, [p for p in pending if not p.complete]
+
+
+OUTCOMES = ("archived", "quarantined", "duplicate")
+
+
+def count_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
+    """How many files ended archived, quarantined, duplicate."""
+    return {name: sum(o.outcome == name for o in outcomes) for name in OUTCOMES}
 
 
 # A task takes claimed files in order until one of these is reached.

@@ -12,7 +12,7 @@ from prefect.runtime import task_run
 from gedflow.board import boards
 from gedflow.crm.handler import handle_crm
 from gedflow.dpae.handler import handle_ar, handle_dpae
-from gedflow.intake import Handler, Outcome, claims_by_id, process
+from gedflow.intake import Handler, Outcome, claims_by_id, count_outcomes, process
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import load_settings
@@ -64,8 +64,7 @@ def publish_outcomes(root: str, kind: str, outcomes: list[Outcome]) -> None:
         for o in outcomes
     ]
     create_table_artifact(key=f"{kind}-fichiers", table=rows, description=f"Fichiers {kind}")
-    counts = {name: sum(o.outcome == name for o in outcomes)
-              for name in ("archived", "quarantined", "duplicate")}
+    counts = count_outcomes(outcomes)
     lines = [f"# {kind} : {len(outcomes)} fichier(s)", ""]
     lines += [f"- {name} : {n}" for name, n in counts.items()]
     lines += ["", "| fichier | résultat | rapport |", "|---|---|---|"]

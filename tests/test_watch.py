@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from gedflow.intake import claim, process, recover, scan
+from gedflow.intake import claim_ready, process
 from gedflow.registry.tables import ledger
 from gedflow.settings import Settings
 from gedflow.watch import SweepResult, Watcher, _Hints, on_network_share, read_heartbeat
@@ -24,12 +24,10 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 def _sweeper(settings: Settings, engine: Engine) -> Callable[[], SweepResult]:
     def sweep() -> SweepResult:
-        claims = recover(settings, engine)
-        pending = scan(settings)
-        claims += [c for p in pending if p.complete and (c := claim(settings, engine, p))]
+        claims, settling = claim_ready(settings, engine)
         for c in claims:
             process(settings, engine, c, ok_handler)
-        return SweepResult(len(claims), sum(not p.complete for p in pending))
+        return SweepResult(len(claims), len(settling))
     return sweep
 
 

@@ -39,21 +39,25 @@ def _month(series: pd.Series) -> pd.Series:
 
 
 def _frames(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Counts per (dossier, date, statut), counted by the database, not row by row here."""
+    n = func.count().label("n")
     with engine.connect() as conn:
         crm = pd.DataFrame(conn.execute(
-            select(dossier.c.code, crm_declaration.c.periode, crm_declaration.c.statut)
+            select(dossier.c.code, crm_declaration.c.periode, crm_declaration.c.statut, n)
             .join(employeur, employeur.c.siret == crm_declaration.c.siret)
-            .join(dossier, dossier.c.id == employeur.c.dossier_id)).all(),
-            columns=["dossier", "periode", "statut"])
+            .join(dossier, dossier.c.id == employeur.c.dossier_id)
+            .group_by(dossier.c.code, crm_declaration.c.periode, crm_declaration.c.statut)).all(),
+            columns=["dossier", "periode", "statut", "n"])
         hires = pd.DataFrame(conn.execute(
-            select(dossier.c.code, contrat.c.date_embauche, contrat.c.statut)
+            select(dossier.c.code, contrat.c.date_embauche, contrat.c.statut, n)
             .join(salarie, salarie.c.id == contrat.c.salarie_id)
             .join(employeur, employeur.c.id == salarie.c.employeur_id)
-            .join(dossier, dossier.c.id == employeur.c.dossier_id)).all(),
-            columns=["dossier", "date_embauche", "statut"])
+            .join(dossier, dossier.c.id == employeur.c.dossier_id)
+            .group_by(dossier.c.code, contrat.c.date_embauche, contrat.c.statut)).all(),
+            columns=["dossier", "date_embauche", "statut", "n"])
         quarantined = pd.DataFrame(conn.execute(
-            select(ledger.c.received_at, func.count()).where(ledger.c.outcome == "quarantined")
-            .group_by(ledger.c.received_at)).all(), columns=["received_at", "n"])
+            select(ledger.c.received_at).where(ledger.c.outcome == "quarantined")).all(),
+            columns=["received_at"])
     crm["month"] = _month(crm["periode"])
     hires["month"] = _month(hires["date_embauche"])
     quarantined["month"] = _month(quarantined["received_at"])
@@ -65,9 +69,9 @@ def _slug(code: str) -> str:
 
 
 def _counts(frame: pd.DataFrame, labels: dict[str, str]) -> dict[str, int]:
-    named = frame["statut"].map(labels).dropna()
+    named = frame.assign(label=frame["statut"].map(labels)).dropna(subset=["label"])
     counts = {label: 0 for label in dict.fromkeys(labels.values())}
-    counts.update(named.value_counts().to_dict())
+    counts.update({k: int(v) for k, v in named.groupby("label")["n"].sum().items()})
     return counts
 
 
@@ -81,11 +85,11 @@ def boards(engine: Engine, latest_months: int = 3) -> list[Board]:
         for month in months:
             c = crm[(crm["dossier"] == code) & (crm["month"] == month)]
             h = hires[(hires["dossier"] == code) & (hires["month"] == month)]
-            q = int(quarantined.loc[quarantined["month"] == month, "n"].sum())
+            q = int((quarantined["month"] == month).sum())
             lines = [f"# {code} — {month}", "", "| | |", "|---|---|",
-                     f"| CRM reçus | {len(c)} |",
+                     f"| CRM reçus | {int(c['n'].sum())} |",
                      *[f"| CRM {k} | {v} |" for k, v in _counts(c, CRM_COLUMNS).items()],
-                     f"| DPAE (embauches du mois) | {len(h)} |",
+                     f"| DPAE (embauches du mois) | {int(h['n'].sum())} |",
                      *[f"| DPAE {k} | {v} |" for k, v in _counts(h, DPAE_COLUMNS).items()],
                      f"| fichiers en quarantaine (tous dossiers) | {q} |"]
             key = f"etat-{_slug(code)}-{month}"

@@ -19,7 +19,12 @@ SOON = timedelta(days=15)
 def rates_on(conn: Connection, siret: str, on: date) -> pd.DataFrame:
     """Per salarié: matricule, nom, prenoms, taux, type, identifiant (S21.G00.50.008),
     valide_jusqu_au, alerte."""
-    frame = load_registry(conn, [siret], on).sort_values("matricule", kind="stable")
+    return _rates(load_registry(conn, [siret], on), on).drop(columns="siret")
+
+
+def _rates(registry: pd.DataFrame, on: date) -> pd.DataFrame:
+    """`rates_on`'s columns, after the siret, for registry rows (`load_registry`)."""
+    frame = registry.sort_values(["siret", "matricule"], kind="stable")
     until = pd.to_datetime(frame["valide_jusqu_au_registre"])
     rate = frame["taux_registre"].fillna("")
     kind = frame["type_registre"].fillna("")
@@ -35,6 +40,7 @@ def rates_on(conn: Connection, siret: str, on: date) -> pd.DataFrame:
         "",
     )
     return pd.DataFrame({
+        "siret": frame["siret"],
         "matricule": frame["matricule"],
         "nom": frame["nom"],
         "prenoms": frame["prenoms"],
@@ -52,11 +58,6 @@ EXPIRY_ALERTS = ("taux expiré : grille par défaut", "expire bientôt")
 
 def expiring(conn: Connection, on: date) -> pd.DataFrame:
     """Rates expired or about to expire on `on`, every SIRET: siret then `rates_on` columns."""
-    sirets = conn.execute(select(employeur.c.siret).distinct().order_by(employeur.c.siret))
-    frames = [rates_on(conn, siret, on).assign(siret=siret) for siret in sirets.scalars()]
-    if not frames:
-        return pd.DataFrame(columns=["siret", "matricule", "nom", "prenoms", "taux", "type",
-                                     "identifiant", "valide_jusqu_au", "alerte"])
-    every = pd.concat(frames, ignore_index=True)
-    found = every[every["alerte"].isin(EXPIRY_ALERTS)]
-    return found[["siret", *[c for c in found.columns if c != "siret"]]].reset_index(drop=True)
+    sirets = list(conn.execute(select(employeur.c.siret).distinct()).scalars())
+    every = _rates(load_registry(conn, sirets, on), on)
+    return every[every["alerte"].isin(EXPIRY_ALERTS)].reset_index(drop=True)

@@ -225,3 +225,33 @@ def test_everything_dropped_at_once_is_taken_registry_first(settings: Settings) 
     assert "inconnu_registre" not in crm and ";modifie;" in crm
     [folder] = (settings.outbox / "dpae").iterdir()
     assert len((folder / "preparation.csv").read_text().splitlines()) == 1  # no issue
+
+
+@SQLITE_ONLY
+def test_status_says_what_runs_and_what_waits(settings: Settings) -> None:
+    """No server, a watcher whose last heartbeat is old (its process gone), files waiting."""
+    import json
+    import socket
+
+    from gedflow.watch import Heartbeat, heartbeat_path
+
+    toml = settings.root / "gedflow.toml"  # a port where no Prefect server answers
+    toml.write_text(toml.read_text() + f"[service]\nport = {free_port()}\n")
+    fresh = _cli(settings, "status")
+    assert fresh.exit_code == 0, fresh.output
+    assert "✗ Prefect : aucun serveur" in fresh.output
+    assert "✗ watcher : jamais démarré" in fresh.output
+    assert "inbox : 0 fichier(s) en attente (vide)" in fresh.output
+    assert "DPAE : 0 sans AR" in fresh.output and "taux PAS : 0 expiré(s)" in fresh.output
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    beat = Heartbeat(pid=dead.pid, host=socket.gethostname(), observer="inotify",
+                     started_at="2026-01-05T08:00:00+00:00", beat_at="2026-01-05T09:00:00+00:00",
+                     sweeps=12, files=3, errors=1, last_error="OperationalError: locked",
+                     period_seconds=30.0)
+    heartbeat_path(settings).write_text(json.dumps(beat.__dict__))
+    (settings.inbox / "registre" / "employeurs_x.csv").write_text("x\n")
+    later = _cli(settings, "status")
+    assert "✗ watcher : arrêté" in later.output and "12 balayages" in later.output
+    assert "1 balayage(s) en erreur ; dernier : OperationalError: locked" in later.output
+    assert "inbox : 1 fichier(s) en attente (registre 1)" in later.output

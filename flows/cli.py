@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlalchemy import Connection, func, select
 
 from flows.cli_common import RootOption, console, create_folders, parse_day, settings_or_exit
+from flows.portal_cli import credentials_app, doctor, offline_app
 from flows.prefect_env import LazyApi, configure, migrate_prefect_home
 from flows.service_cli import serve, server_app, status, watch
 from gedflow.checks import mask_nir
@@ -33,12 +34,13 @@ from gedflow.dpae.handler import reference_time
 from gedflow.dpae.phases import phase_of
 from gedflow.dpae.prepare import hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
-from gedflow.dpae.send import send_batches
+from gedflow.dpae.send import hold_offline, send_batches
 from gedflow.dpae.send_api import send_batches_api
 from gedflow.dpae.suivi import overdue
 from gedflow.errors import GedflowError
 from gedflow.intake import Outcome, claim_ready
 from gedflow.mail import read_mapibox, write_mail_section
+from gedflow.portal import offline
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import dossier, employeur, salarie, taux
 from gedflow.registry.transfer import TransferRequest, transfer
@@ -279,6 +281,25 @@ def crm_taux(
         console.print(f"[yellow]⚠ {warned} taux expiré(s) ou expirant sous 15 jours[/yellow]")
 
 
+@crm_app.command("recuperer")
+def crm_recuperer(root: RootOption = None) -> None:
+    """Récupère les CRM nominatifs (API DSN) de chaque utilisateur, puis les traite."""
+    settings = settings_or_exit(root)
+    create_folders(settings)
+    configure(settings)
+    with ExitStack() as stack:
+        LazyApi(stack, settings).ensure()
+        from flows.connexion import recuperer_crm
+
+        state = recuperer_crm(str(settings.root), return_state=True)
+    console.print(("[green]✓[/] " if state.is_completed() else "[red]✗[/] ")
+                  + f"{state.name} : {state.message}", highlight=False)
+    if state.is_completed() and state.name != "Ignoré":
+        _print_outcomes(settings, *process_inbox(settings))
+    if not state.is_completed():
+        raise typer.Exit(1)
+
+
 DossierOption = Annotated[str, typer.Option("--dossier", help="Code du dossier.")]
 SiretOption = Annotated[str | None, typer.Option("--siret", help="Un seul établissement.")]
 DuOption = Annotated[str | None, typer.Option("--du", help="Embauches à partir du JJ/MM/AAAA.")]
@@ -364,6 +385,11 @@ def dpae_send(
 ) -> None:
     """Envoie les lots réels prêts (jamais deux fois) : e-mail (.eml en mode test) ou API."""
     settings = settings_or_exit(root)
+    if (mode or settings.dpae_mode) == "reel" and offline.status(settings) is not None:
+        for item in hold_offline(migrate(settings.registry_url), settings):
+            console.print(f"• lot {item.batch_id} : {item.detail}")
+        console.print(f"[yellow]{offline.MESSAGE} : rien n'est envoyé[/]")
+        return
     if (canal or settings.dpae_canal) == "api":
         _send_api(settings, mode or settings.dpae_mode)
         return
@@ -487,9 +513,11 @@ def keys_list(root: RootOption = None) -> None:
     console.print(table)
 
 
-for command in (serve, watch, status):
+for command in (serve, watch, status, doctor):
     app.command()(command)
 app.add_typer(server_app, name="server")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(offline_app, name="offline")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -15,6 +15,7 @@ from prefect.runner import Runner
 from prefect.schedules import Cron
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+from flows.connexion import doctor, recuperer_crm
 from flows.maintenance import expiration_taux, suivi_dpae
 from flows.sweep import balayer_inbox, dispatch
 from gedflow.intake import claim_ready
@@ -27,16 +28,21 @@ SERVED = {
     "balayage-inbox": (balayer_inbox, "Filet de sécurité du watcher : tout fichier complet."),
     "suivi-dpae": (suivi_dpae, "DPAE sans AR après 5 jours ouvrés ; embauches non déclarées."),
     "expiration-taux": (expiration_taux, "Taux PAS expirés ou expirant."),
+    "recuperation-crm": (recuperer_crm, "CRM nominatifs (API DSN, nature 94) déposés dans "
+                                        "l'inbox."),
+    "doctor": (doctor, "Test d'accès aux serveurs Net-Entreprises (à la demande)."),
 }
 
 
 def deployments(settings: Settings) -> list[RunnerDeployment]:
-    """The scheduled deployments, loaded by module path (runs start in a fresh process)."""
+    """The deployments, scheduled unless run on demand, loaded by module path (runs start in a
+    fresh process)."""
     return [
         flow_.to_deployment(
             name=name, parameters={"root": str(settings.root)}, description=description,
             tags=["gedflow"],
-            schedule=Cron(settings.schedules[name], timezone=settings.planif_fuseau),
+            schedule=(Cron(settings.schedules[name], timezone=settings.planif_fuseau)
+                      if name in settings.schedules else None),
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
         for name, (flow_, description) in SERVED.items()

@@ -15,6 +15,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 from gedflow.errors import ConfigError, GedflowError
+from gedflow.portal import offline
 from gedflow.settings import Settings
 
 MAPIBOX_KEYS = ("profil", "a", "sujet", "note")
@@ -67,6 +68,7 @@ def build_message(settings: Settings, attachment: Path, subject_suffix: str) -> 
 
 def send_smtp(settings: Settings, message: EmailMessage, timeout: float = 30.0) -> None:
     """Send over SMTP; the password comes from the environment, never from the config file."""
+    offline.refuse_if_on(settings)
     if not settings.mail_smtp_hote:
         raise ConfigError("serveur SMTP non configuré ([mail] smtp_hote)")
     try:

@@ -20,7 +20,8 @@ STATE_DIR = ".gedflow"
 INBOX_FOLDERS = ("crm_nominatif/travail", "AR", "dpae", "registre")
 OUTBOX_FOLDERS = ("crm_nominatif", "AR", "dpae", "archive", "quarantine")
 # Sections of gedflow.toml → the prefix of their keys in `Settings`.
-SECTIONS = {"gedflow": "", "mail": "mail_", "service": "service_", "planification": "planif_"}
+SECTIONS = {"gedflow": "", "mail": "mail_", "service": "service_", "planification": "planif_",
+            "connexion": "connexion_"}
 
 
 @dataclass(frozen=True)
@@ -54,19 +55,36 @@ class Settings:
     mail_smtp_port: int = 25
     mail_smtp_starttls: bool = False
     mail_smtp_utilisateur: str = ""
-    # API DPAE (dpae_canal = "api"): URLs (official defaults), the declarant's identity; the
-    # password comes from GEDFLOW_API_MOT_DE_PASSE or the credential store, never from here.
+    # API DPAE (dpae_canal = "api"): the declarant's credentials come from the credential store
+    # (`gedflow credentials set`); the bilan is polled `api_essais` times every `api_intervalle` s.
     dpae_canal: str = "email"
-    api_dpae_authentification: str = "https://mon.urssaf.fr/authentifier_dpae"
-    api_dpae_depot: str = "https://depot.dpae-edi.urssaf.fr/deposer-dsn/1.0/"
-    api_dpae_retours: str = "https://consultation.dpae-edi.urssaf.fr/lister-retours-flux/2.0/"
-    api_siret: str = ""
-    api_nom: str = ""
-    api_prenom: str = ""
-    api_service: str = "25"
-    api_delai: float = 30.0
     api_essais: int = 60
     api_intervalle: float = 10.0
+    # Net-Entreprises access (section [connexion]): direct | proxy | systeme (the environment's
+    # proxies); the proxy (its password from GEDFLOW_PROXY_MOT_DE_PASSE, never from here); TLS
+    # verification (off only for a test bench, with a loud warning); timeout, tries for 429/5xx;
+    # whose credentials the service uses; the endpoints, official defaults (net_entreprises_api.md).
+    connexion_mode: str = "direct"
+    connexion_proxy_hote: str = ""
+    connexion_proxy_port: int = 3128
+    connexion_proxy_utilisateur: str = ""
+    connexion_securise: bool = True
+    connexion_delai: float = 30.0
+    connexion_essais: int = 3
+    connexion_attente: float = 2.0
+    connexion_utilisateur: str = "administrateur"
+    connexion_dsn_authentification: str = "https://services.net-entreprises.fr/authentifier/1.0/"
+    connexion_dsn_depot: str = "https://depot.dsnrg.net-entreprises.fr/deposer-dsn/1.0/"
+    # The returns of the declarant over one window (at most 60 min): {debut} and {fin} are
+    # replaced by AAAA-MM-JJTHH:MM:SS (UTC).
+    connexion_dsn_retours: str = ("https://consultation.dsnrg.net-entreprises.fr/"
+                                  "lister-retours-declarant/2.0/{debut}/{fin}")
+    connexion_dpae_authentification: str = "https://mon.urssaf.fr/authentifier_dpae"
+    connexion_dpae_depot: str = "https://depot.dpae-edi.urssaf.fr/deposer-dsn/1.0/"
+    connexion_dpae_retours: str = ("https://consultation.dpae-edi.urssaf.fr/"
+                                   "lister-retours-flux/2.0/")
+    # First CRM retrieval: how many days back; later ones start where the last one ended.
+    connexion_depuis_jours: int = 31
     # The running service (section [service]): the local Prefect server's port, the watcher's
     # observer (inotify | polling: network shares have no inotify) and full-sweep period, how
     # many scheduled runs may run at once.
@@ -79,6 +97,7 @@ class Settings:
     planif_balayage_inbox: str = "*/5 * * * *"
     planif_suivi_dpae: str = "0 8 * * 1-5"
     planif_expiration_taux: str = "30 7 * * *"
+    planif_recuperation_crm: str = "0 * * * 1-5"
 
     @property
     def state_dir(self) -> Path:
@@ -116,6 +135,7 @@ class Settings:
             "balayage-inbox": self.planif_balayage_inbox,
             "suivi-dpae": self.planif_suivi_dpae,
             "expiration-taux": self.planif_expiration_taux,
+            "recuperation-crm": self.planif_recuperation_crm,
         }
 
     @property
@@ -155,6 +175,7 @@ CHOICES = {
     "dpae_fin_de_ligne": ("lf", "crlf"),
     "dpae_canal": ("email", "api"),
     "service_observateur": ("inotify", "polling"),
+    "connexion_mode": ("direct", "proxy", "systeme"),
 }
 
 

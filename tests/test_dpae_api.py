@@ -5,12 +5,15 @@ import pytest
 from sqlalchemy import Engine, select
 
 from gedflow.dpae.send_api import one_message_per_hire, send_batches_api
-from gedflow.portal.dpae_api import ApiError, DpaeApi, Endpoints, Identifiants
+from gedflow.portal.dpae_api import DpaeApi
+from gedflow.portal.http import Portal, PortalError
+from gedflow.portal.session import Session
 from gedflow.registry.tables import contrat, dpae_batch
-from gedflow.settings import Settings, load_settings
+from gedflow.settings import Settings
 
-from .api_server import PASSWORD, FakeUrssaf
+from .api_server import PASSWORD, FakeNetEntreprises
 from .dpae_support import HIRE_1, HIRE_2
+from .portal_support import ACCOUNT, connect
 from .test_crypto_phases import _use_keys
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -18,20 +21,13 @@ SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 @pytest.fixture
 def urssaf():
-    with FakeUrssaf() as fake:
+    with FakeNetEntreprises() as fake:
         yield fake
 
 
-def _api_settings(settings: Settings, base: str, monkeypatch) -> Settings:
-    monkeypatch.setenv("GEDFLOW_API_MOT_DE_PASSE", PASSWORD)
-    toml = settings.root / "gedflow.toml"
-    toml.write_text(toml.read_text() + (
-        f'dpae_canal = "api"\napi_dpae_authentification = "{base}/authentifier_dpae"\n'
-        f'api_dpae_depot = "{base}/deposer-dsn/1.0/"\n'
-        f'api_dpae_retours = "{base}/lister-retours-flux/2.0/"\n'
-        'api_siret = "12345678200010"\napi_nom = "DUPRE"\napi_prenom = "Jean"\n'
-        "api_intervalle = 0.05\napi_essais = 5\napi_delai = 1\n"))
-    return load_settings(settings.root)
+def _api_settings(settings: Settings, fake: FakeNetEntreprises) -> Settings:
+    return connect(settings, fake, gedflow='dpae_canal = "api"\napi_intervalle = 0.05\n'
+                                           "api_essais = 5\n")
 
 
 def _build(registry: Engine, settings: Settings, urssaf_keys):
@@ -50,7 +46,7 @@ def _build(registry: Engine, settings: Settings, urssaf_keys):
 def test_end_to_end_through_the_api(registry: Engine, settings: Settings, urssaf_keys, urssaf,
                                     monkeypatch) -> None:
     built = _build(registry, settings, urssaf_keys)
-    configured = _api_settings(settings, urssaf.base, monkeypatch)
+    configured = _api_settings(settings, urssaf)
     [report] = send_batches_api(registry, configured)
     assert len(urssaf.deposits) == 2  # one hire per deposit
     assert all(d.count(b"<FR_EmployeeGroup>") == 1 for d in urssaf.deposits)
@@ -72,7 +68,7 @@ def test_end_to_end_through_the_api(registry: Engine, settings: Settings, urssaf
 def test_a_restart_polls_and_never_deposits_again(registry: Engine, settings: Settings,
                                                   urssaf_keys, urssaf, monkeypatch) -> None:
     _build(registry, settings, urssaf_keys)
-    configured = _api_settings(settings, urssaf.base, monkeypatch)
+    configured = _api_settings(settings, urssaf)
     real_bilan = DpaeApi.bilan
     monkeypatch.setattr(DpaeApi, "bilan", lambda *_a, **_k: (_ for _ in ()).throw(
         KeyboardInterrupt))  # dies right after the first deposit
@@ -86,25 +82,27 @@ def test_a_restart_polls_and_never_deposits_again(registry: Engine, settings: Se
 
 @pytest.mark.parametrize(("mode", "words"), [
     ("401", "identifiants refusés"), ("403", "compte bloqué"), ("422", "mal formés"),
-    ("429", "trop de requêtes"), ("500", r"erreur du serveur URSSAF \(500\)"),
+    ("429", "trop de requêtes"), ("500", r"HTTP 500 : erreur du serveur"),
     ("slow", "délai dépassé")])
-def test_documented_errors(urssaf, mode: str, words: str) -> None:
-    api = DpaeApi(Endpoints(f"{urssaf.base}/authentifier_dpae", f"{urssaf.base}/deposer-dsn/1.0/",
-                            f"{urssaf.base}/lister-retours-flux/2.0/"), timeout=0.5)
+def test_documented_errors(settings: Settings, urssaf, mode: str, words: str) -> None:
+    configured = connect(settings, urssaf, connexion="delai = 0.5\nessais = 1\n", store=False)
     urssaf.mode = mode
-    with pytest.raises(ApiError, match=words):
-        api.authenticate(Identifiants("12345678200010", "DUPRE", "Jean", PASSWORD))
+    with Portal(configured) as portal, pytest.raises(PortalError, match=words):
+        Session(portal, f"{urssaf.base}/authentifier_dpae", ACCOUNT).login()
 
 
-def test_wrong_password_and_unreachable_server(urssaf) -> None:
-    api = DpaeApi(Endpoints(f"{urssaf.base}/authentifier_dpae", "", ""), timeout=1)
-    with pytest.raises(ApiError, match="identifiants refusés") as info:
-        api.authenticate(Identifiants("12345678200010", "DUPRE", "Jean", "mauvais"))
-    assert info.value.status == 401 and "mauvais" not in repr(
-        Identifiants("1", "n", "p", "mauvais"))
-    dead = DpaeApi(Endpoints("http://127.0.0.1:9/authentifier_dpae", "", ""), timeout=1)
-    with pytest.raises(ApiError, match="injoignable"):
-        dead.authenticate(Identifiants("12345678200010", "DUPRE", "Jean", PASSWORD))
+def test_wrong_password_and_unreachable_server(settings: Settings, urssaf) -> None:
+    from dataclasses import replace
+
+    configured = connect(settings, urssaf, store=False)
+    with Portal(configured) as portal:
+        with pytest.raises(PortalError, match="identifiants refusés") as info:
+            Session(portal, f"{urssaf.base}/authentifier_dpae",
+                    replace(ACCOUNT, motdepasse="mauvais")).login()
+        assert info.value.status == 401 and "mauvais" not in repr(
+            replace(ACCOUNT, motdepasse="mauvais"))
+        with pytest.raises(PortalError, match="connexion refusée"):
+            Session(portal, "http://127.0.0.1:9/authentifier_dpae", ACCOUNT).login()
 
 
 @SQLITE
@@ -124,7 +122,7 @@ def test_send_command_over_the_api(registry: Engine, settings: Settings, urssaf_
     from flows.cli import app
 
     _build(registry, settings, urssaf_keys)
-    _api_settings(settings, urssaf.base, monkeypatch)
+    _api_settings(settings, urssaf)
     test_mode = CliRunner().invoke(app, ["dpae", "send", "--root", str(settings.root)])
     assert "rien n'est envoyé" in test_mode.output and urssaf.deposits == []
     real = CliRunner().invoke(app, ["dpae", "send", "--mode", "reel",
@@ -141,10 +139,10 @@ def test_api_bilans_dropped_in_the_ar_folder(registry: Engine, settings: Setting
     from gedflow.intake import claim, process, scan
 
     _build(registry, settings, urssaf_keys)
-    configured = _api_settings(settings, urssaf.base, monkeypatch)
+    configured = _api_settings(settings, urssaf)
     monkeypatch.setattr(DpaeApi, "bilan", lambda *_a, **_k: (_ for _ in ()).throw(
-        ApiError("pas encore de bilan")))
-    with pytest.raises(ApiError):
+        PortalError("pas encore de bilan")))
+    with pytest.raises(PortalError):
         send_batches_api(registry, configured)  # deposited, no bilan yet
     (settings.inbox / "AR").mkdir(exist_ok=True)
     (settings.inbox / "AR/FLUX0000000000000000001.xml").write_bytes(

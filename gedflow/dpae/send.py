@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, update
 
 from gedflow.fsutil import atomic_write
 from gedflow.mail import build_message, send_smtp
+from gedflow.portal import offline
 from gedflow.registry.bulk import chunked
 from gedflow.registry.tables import contrat, dpae_batch
 from gedflow.settings import Settings
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Sending:
     batch_id: str
-    outcome: str  # envoye | eml | incertain
+    outcome: str  # envoye | eml | incertain | hors_ligne
     detail: str
 
 
@@ -36,6 +37,19 @@ def pending_batches(engine: Engine) -> list:
         return conn.execute(select(dpae_batch).where(dpae_batch.c.mode == "reel")
                             .where(dpae_batch.c.envoi != "envoye")
                             .order_by(dpae_batch.c.created_at)).all()
+
+
+def hold_offline(engine: Engine, settings: Settings) -> list[Sending]:
+    """In mode assistance: each real batch stays ready in the outbox, with a note beside it."""
+    held = []
+    for batch in pending_batches(engine):
+        folder = (settings.root / batch.path).parent
+        note = atomic_write(folder / "EN_ATTENTE_HORS_LIGNE.txt", (
+            f"Lot {batch.id} prêt, non envoyé : {offline.MESSAGE}.\n"
+            "Il partira au premier envoi après « gedflow offline off ».\n"))
+        held.append(Sending(batch.id, "hors_ligne", f"prêt, non envoyé (mode assistance) : "
+                                                    f"{note.relative_to(settings.root)}"))
+    return held
 
 
 def send_batches(engine: Engine, settings: Settings, mode: str) -> list[Sending]:

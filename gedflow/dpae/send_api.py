@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from copy import deepcopy
 from datetime import UTC, datetime
 
@@ -19,22 +18,23 @@ from sqlalchemy import Engine, select, update
 from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
 from gedflow.dpae.send import pending_batches
 from gedflow.errors import ConfigError
-from gedflow.portal.dpae_api import DpaeApi, Endpoints, Identifiants
+from gedflow.portal.credentials import CredentialStore
+from gedflow.portal.dpae_api import DpaeApi
+from gedflow.portal.http import Portal
+from gedflow.portal.session import Session
 from gedflow.registry.bulk import chunked
 from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)
-PASSWORD_ENV = "GEDFLOW_API_MOT_DE_PASSE"
 
 
-def identifiants(settings: Settings) -> Identifiants:
-    password = os.environ.get(PASSWORD_ENV, "")
-    if not (settings.api_siret and settings.api_nom and password):
-        raise ConfigError("API DPAE : renseignez api_siret, api_nom, api_prenom et le mot de "
-                          f"passe ({PASSWORD_ENV})")
-    return Identifiants(settings.api_siret, settings.api_nom, settings.api_prenom, password,
-                        settings.api_service)
+def dpae_session(portal: Portal, settings: Settings) -> DpaeApi:
+    """The API DPAE with the service user's credentials (`[connexion] utilisateur`)."""
+    user = settings.connexion_utilisateur
+    who = CredentialStore(settings).load(user)
+    return DpaeApi(Session(portal, settings.connexion_dpae_authentification, who, user),
+                   settings.connexion_dpae_depot, settings.connexion_dpae_retours)
 
 
 def one_message_per_hire(batch_xml: bytes) -> list[bytes]:
@@ -65,27 +65,33 @@ def _in_xml_order(engine: Engine, ids: list[int]) -> list[int]:
 
 
 def send_batches_api(engine: Engine, settings: Settings) -> list[CompteRendu]:
-    api = DpaeApi(Endpoints(settings.api_dpae_authentification, settings.api_dpae_depot,
-                            settings.api_dpae_retours), timeout=settings.api_delai)
     reports = []
-    for batch in pending_batches(engine):
-        folder = (settings.root / batch.path).parent
-        if not (folder / "dpae.xml").exists():
-            raise ConfigError(f"lot {batch.id} : dpae.xml absent (construisez avec --format both "
-                              "pour l'API)")
-        token = api.authenticate(identifiants(settings))
-        ids = _in_xml_order(engine, json.loads(batch.contrats))
-        messages = one_message_per_hire((folder / "dpae.xml").read_bytes())
-        for contrat_id, message in zip(ids, messages, strict=True):
-            _deposit_then_poll(engine, api, token, contrat_id, message, settings)
-        with engine.begin() as conn:
-            conn.execute(update(dpae_batch).where(dpae_batch.c.id == batch.id)
-                         .values(envoi="envoye", envoye_at=datetime.now(UTC)))
-        reports.append(_compte_rendu(engine, settings, batch.id, ids))
+    batches = pending_batches(engine)
+    if not batches:
+        return reports
+    with Portal(settings) as portal:
+        api = dpae_session(portal, settings)
+        for batch in batches:
+            reports.append(_send_batch(engine, settings, api, batch))
     return reports
 
 
-def _deposit_then_poll(engine: Engine, api: DpaeApi, token: str, contrat_id: int,
+def _send_batch(engine: Engine, settings: Settings, api: DpaeApi, batch) -> CompteRendu:
+    folder = (settings.root / batch.path).parent
+    if not (folder / "dpae.xml").exists():
+        raise ConfigError(f"lot {batch.id} : dpae.xml absent (construisez avec --format both "
+                          "pour l'API)")
+    ids = _in_xml_order(engine, json.loads(batch.contrats))
+    messages = one_message_per_hire((folder / "dpae.xml").read_bytes())
+    for contrat_id, message in zip(ids, messages, strict=True):
+        _deposit_then_poll(engine, api, contrat_id, message, settings)
+    with engine.begin() as conn:
+        conn.execute(update(dpae_batch).where(dpae_batch.c.id == batch.id)
+                     .values(envoi="envoye", envoye_at=datetime.now(UTC)))
+    return _compte_rendu(engine, settings, batch.id, ids)
+
+
+def _deposit_then_poll(engine: Engine, api: DpaeApi, contrat_id: int,
                        message: bytes, settings: Settings) -> None:
     with engine.connect() as conn:
         row = conn.execute(select(contrat.c.idflux, contrat.c.statut)
@@ -94,11 +100,11 @@ def _deposit_then_poll(engine: Engine, api: DpaeApi, token: str, contrat_id: int
         return
     idflux = row.idflux
     if not idflux:
-        idflux = api.deposit(token, message)
+        idflux = api.deposit(message)
         with engine.begin() as conn:
             conn.execute(update(contrat).where(contrat.c.id == contrat_id)
                          .values(idflux=idflux, statut="envoye"))
-    bilan = api.bilan(token, idflux, settings.api_essais, settings.api_intervalle)
+    bilan = api.bilan(idflux, settings.api_essais, settings.api_intervalle)
     ok = bilan.etat == "OK"
     with engine.begin() as conn:
         conn.execute(update(contrat).where(contrat.c.id == contrat_id).values(

@@ -204,3 +204,24 @@ crm_anomalie = Table(
     Column("ntt", String(40), nullable=False),
     Column("matricule", String(30), nullable=False),
 )
+
+# CRM nominatif returns (nature 94) downloaded from the API DSN: one row per return id, so a
+# return listed twice (or again after a restart) is never downloaded twice.
+retour_crm = Table(
+    "retour_crm",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("retour_id", String(64), nullable=False, unique=True),
+    Column("utilisateur", String(64), nullable=False),
+    Column("publication", DateTime(timezone=True)),
+    Column("fichier", Text, nullable=False),  # relative to the root, where it was dropped
+    Column("recupere_le", DateTime(timezone=True), nullable=False),
+)
+
+# Where each user's last complete retrieval ended: the next one lists returns from there.
+recuperation = Table(
+    "recuperation",
+    metadata,
+    Column("utilisateur", String(64), primary_key=True),
+    Column("jusqu_au", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,136 @@
+"""Automatic CRM nominatif retrieval (API DSN, returns of nature 94): for each user's
+credentials, list the returns since that user's last complete retrieval, download every CRM not
+seen yet (by return id) and drop it atomically into `inbox/crm_nominatif/travail/YYYY_MM/`,
+where the CRM flow takes it. A refused authentication is an error, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from lxml import etree
+from sqlalchemy import Engine, insert, select, update
+
+from gedflow.errors import GedflowError
+from gedflow.fsutil import free_name, move
+from gedflow.portal.credentials import CredentialStore
+from gedflow.portal.dsn_api import CRM_NOMINATIF, DsnApi, Retour
+from gedflow.portal.http import Portal
+from gedflow.portal.session import Session
+from gedflow.registry.tables import recuperation, retour_crm
+from gedflow.settings import Settings
+from gedflow.xmlsafe import HARDENED
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Recuperation:
+    """One user's retrieval: the window, the files dropped, the error if it failed."""
+
+    utilisateur: str
+    debut: datetime | None = None
+    fin: datetime | None = None
+    retours: int = 0
+    deja_vus: int = 0
+    fichiers: list[str] = field(default_factory=list)
+    erreur: str = ""
+
+
+def _period(path, retour: Retour) -> str:
+    """YYYY_MM of the CRM's declared month (`mois`, JJMMAAAA or AAAA-MM-JJ), else the month
+    before its publication (an unreadable file goes on to the CRM flow, which says why)."""
+    try:
+        declared = _declared_month(path)
+    except etree.XMLSyntaxError:
+        declared = None
+    published = retour.publication or datetime.now(UTC)
+    return declared or f"{published.replace(day=1) - timedelta(days=1):%Y_%m}"
+
+
+def _declared_month(path) -> str | None:
+    for _event, element in etree.iterparse(str(path), events=("end",), **HARDENED):
+        if etree.QName(element).localname == "mois" and element.text:
+            text = element.text.strip()
+            if len(text) == 8 and text.isdigit():
+                return f"{text[4:]}_{text[2:4]}"
+            if len(text) == 10 and text[4] == "-":
+                return f"{text[:4]}_{text[5:7]}"
+    return None
+
+
+def _start(engine: Engine, user: str, now: datetime, settings: Settings) -> datetime:
+    with engine.connect() as conn:
+        last = conn.execute(select(recuperation.c.jusqu_au)
+                            .where(recuperation.c.utilisateur == user)).scalar()
+    if last is None:
+        return now - timedelta(days=settings.connexion_depuis_jours)
+    return last if last.tzinfo else last.replace(tzinfo=UTC)
+
+
+def _seen(engine: Engine, ids: list[str]) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(retour_crm.c.retour_id)
+                                .where(retour_crm.c.retour_id.in_(ids))).scalars())
+
+
+def _drop(engine: Engine, settings: Settings, api: DsnApi, user: str, retour: Retour) -> str:
+    """Download to the state folder, then one rename into the inbox; recorded after."""
+    part = settings.state_dir / "telechargements" / f"{retour.id}.part"
+    api.download(retour, part)
+    folder = settings.inbox / "crm_nominatif" / "travail" / _period(part, retour)
+    target = move(part, free_name(folder / f"crm_{retour.id}.xml", datetime.now(UTC)))
+    relative = str(target.relative_to(settings.root))
+    with engine.begin() as conn:
+        conn.execute(insert(retour_crm).values(
+            retour_id=retour.id, utilisateur=user, publication=retour.publication,
+            fichier=relative, recupere_le=datetime.now(UTC)))
+    log.info("CRM return %s of %s dropped in %s", retour.id, user, relative)
+    return relative
+
+
+def _advance(engine: Engine, user: str, until: datetime) -> None:
+    with engine.begin() as conn:
+        done = conn.execute(update(recuperation).where(recuperation.c.utilisateur == user)
+                            .values(jusqu_au=until)).rowcount
+        if not done:
+            conn.execute(insert(recuperation).values(utilisateur=user, jusqu_au=until))
+
+
+def recuperer_user(engine: Engine, settings: Settings, portal: Portal, user: str,
+                   now: datetime) -> Recuperation:
+    result = Recuperation(user)
+    who = CredentialStore(settings).load(user)
+    session = Session(portal, settings.connexion_dsn_authentification, who, user)
+    session.login()  # a refused account fails here, loudly
+    api = DsnApi(session, settings.connexion_dsn_retours)
+    result.debut, result.fin = _start(engine, user, now, settings), now
+    crms = [r for r in api.list_returns(result.debut, now) if r.nature == CRM_NOMINATIF]
+    seen = _seen(engine, [r.id for r in crms])
+    result.retours, result.deja_vus = len(crms), len(seen)
+    for retour in crms:
+        if retour.id not in seen:
+            result.fichiers.append(_drop(engine, settings, api, user, retour))
+    _advance(engine, user, now)  # only once every new CRM of the window is in the inbox
+    return result
+
+
+def recuperer(engine: Engine, settings: Settings, now: datetime | None = None,
+              users: list[str] | None = None) -> list[Recuperation]:
+    """Every user's retrieval; one user's failure does not stop the others (see `erreur`)."""
+    moment = now or datetime.now(UTC)
+    chosen = users or CredentialStore(settings).users()
+    if not chosen:
+        raise GedflowError("aucun identifiant Net-Entreprises enregistré : "
+                           "gedflow credentials set --user administrateur", code="identifiants")
+    results = []
+    with Portal(settings) as portal:
+        for user in chosen:
+            try:
+                results.append(recuperer_user(engine, settings, portal, user, moment))
+            except GedflowError as exc:
+                log.error("CRM retrieval failed for %s: %s", user, exc)
+                results.append(Recuperation(user, erreur=str(exc)))
+    return results

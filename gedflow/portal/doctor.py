@@ -1,0 +1,128 @@
+"""The connection test ("tester l'accès aux serveurs"): one ✓/✗ line per endpoint with the
+reason in plain French. An authentication endpoint passes only if the user's credentials are
+accepted; the others pass when the server answers (without a token, a refusal is expected).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from gedflow.errors import GedflowError
+from gedflow.portal import offline
+from gedflow.portal.credentials import CredentialError, CredentialStore
+from gedflow.portal.dsn_api import STAMP
+from gedflow.portal.http import Connexion, Portal, PortalError
+from gedflow.portal.session import Session
+from gedflow.settings import Settings
+
+# (label, settings field, authentication endpoint?)
+ENDPOINTS = (
+    ("Authentification API DSN", "connexion_dsn_authentification", True),
+    ("Dépôt API DSN", "connexion_dsn_depot", False),
+    ("Retours API DSN", "connexion_dsn_retours", False),
+    ("Authentification API DPAE", "connexion_dpae_authentification", True),
+    ("Dépôt API DPAE", "connexion_dpae_depot", False),
+    ("Retours API DPAE", "connexion_dpae_retours", False),
+)
+REACHABLE = "serveur joignable"
+
+
+@dataclass(frozen=True)
+class Check:
+    nom: str
+    url: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Diagnostic:
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+
+def _url(settings: Settings, name: str) -> str:
+    now = datetime.now(UTC)
+    return getattr(settings, name).format(debut=(now - timedelta(hours=1)).strftime(STAMP),
+                                          fin=now.strftime(STAMP))
+
+
+def _unreached(exc: PortalError) -> bool:
+    """No answer from the server itself: network, proxy, overload or server error."""
+    return exc.status is None or exc.status in (407, 429) or exc.status >= 500
+
+
+def _reach(portal: Portal, label: str, url: str) -> Check:
+    try:
+        portal.request("GET", url, tries=1)
+    except PortalError as exc:
+        if _unreached(exc):
+            return Check(label, url, False, exc.reason)
+        return Check(label, url, True, f"{REACHABLE} (HTTP {exc.status} sans jeton : normal)")
+    return Check(label, url, True, REACHABLE)
+
+
+def _authenticate(portal: Portal, label: str, url: str, settings: Settings, user: str) -> Check:
+    try:
+        who = CredentialStore(settings).load(user)
+    except CredentialError as exc:
+        reached = _reach(portal, label, url)
+        return replace(reached, ok=False, detail=f"{reached.detail} ; {exc}")
+    try:
+        Session(portal, url, who, user).login()
+    except PortalError as exc:
+        if _unreached(exc):
+            return Check(label, url, False, exc.reason)
+        return Check(label, url, False, f"{REACHABLE}, mais {exc.reason}")
+    return Check(label, url, True, f"identifiants de {user} acceptés")
+
+
+def _proxy(settings: Settings) -> Check:
+    where = f"{settings.connexion_proxy_hote}:{settings.connexion_proxy_port}"
+    try:
+        socket.create_connection((settings.connexion_proxy_hote, settings.connexion_proxy_port),
+                                 timeout=settings.connexion_delai).close()
+    except OSError as exc:
+        return Check("Proxy", where, False, f"proxy injoignable ({exc.strerror or exc})")
+    return Check("Proxy", where, True, "proxy joignable")
+
+
+def diagnose(settings: Settings, user: str | None = None) -> Diagnostic:
+    """Test every endpoint (no retry: the answer the user would get now)."""
+    who = user or settings.connexion_utilisateur
+    result = Diagnostic()
+    if not settings.connexion_securise:
+        result.warnings.append("vérification TLS DÉSACTIVÉE ([connexion] securise = false) : "
+                               "n'importe quel serveur peut se faire passer pour Net-Entreprises")
+    if offline.status(settings) is not None:
+        result.checks = [Check(label, getattr(settings, name), False,
+                               f"non testé : {offline.MESSAGE}")
+                         for label, name, _auth in ENDPOINTS]
+        return result
+    if settings.connexion_mode == "proxy":
+        result.checks.append(_proxy(settings))
+    connexion = replace(Connexion.from_settings(settings), essais=1)
+    with Portal(settings, connexion) as portal:
+        for label, name, is_auth in ENDPOINTS:
+            url = _url(settings, name)
+            try:
+                check = (_authenticate(portal, label, url, settings, who) if is_auth
+                         else _reach(portal, label, url))
+            except GedflowError as exc:
+                check = Check(label, url, False, str(exc))
+            result.checks.append(check)
+    return result
+
+
+def test_credentials(settings: Settings, user: str) -> list[Check]:
+    """Authenticate `user` against both APIs."""
+    connexion = replace(Connexion.from_settings(settings), essais=1)
+    with Portal(settings, connexion) as portal:
+        return [_authenticate(portal, label, getattr(settings, name), settings, user)
+                for label, name, is_auth in ENDPOINTS if is_auth]

@@ -1,0 +1,207 @@
+"""HTTP to Net-Entreprises / URSSAF with the `[connexion]` settings: direct, proxy or the
+environment's proxies, TLS verification, timeout, a few tries on 429/5xx/timeouts, the offline
+guard (nothing leaves the machine in mode assistance) and every failure turned into a
+`PortalError` whose message a payroll manager understands (net_entreprises_api.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+from lxml import etree
+
+from gedflow.errors import GedflowError
+from gedflow.portal import offline
+from gedflow.settings import Settings
+
+log = logging.getLogger(__name__)
+PROXY_PASSWORD_ENV = "GEDFLOW_PROXY_MOT_DE_PASSE"
+
+REASONS = {
+    401: "identifiants refusés : la casse et les caractères spéciaux comptent, copiez-collez "
+         "depuis le portail (mot de passe expiré, ou compte pas encore actif ?)",
+    403: "accès refusé : compte bloqué, ou habilitation / licence refusée pour ce service",
+    407: "le proxy refuse l'authentification (utilisateur ou mot de passe du proxy)",
+    422: "identifiants mal formés (SIRET, nom, prénom ou code service)",
+    429: "trop de requêtes : le serveur demande d'attendre, réessayez plus tard",
+}
+RETRIED = {429, 500, 502, 503, 504}
+
+
+class PortalError(GedflowError):
+    """A call that failed; `status` is the HTTP status when the server answered, `reason` the
+    cause without the context the message adds."""
+
+    code = "portail"
+
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason or message
+
+
+def http_reason(status: int, via_proxy: bool = False) -> str:
+    if status in REASONS:
+        return f"HTTP {status} : {REASONS[status]}"
+    if via_proxy and status in (502, 503, 504):
+        return f"HTTP {status} : le proxy n'a pas pu joindre le serveur"
+    if status >= 500:
+        return f"HTTP {status} : erreur du serveur, réessayez plus tard"
+    return f"HTTP {status} : réponse inattendue du serveur"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def network_reason(exc: httpx.HTTPError, via_proxy: bool, timeout: float) -> str:
+    """Plain-French reason for a call that got no HTTP answer."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"délai dépassé ({timeout:g} s) : le serveur ne répond pas à temps"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return "connexion coupée avant la fin de la réponse : réessayez"
+    if isinstance(exc, httpx.ProxyError):
+        return f"proxy refusé : {exc}"
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return "nom de serveur introuvable (DNS) : vérifiez l'adresse et l'accès internet"
+        if isinstance(cause, ssl.SSLError):
+            return ("erreur TLS : le certificat du serveur n'est pas vérifié (proxy qui "
+                    "intercepte, date du poste, autorité inconnue)")
+        if isinstance(cause, ConnectionRefusedError):
+            return ("proxy injoignable : connexion refusée par le proxy" if via_proxy else
+                    "connexion refusée : aucun service à cette adresse (pare-feu ?)")
+    text = str(exc)
+    if "Name or service not known" in text or "getaddrinfo" in text:
+        return "nom de serveur introuvable (DNS) : vérifiez l'adresse et l'accès internet"
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+        return "erreur TLS : le certificat du serveur n'est pas vérifié"
+    return f"connexion impossible : {text or type(exc).__name__}"
+
+
+@dataclass(frozen=True)
+class Connexion:
+    """The `[connexion]` settings a client needs."""
+
+    mode: str = "direct"
+    proxy: str = ""
+    securise: bool = True
+    delai: float = 30.0
+    essais: int = 3
+    attente: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Connexion:
+        proxy = ""
+        if settings.connexion_mode == "proxy":
+            auth = ""
+            if settings.connexion_proxy_utilisateur:
+                secret = quote(os.environ.get(PROXY_PASSWORD_ENV, ""), safe="")
+                auth = f"{quote(settings.connexion_proxy_utilisateur, safe='')}:{secret}@"
+            proxy = f"http://{auth}{settings.connexion_proxy_hote}:{settings.connexion_proxy_port}"
+        return cls(settings.connexion_mode, proxy, settings.connexion_securise,
+                   settings.connexion_delai, max(1, settings.connexion_essais),
+                   settings.connexion_attente)
+
+
+class Portal:
+    """One HTTP client for every Net-Entreprises / URSSAF call of a run."""
+
+    def __init__(self, settings: Settings, connexion: Connexion | None = None) -> None:
+        self.settings = settings
+        self.connexion = connexion or Connexion.from_settings(settings)
+        if not self.connexion.securise:
+            log.warning("connexion non sécurisée : la vérification TLS est DÉSACTIVÉE "
+                        "([connexion] securise = false)")
+        self._client = httpx.Client(
+            proxy=self.connexion.proxy or None,
+            trust_env=self.connexion.mode == "systeme",
+            verify=self.connexion.securise,
+            timeout=self.connexion.delai,
+        )
+
+    @property
+    def via_proxy(self) -> bool:
+        return self.connexion.mode == "proxy" or (
+            self.connexion.mode == "systeme"
+            and any(os.environ.get(n) for n in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                                                  "http_proxy", "ALL_PROXY", "all_proxy")))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Portal:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def _send(self, method: str, url: str, **kwargs) -> httpx.Response:
+        offline.refuse_if_on(self.settings)
+        try:
+            return self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise PortalError(network_reason(exc, self.via_proxy, self.connexion.delai)) from exc
+
+    def request(self, method: str, url: str, tries: int | None = None, **kwargs) -> httpx.Response:
+        """The answer (2xx), after up to `tries` attempts on 429, 5xx and timeouts."""
+        tries = tries or self.connexion.essais
+        for attempt in range(1, tries + 1):
+            try:
+                answer = self._send(method, url, **kwargs)
+            except PortalError as exc:
+                if attempt == tries or not isinstance(exc.__cause__, httpx.TimeoutException):
+                    raise
+                self._pause(attempt, None)
+                continue
+            if answer.is_success:
+                return answer
+            if answer.status_code not in RETRIED or attempt == tries:
+                raise PortalError(http_reason(answer.status_code, self.via_proxy),
+                                  answer.status_code)
+            self._pause(attempt, answer.headers.get("Retry-After"))
+        raise AssertionError("unreachable")
+
+    def _pause(self, attempt: int, retry_after: str | None) -> None:
+        wait = self.connexion.attente * 2 ** (attempt - 1)
+        if retry_after and retry_after.isdigit():
+            wait = min(float(retry_after), 60.0)
+        time.sleep(wait)
+
+    @contextmanager
+    def stream(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
+        """A streamed GET (for downloads); HTTP errors as `PortalError`."""
+        offline.refuse_if_on(self.settings)
+        try:
+            with self._client.stream("GET", url, headers=headers) as answer:
+                if not answer.is_success:
+                    raise PortalError(http_reason(answer.status_code, self.via_proxy),
+                                      answer.status_code)
+                yield answer
+        except httpx.HTTPError as exc:
+            raise PortalError(network_reason(exc, self.via_proxy, self.connexion.delai)) from exc
+
+
+def identifiants_xml(siret: str, nom: str, prenom: str, motdepasse: str, service: str) -> bytes:
+    """The authentication body of the API DSN and the API DPAE."""
+    root = etree.Element("identifiants")
+    for tag, value in (("siret", siret), ("nom", nom), ("prenom", prenom),
+                       ("motdepasse", motdepasse), ("service", service)):
+        etree.SubElement(root, tag).text = value
+    return etree.tostring(root)
+
+
+def auth_header(token: str) -> dict[str, str]:
+    return {"Authorization": f"DSNLogin jeton={token}"}

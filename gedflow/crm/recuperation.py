@@ -51,13 +51,14 @@ def _period(path, retour: Retour) -> str:
 
 
 def _declared_month(path) -> str | None:
-    for _event, element in etree.iterparse(str(path), events=("end",), **HARDENED):
-        if etree.QName(element).localname == "mois" and element.text:
-            text = element.text.strip()
-            if len(text) == 8 and text.isdigit():
-                return f"{text[4:]}_{text[2:4]}"
-            if len(text) == 10 and text[4] == "-":
-                return f"{text[:4]}_{text[5:7]}"
+    with path.open("rb") as handle:
+        for _event, element in etree.iterparse(handle, events=("end",), **HARDENED):
+            if etree.QName(element).localname == "mois" and element.text:
+                text = element.text.strip()
+                if len(text) == 8 and text.isdigit():
+                    return f"{text[4:]}_{text[2:4]}"
+                if len(text) == 10 and text[4] == "-":
+                    return f"{text[:4]}_{text[5:7]}"
     return None
 
 

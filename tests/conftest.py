@@ -7,6 +7,7 @@ user's own.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -39,6 +40,30 @@ from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_setti
 
 TESTS = Path(__file__).resolve().parent
 EXAMPLES = TESTS.parent / "examples"
+
+
+class _Everything(logging.Handler):
+    """Every log line of the session, for the leak scan (tests/test_zz_no_leaks.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name} {record.getMessage()} {record.exc_text or ''}")
+
+
+LOG_LINES = _Everything()
+
+
+@pytest.fixture(autouse=True)
+def _log_everything() -> None:
+    """Keep the capture on the root logger (Prefect's logging setup replaces its handlers)."""
+    root = logging.getLogger()
+    if LOG_LINES not in root.handlers:
+        root.addHandler(LOG_LINES)
+    for name in ("gedflow", "flows", "tasks"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
 
 
 def _pg_binary(name: str) -> str | None:

@@ -51,7 +51,7 @@ def test_retrieval_flow_drops_the_crm_and_publishes(settings: Settings, fake) ->
 
 def test_refused_account_fails_the_run_visibly(settings: Settings, fake) -> None:
     configured = connect(settings, fake, connexion="depuis_jours = 1")
-    fake.accounts[SIRET] = ("DUPRE", "Jean", "expiré")
+    fake.accounts[SIRET] = ("DUPRE", "Jean", "Perime-2022!")
     state = recuperer_crm(str(configured.root), return_state=True)
     assert state.is_failed()
     assert "administrateur : authentification de administrateur : HTTP 401" in state.message

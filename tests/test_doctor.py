@@ -88,7 +88,7 @@ def test_one_server_down(settings: Settings, fake) -> None:
 
 def test_servers_answer_but_authentication_refused(settings: Settings, fake) -> None:
     configured = connect(settings, fake)
-    fake.accounts[SIRET] = ("Dupre", "Jean", "autre")  # wrong case and password on the portal
+    fake.accounts[SIRET] = ("Dupre", "Jean", "Autre-Secret-7")  # case and password changed
     done = _doctor(configured)
     assert done.exit_code == 1
     ok, detail = _details(configured)["Authentification API DSN"]

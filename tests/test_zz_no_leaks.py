@@ -1,0 +1,81 @@
+"""Runs last (file order): no test password and no NIR of the test data appears in any log line
+of the session, any Prefect log, artifact, flow or task run name and parameter recorded by the
+test harness, or any log file or Prefect database written under the session's temporary folders.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .api_server import PASSWORD
+from .conftest import EXAMPLES, LOG_LINES, TESTS
+
+# Every password the suite gives to a double, a proxy or the credential store.
+PASSWORDS = (PASSWORD, "proxy:secret/à", "une longue phrase secrète", "Autre-Secret-7",
+             "Perime-2022!", "mot-de-passe-renouvelé", "nouveau-mot-de-passe")
+NIR15 = re.compile(r"(?<![0-9A-Z])[12][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}[0-9]{2}(?![0-9])")
+
+
+def _nir_key(nir13: str) -> int:
+    digits = nir13.replace("2A", "19").replace("2B", "18")
+    return 97 - int(digits) % 97
+
+
+def known_nirs() -> set[str]:
+    """The valid NIRs of the examples and test data, with their 13-character form."""
+    found: set[str] = set()
+    sources = [*EXAMPLES.rglob("*.*"), *TESTS.rglob("*.py"), *(TESTS / "data").rglob("*.*")]
+    for path in sources:
+        for nir in NIR15.findall(path.read_text(encoding="utf-8", errors="replace")):
+            if _nir_key(nir[:13]) == int(nir[13:]):
+                found |= {nir, nir[:13]}
+    return found
+
+
+def leaks(text: str, secrets: set[str]) -> list[str]:
+    return sorted(s for s in secrets if s in text)
+
+
+def test_the_scan_finds_a_planted_secret() -> None:
+    secrets = known_nirs() | set(PASSWORDS)
+    assert len(known_nirs()) >= 10
+    assert leaks(f"INFO jeton pour {PASSWORD}", secrets) == [PASSWORD]
+    assert leaks("salarié 1790169123045 sans taux", secrets) == ["1790169123045"]
+
+
+def _every(read) -> list:
+    """All the objects of a Prefect read call, 200 at a time (the API's page limit)."""
+    found: list = []
+    while True:
+        page = read(limit=200, offset=len(found))
+        found += page
+        if len(page) < 200:
+            return found
+
+
+def _prefect_texts() -> list[str]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [
+            *(f"{log.name} {log.message}" for log in _every(client.read_logs)),
+            *(f"{a.key} {a.description} {a.data}" for a in _every(client.read_artifacts)),
+            *(f"{r.name} {r.parameters} {r.state.message if r.state else ''}"
+              for r in _every(client.read_flow_runs)),
+            *(r.name for r in _every(client.read_task_runs)),
+        ]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_no_password_or_nir_in_logs_runs_or_artifacts(tmp_path_factory) -> None:
+    secrets = known_nirs() | set(PASSWORDS)
+    places = {"python logs": "\n".join(LOG_LINES.lines),
+              "prefect (harness)": "\n".join(_prefect_texts())}
+    base = tmp_path_factory.getbasetemp()
+    for path in [*base.rglob("*.log"), *base.rglob("prefect.db")]:
+        places[str(path.relative_to(base))] = path.read_bytes().decode("utf-8", "replace")
+    found = {where: leaks(text, secrets) for where, text in places.items()}
+    assert {where: hits for where, hits in found.items() if hits} == {}
+    assert len(LOG_LINES.lines) > 0

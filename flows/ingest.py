@@ -21,16 +21,30 @@ from tasks.intake import process_claims, publish_outcomes
 def _run_name() -> str:
     """`crm 2022_08 1 fichier(s)`: the flow, the periods of the GED folders, the file count."""
     claims = flow_run.parameters.get("claims", [])
-    periods = sorted({p for _id, rel in claims for p in PurePosixPath(rel).parts[:-1]
-                      if PERIOD_FOLDER.match(p)})
+    periods = sorted({_period(rel) for _id, rel in claims} - {""})
     return " ".join([flow_run.flow_name, *periods, f"{len(claims)} fichier(s)"])
 
 
-def _process_all(root: str, kind: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+def _period(rel: str) -> str:
+    return next((p for p in PurePosixPath(rel).parts[:-1] if PERIOD_FOLDER.match(p)), "")
+
+
+def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
+                 parallel: bool = False) -> list[Outcome]:
+    """Process the claims in chunks, one after the other; with `parallel`, one period after
+    the other and the chunks of a period at once, on the flow's task runner."""
     engine = migrate(load_settings(root).registry_url)
+    groups: dict[str, list[int]] = {}
+    for claim_id, rel in claims:
+        groups.setdefault(_period(rel) if parallel else "", []).append(claim_id)
     outcomes: list[Outcome] = []
-    for ids in chunks(engine, [claim_id for claim_id, _rel in claims]):
-        outcomes += process_claims(root, ids, kind)
+    for _period_key, ids in sorted(groups.items()):
+        if parallel:
+            futures = [process_claims.submit(root, part, kind) for part in chunks(engine, ids)]
+            outcomes += [o for future in futures for o in future.result()]
+        else:
+            for part in chunks(engine, ids):
+                outcomes += process_claims(root, part, kind)
     publish_outcomes(root, kind, outcomes)
     return outcomes
 
@@ -45,8 +59,10 @@ def registre(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
 
 @flow(name="crm", flow_run_name=_run_name)
 def crm(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
-    """CRM nominatif / financier: reconcile with the registry, record rates, report."""
-    return _process_all(root, "crm", sorted(claims, key=lambda c: c[1]))
+    """CRM nominatif / financier: reconcile with the registry, record rates, report. On Dask,
+    the files of one period are parsed in parallel (the hold rule compares periods in order)."""
+    parallel = load_settings(root).service_executeur == "dask"
+    return _process_all(root, "crm", sorted(claims, key=lambda c: c[1]), parallel)
 
 
 @flow(name="dpae", flow_run_name=_run_name)

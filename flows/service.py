@@ -15,6 +15,7 @@ from prefect.runner import Runner
 from prefect.schedules import Cron
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+from flows.alerts import install_automations
 from flows.connexion import doctor, recuperer_crm
 from flows.maintenance import expiration_taux, suivi_dpae
 from flows.sweep import balayer_inbox, dispatch
@@ -108,6 +109,7 @@ class ServedDeployments(threading.Thread):
 
 def serve_all(settings: Settings) -> None:
     """Serve the deployments with the watcher; returns on Ctrl-C (SIGTERM raises it too)."""
+    install_automations(settings)
     served = ServedDeployments(settings)
     served.start()
     try:

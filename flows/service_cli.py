@@ -24,9 +24,11 @@ from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import expiring
 from gedflow.dpae.suivi import overdue, undeclared
 from gedflow.intake import scan
+from gedflow.portal import offline
+from gedflow.portal.credentials import CredentialStore
 from gedflow.procs import pid_alive
 from gedflow.registry.db import migrate
-from gedflow.registry.tables import ledger
+from gedflow.registry.tables import ledger, recuperation
 from gedflow.settings import Settings
 from gedflow.watch import read_heartbeat
 
@@ -67,6 +69,9 @@ def serve(root: RootOption = None) -> None:
             console.print(f"✓ watcher sur {settings.inbox}")
             for name, cron in settings.schedules.items():
                 console.print(f"✓ déploiement {name} : « {cron} » ({settings.planif_fuseau})")
+            console.print("✓ alertes (exécution en échec, quarantaine) : "
+                          + (settings.service_notification
+                             or f"journal {settings.state_dir / 'logs' / 'alertes.log'}"))
             serve_all(settings)
     except KeyboardInterrupt:
         pass
@@ -144,6 +149,21 @@ def _ledger_lines(settings: Settings) -> list[str]:
     return lines
 
 
+def _connexion_lines(settings: Settings) -> list[str]:
+    state = offline.status(settings)
+    lines = [f"⚠ mode assistance actif depuis {state['depuis']} : rien ne sort de la machine"
+             if state else "• Net-Entreprises : en ligne (gedflow doctor teste l'accès)"]
+    users = CredentialStore(settings).users()
+    with migrate(settings.registry_url).connect() as conn:
+        last = dict(conn.execute(select(recuperation.c.utilisateur, recuperation.c.jusqu_au))
+                    .tuples().all())
+    for user in users or ["(aucun identifiant : gedflow credentials set)"]:
+        when = last.get(user)
+        lines.append(f"  {user} : CRM récupérés jusqu'au {when:%d/%m/%Y %H:%M} UTC" if when
+                     else f"  {user} : aucune récupération de CRM")
+    return lines
+
+
 def status(root: RootOption = None) -> None:
     """L'état de tout : serveur Prefect, watcher, inbox, fichiers traités, suivis."""
     settings = settings_or_exit(root)
@@ -156,7 +176,8 @@ def status(root: RootOption = None) -> None:
     else:
         console.print(f"✗ Prefect : aucun serveur sur {settings.api_url} "
                       f"(gedflow serve le démarre ; journal : {server_log(settings)})")
-    for line in [*_watcher_lines(settings), *_inbox_lines(settings), *_ledger_lines(settings)]:
+    for line in [*_watcher_lines(settings), *_inbox_lines(settings), *_ledger_lines(settings),
+                 *_connexion_lines(settings)]:
         console.print(line)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from prefect import flow
 
 from flows.ingest import FLOWS
+from flows.runners import task_runner
 from gedflow.intake import Claim, Outcome, claim_ready, count_outcomes, process, refuse_unknown
 from gedflow.registry.db import migrate
 from gedflow.settings import Settings, load_settings
@@ -28,7 +29,8 @@ def dispatch(
     for kind, flow_ in FLOWS.items():
         batch = by_kind.pop(kind, [])
         if batch:
-            outcomes += flow_(str(settings.root), [(c.id, c.rel) for c in batch])
+            outcomes += flow_.with_options(task_runner=task_runner(settings))(
+                str(settings.root), [(c.id, c.rel) for c in batch])
             if on_batch:
                 on_batch(len(batch))
     engine = migrate(settings.registry_url)

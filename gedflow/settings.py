@@ -92,6 +92,14 @@ class Settings:
     service_observateur: str = "inotify"
     service_balayage_secondes: float = 30.0
     service_limite: int = 4
+    # The notification block of the alerts (failed runs, quarantined files): `<type>/<nom>` of
+    # a block saved in Prefect (e.g. `slack-webhook/paie`); empty: log-only (alertes.log).
+    service_notification: str = ""
+    # Where the CRM files of a run are parsed: "threads" (in the flow's process, one after the
+    # other) or "dask" (spread over the Dask cluster at `dask_adresse`, tcp://hote:8786; one
+    # period after the other, the files of a period in parallel; use a PostgreSQL registry).
+    service_executeur: str = "threads"
+    service_dask_adresse: str = ""
     # Schedules (section [planification]): cron expressions in `planif_fuseau`.
     planif_fuseau: str = "Europe/Paris"
     planif_balayage_inbox: str = "*/5 * * * *"
@@ -175,6 +183,7 @@ CHOICES = {
     "dpae_fin_de_ligne": ("lf", "crlf"),
     "dpae_canal": ("email", "api"),
     "service_observateur": ("inotify", "polling"),
+    "service_executeur": ("threads", "dask"),
     "connexion_mode": ("direct", "proxy", "systeme"),
 }
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import task_run
+from prefect.events import emit_event
+from prefect.runtime import flow_run, task_run
 
 from gedflow.board import boards
 from gedflow.crm.handler import handle_crm
@@ -17,6 +18,7 @@ from gedflow.registry.db import migrate
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import load_settings
 
+QUARANTINE_EVENT = "gedflow.fichiers.quarantaine"
 # Inbox folder kind → the domain function that processes one of its files.
 HANDLERS: dict[str, Handler] = {
     "registre": handle_registre, "crm": handle_crm, "dpae": handle_dpae, "ar": handle_ar,
@@ -41,6 +43,16 @@ def process_claims(root: str, claim_ids: list[int], kind: str) -> list[Outcome]:
     for o in outcomes:
         get_run_logger().info("ledger row %s (%s): %s", o.claim_id, kind, o.outcome)
     return outcomes
+
+
+def announce_quarantine(files: list[str]) -> None:
+    """One event per run that quarantined files: the `gedflow-quarantaine` automation turns it
+    into an alert (flows/alerts.py)."""
+    emit_event(event=QUARANTINE_EVENT,
+               resource={"prefect.resource.id": f"gedflow.run.{flow_run.id}",
+                         "prefect.resource.name": flow_run.name or "gedflow"},
+               payload={"nombre": len(files),
+                        "fichiers": ", ".join(files[:20]) + (" …" if len(files) > 20 else "")})
 
 
 def _rel(root: Path, path: Path | None) -> str:
@@ -70,6 +82,9 @@ def publish_outcomes(root: str, kind: str, outcomes: list[Outcome]) -> None:
     lines += ["", "| fichier | résultat | rapport |", "|---|---|---|"]
     lines += [f"| {r['fichier']} | {r['resultat']} | {r['rapport'] or r['raison']} |" for r in rows]
     create_markdown_artifact(key=f"{kind}-resume", markdown="\n".join(lines))
+    quarantined = [r["fichier"] for r in rows if r["resultat"] == "quarantined"]
+    if quarantined:
+        announce_quarantine(quarantined)
     for board in boards(migrate(load_settings(root).registry_url)):
         create_markdown_artifact(key=board.key, markdown=board.markdown,
                                  description=f"État du dossier {board.dossier}, {board.month}")

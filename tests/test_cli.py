@@ -243,6 +243,7 @@ def test_status_says_what_runs_and_what_waits(settings: Settings) -> None:
     assert "✗ watcher : jamais démarré" in fresh.output
     assert "inbox : 0 fichier(s) en attente (vide)" in fresh.output
     assert "DPAE : 0 sans AR" in fresh.output and "taux PAS : 0 expiré(s)" in fresh.output
+    assert "Net-Entreprises : en ligne" in fresh.output and "aucun identifiant" in fresh.output
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     beat = Heartbeat(pid=dead.pid, host=socket.gethostname(), observer="inotify",
@@ -255,3 +256,13 @@ def test_status_says_what_runs_and_what_waits(settings: Settings) -> None:
     assert "✗ watcher : arrêté" in later.output and "12 balayages" in later.output
     assert "1 balayage(s) en erreur ; dernier : OperationalError: locked" in later.output
     assert "inbox : 1 fichier(s) en attente (registre 1)" in later.output
+    from gedflow.portal import offline
+    from gedflow.portal.credentials import CredentialStore
+
+    from .portal_support import ACCOUNT
+
+    CredentialStore(settings).save("administrateur", ACCOUNT)
+    offline.turn_on(settings)
+    last = _cli(settings, "status")
+    assert "⚠ mode assistance actif" in last.output
+    assert "administrateur : aucune récupération de CRM" in last.output

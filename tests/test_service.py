@@ -29,6 +29,9 @@ from .test_dpae_ar import _ar
 pytestmark = pytest.mark.slow
 CHECKOUT = Path(__file__).resolve().parent.parent
 EMPLOYEURS = (EXAMPLES / "registre/employeurs_exemple.csv").read_text(encoding="utf-8")
+DEAD_ENDPOINTS = "".join(
+    f'{api}_{what} = "http://127.0.0.1:9/{what}/{{debut}}/{{fin}}"\n'
+    for api in ("dsn", "dpae") for what in ("authentification", "depot", "retours"))
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -96,7 +99,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     root = tmp_path_factory.mktemp("service")
     (root / "gedflow.toml").write_text(
         "[gedflow]\nsettle_seconds = 0.5\ndpae_maintenant = \"2025-03-03T10:15\"\n"
-        f"[service]\nport = {free_port()}\nbalayage_secondes = 5\n", encoding="utf-8")
+        f"[service]\nport = {free_port()}\nbalayage_secondes = 5\n"
+        # Net-Entreprises: a dead local port (nothing in tests reaches the internet).
+        f'[connexion]\ndelai = 2\nessais = 1\n{DEAD_ENDPOINTS}', encoding="utf-8")
     svc = Service(root)
     svc.start()
     try:
@@ -147,10 +152,29 @@ def test_drop_a_registry_a_crm_hires_and_an_ar(service: Service) -> None:
     assert {"registre-fichiers", "crm-resume", "crm-81234567600017-2022-08",
             "dpae-preparation", "ar-fichiers"} <= keys
     deployments = {d["name"] for d in service.api("deployments/filter", {"limit": 50})}
-    assert deployments == {"balayage-inbox", "suivi-dpae", "expiration-taux"}
+    assert deployments == {"balayage-inbox", "suivi-dpae", "expiration-taux", "recuperation-crm",
+                           "doctor"}
     nirs = ("285037512345678", "290036912304528", "185119935201279")
     names = " ".join(runs())
     assert not any(nir in names for nir in nirs)
+
+
+def test_failed_runs_and_quarantined_files_raise_alerts(service: Service) -> None:
+    """The automations notify through the default log-only block (loaded by the server)."""
+    settings = service.settings
+    automations = {a["name"] for a in service.api("automations/filter", {"limit": 50})}
+    assert automations == {"gedflow-echec", "gedflow-quarantaine"}
+    journal = settings.state_dir / "logs" / "alertes.log"
+    _drop(settings, "dpae/embauches_casse.pdf", b"%PDF-1.4 pas un tableau")
+    _wait(lambda: journal.exists() and "quarantaine" in journal.read_text(), 120,
+          "the quarantine alert")
+    assert "dpae/embauches_casse.pdf" in journal.read_text()
+    [doctor] = [d for d in service.api("deployments/filter", {"limit": 50})
+                if d["name"] == "doctor"]
+    httpx.post(f"{settings.api_url}/deployments/{doctor['id']}/create_flow_run", json={},
+               timeout=30).raise_for_status()  # every endpoint is a dead port: it fails
+    _wait(lambda: "en échec" in journal.read_text(), 180, "the failed-run alert")
+    assert "Exécution « doctor » (doctor) en échec" in journal.read_text(), journal.read_text()
 
 
 def _employeurs(i: int) -> bytes:

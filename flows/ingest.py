@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from gedflow.crm.handler import PERIOD_FOLDER
-from gedflow.intake import Outcome, chunks
+from gedflow.intake import Outcome, chunks, rounds
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import import_order
 from gedflow.settings import load_settings
@@ -32,7 +32,8 @@ def _period(rel: str) -> str:
 def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
                  parallel: bool = False) -> list[Outcome]:
     """Process the claims in chunks, one after the other; with `parallel`, one period after
-    the other and the chunks of a period at once, on the flow's task runner."""
+    the other and the chunks of a period at once, on the flow's task runner (identical files in
+    successive rounds)."""
     engine = migrate(load_settings(root).registry_url)
     groups: dict[str, list[int]] = {}
     for claim_id, rel in claims:
@@ -40,8 +41,10 @@ def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
     outcomes: list[Outcome] = []
     for _period_key, ids in sorted(groups.items()):
         if parallel:
-            futures = [process_claims.submit(root, part, kind) for part in chunks(engine, ids)]
-            outcomes += [o for future in futures for o in future.result()]
+            for batch in rounds(engine, ids):
+                futures = [process_claims.submit(root, part, kind)
+                           for part in chunks(engine, batch)]
+                outcomes += [o for future in futures for o in future.result()]
         else:
             for part in chunks(engine, ids):
                 outcomes += process_claims(root, part, kind)

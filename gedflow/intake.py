@@ -359,6 +359,23 @@ def chunks(engine: Engine, ids: list[int]) -> list[list[int]]:
     return runs
 
 
+def rounds(engine: Engine, ids: list[int]) -> list[list[int]]:
+    """Ledger ids, in order, split so that no two files with the same content share a round:
+    files processed at once never both see the other as new (the second is a duplicate)."""
+    with engine.connect() as conn:
+        hashes = dict(conn.execute(select(ledger.c.id, ledger.c.sha256)
+                                   .where(ledger.c.id.in_(ids))).all())
+    seen: dict[str, int] = {}
+    split: list[list[int]] = []
+    for claim_id in ids:
+        n = seen.get(hashes.get(claim_id, ""), 0)
+        seen[hashes.get(claim_id, "")] = n + 1
+        if n == len(split):
+            split.append([])
+        split[n].append(claim_id)
+    return split
+
+
 def claims_by_id(settings: Settings, engine: Engine, ids: list[int]) -> list[Claim]:
     """Claims still to process, by ledger id (flows receive ids, never names or content)."""
     with engine.connect() as conn:

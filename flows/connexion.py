@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed, State
 
-from gedflow.crm.recuperation import recuperer
+from gedflow.crm.recuperation import recuperer, uncovered
 from gedflow.portal import offline
 from gedflow.portal.doctor import diagnose
 from gedflow.registry.db import migrate
@@ -52,7 +52,12 @@ def recuperer_crm(root: str) -> State:
     skipped = _skipped(settings)
     if skipped:
         return skipped
-    results = recuperer(migrate(settings.registry_url), settings)
+    engine = migrate(settings.registry_url)
+    results = recuperer(engine, settings)
+    orphans = uncovered(engine, settings)
+    if orphans:
+        get_run_logger().warning("dossiers without credentials (CRMs not retrieved): %s",
+                                 ", ".join(orphans))
     rows = [{"utilisateur": r.utilisateur,
              "depuis": f"{r.debut:%Y-%m-%d %H:%M}" if r.debut else "",
              "jusqu_au": f"{r.fin:%Y-%m-%d %H:%M}" if r.fin else "",
@@ -66,6 +71,8 @@ def recuperer_crm(root: str) -> State:
         f"- fichiers déposés dans l'inbox : {len(dropped)}",
         *[f"  - `{f}`" for f in dropped],
         *[f"- ✗ {r.utilisateur} : {r.erreur}" for r in results if r.erreur],
+        *([f"- ⚠ dossiers sans identifiants (CRM non récupérés) : {', '.join(orphans)}"]
+          if orphans else []),
     ]))
     failed = [f"{r.utilisateur} : {r.erreur}" for r in results if r.erreur]
     if failed:

@@ -46,8 +46,8 @@ def credentials_set(
     nom: Annotated[str | None, typer.Option(help="Nom, exactement comme sur le portail.")] = None,
     prenom: Annotated[str | None, typer.Option(help="Prénom, exactement comme sur le portail.")]
     = None,
-    service: Annotated[str, typer.Option(help="25 déclarant, 26 agricole, 98 concentrateur.")]
-    = "25",
+    service: Annotated[str | None, typer.Option(
+        help="25 déclarant (défaut), 26 agricole, 98 concentrateur.")] = None,
     dossier: Annotated[list[str] | None, typer.Option(
         "--dossier", help="Dossier servi par ces identifiants (répétable ; défaut : tous).")]
     = None,
@@ -61,7 +61,9 @@ def credentials_set(
         nom=nom if nom is not None else typer.prompt("Nom"),
         prenom=prenom if prenom is not None else typer.prompt("Prénom"),
         motdepasse=typer.prompt("Mot de passe", hide_input=True),
-        service=service, dossiers=tuple(dossier or ()))
+        service=service or typer.prompt(
+            "Code service (25 déclarant, 26 agricole, 98 concentrateur)", default="25"),
+        dossiers=tuple(dossier or ()))
     try:
         CredentialStore(settings).save(name, who)
     except GedflowError as exc:

@@ -89,9 +89,10 @@ def test_cli_set_list_test_remove(settings: Settings) -> None:
     with FakeNetEntreprises() as fake:
         connect(settings, fake, store=False)
         done = _cli(settings, "credentials", "set", "--user", "paie", "--dossier",
-                    "ASSO-TILLEULS", input=f"{SIRET}\nDUPRE\nJean\n{PASSWORD}\n")
+                    "ASSO-TILLEULS", input=f"{SIRET}\nDUPRE\nJean\n{PASSWORD}\n\n")
         assert done.exit_code == 0, done.output
         assert "la casse est conservée" in done.output and PASSWORD not in done.output
+        assert "service 25" in done.output
         listing = _cli(settings, "credentials", "list")
         assert "paie" in listing.output and "ASSO-TILLEULS" in listing.output
         assert PASSWORD not in listing.output
@@ -107,6 +108,6 @@ def test_cli_set_list_test_remove(settings: Settings) -> None:
 
 
 def test_cli_refuses_a_password_with_spaces(settings: Settings) -> None:
-    done = _cli(settings, "credentials", "set", input=f"{SIRET}\nDUPRE\nJean\n{PASSWORD} \n")
+    done = _cli(settings, "credentials", "set", input=f"{SIRET}\nDUPRE\nJean\n{PASSWORD} \n26\n")
     assert done.exit_code == 2 and "espace au début ou à la fin" in done.output
     assert CredentialStore(settings).users() == []

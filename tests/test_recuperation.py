@@ -150,3 +150,14 @@ def _cursor(engine: Engine) -> datetime:
     with engine.connect() as conn:
         value = conn.execute(select(recuperation.c.jusqu_au)).scalar()
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@SQLITE
+def test_dossiers_without_credentials_are_named(registry: Engine, settings: Settings) -> None:
+    from gedflow.crm.recuperation import uncovered
+
+    store = CredentialStore(settings)
+    store.save("paie", replace(ACCOUNT, dossiers=("ASSO-TILLEULS",)))
+    assert uncovered(registry, settings) == ["ATELIERS-DUPRE"]
+    store.save("administrateur", ACCOUNT)  # no dossier list: serves them all
+    assert uncovered(registry, settings) == []

@@ -19,7 +19,7 @@ from gedflow.portal.credentials import CredentialStore
 from gedflow.portal.dsn_api import CRM_NOMINATIF, DsnApi, Retour
 from gedflow.portal.http import Portal
 from gedflow.portal.session import Session
-from gedflow.registry.tables import recuperation, retour_crm
+from gedflow.registry.tables import dossier, recuperation, retour_crm
 from gedflow.settings import Settings
 from gedflow.xmlsafe import HARDENED
 
@@ -116,6 +116,15 @@ def recuperer_user(engine: Engine, settings: Settings, portal: Portal, user: str
             result.fichiers.append(_drop(engine, settings, api, user, retour))
     _advance(engine, user, now)  # only once every new CRM of the window is in the inbox
     return result
+
+
+def uncovered(engine: Engine, settings: Settings) -> list[str]:
+    """Dossiers no stored credentials serve: their CRMs are not retrieved."""
+    store = CredentialStore(settings)
+    accounts = [store.load(user) for user in store.users()]
+    with engine.connect() as conn:
+        codes = conn.execute(select(dossier.c.code).order_by(dossier.c.code)).scalars().all()
+    return [code for code in codes if not any(a.serves(code) for a in accounts)]
 
 
 def recuperer(engine: Engine, settings: Settings, now: datetime | None = None,

@@ -81,7 +81,7 @@ def prefect_api(settings: Settings) -> Iterator[str]:
 
     url = ps.PREFECT_API_URL.value()
     if not url:
-        start_server(settings, dict(os.environ), detached=True)
+        start_server(settings, dict(os.environ))
         url = settings.api_url
     # A one-off command: no heartbeat thread (~1 s per flow run, prefect.md §2).
     with ps.temporary_settings(

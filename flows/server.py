@@ -40,8 +40,10 @@ def server_log(settings: Settings) -> Path:
     return settings.state_dir / "logs" / "prefect-server.log"
 
 
-def start_server(settings: Settings, env: dict[str, str], *, detached: bool) -> subprocess.Popen:
-    """Launch `prefect server start` on 127.0.0.1 and wait until its API answers."""
+def start_server(settings: Settings, env: dict[str, str]) -> subprocess.Popen:
+    """Launch `prefect server start` on 127.0.0.1 and wait until its API answers. In its own
+    session: a Ctrl-C in the terminal reaches gedflow only, which stops its runs first, then
+    the server (stopped first, the runner's observers fail and shutdown takes ~30 s)."""
     log_path = server_log(settings)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
@@ -51,7 +53,7 @@ def start_server(settings: Settings, env: dict[str, str], *, detached: bool) -> 
              "--host", "127.0.0.1", "--port", str(settings.service_port)],
             env={**env, "PREFECT_API_URL": settings.api_url},
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=detached,
+            start_new_session=True,
         )
     _pidfile(settings).write_text(str(proc.pid))
     deadline = time.monotonic() + START_TIMEOUT
@@ -114,7 +116,7 @@ def local_server(settings: Settings, env: dict[str, str]) -> Iterator[str]:
     if server_answers(settings.api_url):
         yield settings.api_url
         return
-    proc = start_server(settings, env, detached=False)
+    proc = start_server(settings, env)
     try:
         yield settings.api_url
     finally:

@@ -157,7 +157,9 @@ def _connexion_lines(settings: Settings) -> list[str]:
     with migrate(settings.registry_url).connect() as conn:
         last = dict(conn.execute(select(recuperation.c.utilisateur, recuperation.c.jusqu_au))
                     .tuples().all())
-    for user in users or ["(aucun identifiant : gedflow credentials set)"]:
+    if not users:
+        lines.append("  aucun identifiant Net-Entreprises : gedflow credentials set")
+    for user in users:
         when = last.get(user)
         lines.append(f"  {user} : CRM récupérés jusqu'au {when:%d/%m/%Y %H:%M} UTC" if when
                      else f"  {user} : aucune récupération de CRM")

@@ -243,7 +243,8 @@ def test_status_says_what_runs_and_what_waits(settings: Settings) -> None:
     assert "✗ watcher : jamais démarré" in fresh.output
     assert "inbox : 0 fichier(s) en attente (vide)" in fresh.output
     assert "DPAE : 0 sans AR" in fresh.output and "taux PAS : 0 expiré(s)" in fresh.output
-    assert "Net-Entreprises : en ligne" in fresh.output and "aucun identifiant" in fresh.output
+    assert "Net-Entreprises : en ligne" in fresh.output
+    assert "aucun identifiant Net-Entreprises : gedflow credentials set" in fresh.output
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     beat = Heartbeat(pid=dead.pid, host=socket.gethostname(), observer="inotify",

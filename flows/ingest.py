@@ -5,12 +5,10 @@ Parameters are the root and ledger ids: never file content, names of people or N
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from prefect import flow
 from prefect.runtime import flow_run
 
-from gedflow.crm.handler import PERIOD_FOLDER
+from gedflow.crm.handler import folder_period
 from gedflow.intake import Outcome, chunks, rounds
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import import_order
@@ -21,12 +19,8 @@ from tasks.intake import process_claims, publish_outcomes
 def _run_name() -> str:
     """`crm 2022_08 1 fichier(s)`: the flow, the periods of the GED folders, the file count."""
     claims = flow_run.parameters.get("claims", [])
-    periods = sorted({_period(rel) for _id, rel in claims} - {""})
+    periods = sorted({folder_period(rel) for _id, rel in claims} - {""})
     return " ".join([flow_run.flow_name, *periods, f"{len(claims)} fichier(s)"])
-
-
-def _period(rel: str) -> str:
-    return next((p for p in PurePosixPath(rel).parts[:-1] if PERIOD_FOLDER.match(p)), "")
 
 
 def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
@@ -37,7 +31,7 @@ def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
     engine = migrate(load_settings(root).registry_url)
     groups: dict[str, list[int]] = {}
     for claim_id, rel in claims:
-        groups.setdefault(_period(rel) if parallel else "", []).append(claim_id)
+        groups.setdefault(folder_period(rel) if parallel else "", []).append(claim_id)
     outcomes: list[Outcome] = []
     for _period_key, ids in sorted(groups.items()):
         if parallel:

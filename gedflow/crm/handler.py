@@ -32,11 +32,17 @@ def availability(job: Job) -> tuple[date, str]:
     return mtime.date(), "date de modification du fichier"
 
 
+def folder_period(rel: str) -> str:
+    """The `YYYY_MM` folder a file was dropped in (the innermost one), else ""."""
+    folders = [p for p in PurePosixPath(rel).parts[:-1] if PERIOD_FOLDER.match(p)]
+    return folders[-1] if folders else ""
+
+
 def period_of(rel: str, crm: crm_format.Crm, available: date) -> str:
     """`YYYY_MM`: the inbox folder's, else the declared month, else the availability month."""
-    folders = [p for p in PurePosixPath(rel).parts[:-1] if PERIOD_FOLDER.match(p)]
-    if folders:
-        return folders[-1]
+    folder = folder_period(rel)
+    if folder:
+        return folder
     periods = crm.declarations["periode"]
     first = periods[periods != ""]
     when = date.fromisoformat(first.iloc[0]) if len(first) else available

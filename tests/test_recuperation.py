@@ -161,3 +161,16 @@ def test_dossiers_without_credentials_are_named(registry: Engine, settings: Sett
     assert uncovered(registry, settings) == ["ATELIERS-DUPRE"]
     store.save("administrateur", ACCOUNT)  # no dossier list: serves them all
     assert uncovered(registry, settings) == []
+
+
+@SQLITE
+@pytest.mark.parametrize("body", [CRM.replace(b"01072022", b"juillet"), b"<pas du xml"])
+def test_unreadable_month_goes_to_the_month_before_publication(engine: Engine, settings: Settings,
+                                                                body: bytes) -> None:
+    published = datetime(2022, 10, 3, 9, 0, tzinfo=UTC)
+    with FakeNetEntreprises() as fake:
+        fake.add_return("R-009", "94", published, body)
+        configured = connect(settings, fake)
+        _start_at(engine, published - timedelta(minutes=30))
+        [result] = recuperer(engine, configured, now=published + timedelta(minutes=5))
+    assert result.fichiers == ["inbox/crm_nominatif/travail/2022_09/crm_R-009.xml"]

@@ -10,10 +10,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 from lxml import etree
 from sqlalchemy import Engine, insert, select, update
 
 from gedflow.errors import GedflowError
+from gedflow.formats.crm import parse_dates
 from gedflow.fsutil import free_name, move
 from gedflow.portal.credentials import CredentialStore
 from gedflow.portal.dsn_api import CRM_NOMINATIF, DsnApi, Retour
@@ -54,11 +56,8 @@ def _declared_month(path) -> str | None:
     with path.open("rb") as handle:
         for _event, element in etree.iterparse(handle, events=("end",), **HARDENED):
             if etree.QName(element).localname == "mois" and element.text:
-                text = element.text.strip()
-                if len(text) == 8 and text.isdigit():
-                    return f"{text[4:]}_{text[2:4]}"
-                if len(text) == 10 and text[4] == "-":
-                    return f"{text[:4]}_{text[5:7]}"
+                day = parse_dates(pd.Series([element.text.strip()])).iloc[0]
+                return f"{day[:4]}_{day[5:7]}" if pd.notna(day) and day else None
     return None
 
 
@@ -127,11 +126,11 @@ def uncovered(engine: Engine, settings: Settings) -> list[str]:
     return [code for code in codes if not any(a.serves(code) for a in accounts)]
 
 
-def recuperer(engine: Engine, settings: Settings, now: datetime | None = None,
-              users: list[str] | None = None) -> list[Recuperation]:
+def recuperer(engine: Engine, settings: Settings,
+              now: datetime | None = None) -> list[Recuperation]:
     """Every user's retrieval; one user's failure does not stop the others (see `erreur`)."""
     moment = now or datetime.now(UTC)
-    chosen = users or CredentialStore(settings).users()
+    chosen = CredentialStore(settings).users()
     if not chosen:
         raise GedflowError("aucun identifiant Net-Entreprises enregistré : "
                            "gedflow credentials set --user administrateur", code="identifiants")

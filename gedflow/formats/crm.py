@@ -97,7 +97,7 @@ def _kind_from_type(report_type: str) -> str | None:
     return None  # unknown or absent: decided by content
 
 
-def _parse_dates(values: pd.Series) -> pd.Series:
+def parse_dates(values: pd.Series) -> pd.Series:
     """JJMMAAAA or AAAA-MM-JJ → ISO text; NaN where invalid, "" stays ""."""
     iso = pd.to_datetime(values.where(values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
                          format="%Y-%m-%d", errors="coerce")
@@ -122,7 +122,7 @@ def _normalise(crm: Crm) -> None:
     decls["siret"] = decls["siren"] + decls["nic"]
     bad_siret = ~siret_valid(decls["siret"])
     problems += _problems(bad_siret, decls, "SIRET (SIREN + nic_affectation) invalide")
-    decls["periode"] = _parse_dates(decls["mois"])
+    decls["periode"] = parse_dates(decls["mois"])
     problems += _problems(decls["periode"].isna(), decls, "mois invalide (JJMMAAAA attendu)")
     for frame in (sal, crm.anomalies):
         frame["siret"] = frame["decl"].map(decls.set_index("decl")["siret"]).astype("str")
@@ -136,7 +136,7 @@ def _normalise(crm: Crm) -> None:
     futur, ok_futur = normalise_taux(sal["futur_taux"])
     problems += _problems((sal["futur_taux"] != "") & ~ok_futur, sal, "taux futur invalide")
     sal["futur_taux"] = futur.where(sal["futur_taux"] != "", "")
-    sal["futur_date_effet"] = _parse_dates(sal["futur_date_effet"])
+    sal["futur_date_effet"] = parse_dates(sal["futur_date_effet"])
     problems += _problems(sal["futur_date_effet"].isna(), sal, "date d'effet invalide")
     problems += _problems((sal["nir"] == "") & (sal["ntt"] == ""), sal, "ni NIR ni NTT")
     if problems:

@@ -81,6 +81,7 @@ class CredentialStore:
 
     def __init__(self, settings: Settings) -> None:
         self.folder = settings.state_dir / "identifiants"
+        self._keys: dict[str, Fernet] = {}
 
     def _file(self, user: str) -> Path:
         if not USER_NAME.fullmatch(user):
@@ -94,8 +95,16 @@ class CredentialStore:
             atomic_write(path, make())
         return path.read_bytes()
 
+    @property
     def _fernet(self) -> Fernet:
-        passphrase = os.environ.get(PASSPHRASE_ENV)
+        """The key: the key file, or derived from the passphrase once per store and passphrase
+        (scrypt costs ~0.1 s)."""
+        passphrase = os.environ.get(PASSPHRASE_ENV) or ""
+        if passphrase not in self._keys:
+            self._keys[passphrase] = self._derive(passphrase)
+        return self._keys[passphrase]
+
+    def _derive(self, passphrase: str) -> Fernet:
         if not passphrase:
             return Fernet(self._secret("cle", Fernet.generate_key))
         salt = self._secret("sel", lambda: os.urandom(16))
@@ -109,7 +118,7 @@ class CredentialStore:
         target = self._file(user)
         stamped = Identifiants(**{**asdict(who), "dossiers": tuple(who.dossiers),
                                   "enregistre_le": datetime.now(UTC).isoformat(timespec="seconds")})
-        atomic_write(target, self._fernet().encrypt(json.dumps(asdict(stamped)).encode()))
+        atomic_write(target, self._fernet.encrypt(json.dumps(asdict(stamped)).encode()))
         return stamped
 
     def load(self, user: str) -> Identifiants:
@@ -118,7 +127,7 @@ class CredentialStore:
             raise CredentialError(f"aucun identifiant Net-Entreprises pour l'utilisateur {user!r}"
                                   f" : gedflow credentials set --user {user}")
         try:
-            record = json.loads(self._fernet().decrypt(path.read_bytes()))
+            record = json.loads(self._fernet.decrypt(path.read_bytes()))
         except InvalidToken as exc:
             raise CredentialError(f"identifiants de {user!r} illisibles : clé du coffre "
                                   f"changée, ou {PASSPHRASE_ENV} absente ou différente") from exc

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from gedflow.errors import GedflowError
 from gedflow.portal import offline
-from gedflow.portal.credentials import CredentialError, CredentialStore
+from gedflow.portal.credentials import CredentialError, CredentialStore, Identifiants
 from gedflow.portal.dsn_api import STAMP
 from gedflow.portal.http import Connexion, Portal, PortalError
 from gedflow.portal.session import Session
@@ -68,12 +68,19 @@ def _reach(portal: Portal, label: str, url: str) -> Check:
     return Check(label, url, True, REACHABLE)
 
 
-def _authenticate(portal: Portal, label: str, url: str, settings: Settings, user: str) -> Check:
+def _credentials(settings: Settings, user: str) -> Identifiants | CredentialError:
+    """The user's credentials, or why there are none (read once per test)."""
     try:
-        who = CredentialStore(settings).load(user)
+        return CredentialStore(settings).load(user)
     except CredentialError as exc:
+        return exc
+
+
+def _authenticate(portal: Portal, label: str, url: str, user: str,
+                  who: Identifiants | CredentialError) -> Check:
+    if isinstance(who, CredentialError):
         reached = _reach(portal, label, url)
-        return replace(reached, ok=False, detail=f"{reached.detail} ; {exc}")
+        return replace(reached, ok=False, detail=f"{reached.detail} ; {who}")
     try:
         Session(portal, url, who, user).login()
     except PortalError as exc:
@@ -108,11 +115,12 @@ def diagnose(settings: Settings, user: str | None = None) -> Diagnostic:
     if settings.connexion_mode == "proxy":
         result.checks.append(_proxy(settings))
     connexion = replace(Connexion.from_settings(settings), essais=1)
+    credentials = _credentials(settings, who)
     with Portal(settings, connexion) as portal:
         for label, name, is_auth in ENDPOINTS:
             url = _url(settings, name)
             try:
-                check = (_authenticate(portal, label, url, settings, who) if is_auth
+                check = (_authenticate(portal, label, url, who, credentials) if is_auth
                          else _reach(portal, label, url))
             except GedflowError as exc:
                 check = Check(label, url, False, str(exc))
@@ -123,6 +131,7 @@ def diagnose(settings: Settings, user: str | None = None) -> Diagnostic:
 def test_credentials(settings: Settings, user: str) -> list[Check]:
     """Authenticate `user` against both APIs."""
     connexion = replace(Connexion.from_settings(settings), essais=1)
+    credentials = _credentials(settings, user)
     with Portal(settings, connexion) as portal:
-        return [_authenticate(portal, label, getattr(settings, name), settings, user)
+        return [_authenticate(portal, label, getattr(settings, name), user, credentials)
                 for label, name, is_auth in ENDPOINTS if is_auth]

@@ -26,10 +26,11 @@ def dispatch(
     for c in claims:
         by_kind.setdefault(c.kind, []).append(c)
     outcomes: list[Outcome] = []
+    runner = task_runner(settings)  # each flow run takes its own copy
     for kind, flow_ in FLOWS.items():
         batch = by_kind.pop(kind, [])
         if batch:
-            outcomes += flow_.with_options(task_runner=task_runner(settings))(
+            outcomes += flow_.with_options(task_runner=runner)(
                 str(settings.root), [(c.id, c.rel) for c in batch])
             if on_batch:
                 on_batch(len(batch))

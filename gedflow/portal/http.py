@@ -66,6 +66,11 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         seen = seen.__cause__ or seen.__context__
 
 
+DNS_FAILURE = "nom de serveur introuvable (DNS) : vérifiez l'adresse et l'accès internet"
+TLS_FAILURE = ("erreur TLS : le certificat du serveur n'est pas vérifié (proxy qui intercepte, "
+               "date du poste, autorité inconnue)")
+
+
 def network_reason(exc: httpx.HTTPError, via_proxy: bool, timeout: float) -> str:
     """Plain-French reason for a call that got no HTTP answer."""
     if isinstance(exc, httpx.TimeoutException):
@@ -76,18 +81,17 @@ def network_reason(exc: httpx.HTTPError, via_proxy: bool, timeout: float) -> str
         return f"proxy refusé : {exc}"
     for cause in _causes(exc):
         if isinstance(cause, socket.gaierror):
-            return "nom de serveur introuvable (DNS) : vérifiez l'adresse et l'accès internet"
+            return DNS_FAILURE
         if isinstance(cause, ssl.SSLError):
-            return ("erreur TLS : le certificat du serveur n'est pas vérifié (proxy qui "
-                    "intercepte, date du poste, autorité inconnue)")
+            return TLS_FAILURE
         if isinstance(cause, ConnectionRefusedError):
             return ("proxy injoignable : connexion refusée par le proxy" if via_proxy else
                     "connexion refusée : aucun service à cette adresse (pare-feu ?)")
     text = str(exc)
     if "Name or service not known" in text or "getaddrinfo" in text:
-        return "nom de serveur introuvable (DNS) : vérifiez l'adresse et l'accès internet"
+        return DNS_FAILURE
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
-        return "erreur TLS : le certificat du serveur n'est pas vérifié"
+        return TLS_FAILURE
     return f"connexion impossible : {text or type(exc).__name__}"
 
 

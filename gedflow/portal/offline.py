@@ -6,7 +6,6 @@ sees it at its next call.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 
 from gedflow.errors import GedflowError
@@ -36,7 +35,7 @@ def status(settings: Settings) -> dict | None:
 
 def turn_on(settings: Settings) -> dict:
     state = {"depuis": datetime.now(UTC).isoformat(timespec="seconds"),
-             "par": os.environ.get("USER", settings.user)}
+             "par": settings.user}
     atomic_write(_path(settings), json.dumps(state))
     return state
 

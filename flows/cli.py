@@ -21,7 +21,14 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Connection, func, select
 
-from flows.cli_common import RootOption, console, create_folders, parse_day, settings_or_exit
+from flows.cli_common import (
+    RootOption,
+    console,
+    create_folders,
+    fail,
+    parse_day,
+    settings_or_exit,
+)
 from flows.portal_cli import credentials_app, doctor, offline_app
 from flows.prefect_env import LazyApi, configure, migrate_prefect_home
 from flows.service_cli import serve, server_app, status, watch
@@ -168,8 +175,7 @@ def transfer_cmd(
     try:
         summary = transfer(migrate(settings.registry_url), request)
     except GedflowError as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     head = "[yellow]simulation (--dry-run) : rien n'a été modifié[/]\n" if dry_run else ""
     console.print(f"{head}transfert {source} → {destination}")
     if summary.destination_created:
@@ -324,8 +330,7 @@ def _dpae(mode: str | None, dossier_code: str, siret: str | None, du: str | None
                          outbox=settings.outbox, root=settings.root,
                          options=dpae_options(settings, mode, fmt), dossier_code=dossier_code)
     except GedflowError as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     csv_path, html_path = write_reports(result, f"Test de préparation DPAE — {dossier_code}")
     table = Table(title=f"Test de préparation — {len(result.hires)} embauche(s)")
     for column in ("siret", "matricule", "nom", "champ", "code", "gravité", "message"):
@@ -369,8 +374,7 @@ def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
         with migrate(settings.registry_url).connect() as conn:
             current = phase_of(conn, dossier_code)
     except GedflowError as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     console.print(f"dossier {dossier_code} : [bold]{current.phase}[/bold]")
     console.print(f"  clé de test : {current.cle_test or '(aucune)'}")
     console.print(f"  clé définitive : {current.cle_definitive or '(aucune)'}")
@@ -396,8 +400,7 @@ def dpae_send(
     try:
         sent = send_batches(migrate(settings.registry_url), settings, mode or settings.dpae_mode)
     except GedflowError as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     if not sent:
         console.print("aucun lot à envoyer")
     for item in sent:
@@ -433,8 +436,7 @@ def _send_api(settings: Settings, mode: str) -> None:
     try:
         reports = send_batches_api(migrate(settings.registry_url), settings)
     except GedflowError as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     if not reports:
         console.print("aucun lot à envoyer")
     for report in reports:
@@ -456,8 +458,7 @@ def mail_import_mapibox(
     try:
         values = read_mapibox(file.read_text(encoding="utf-8", errors="replace"))
     except (GedflowError, OSError) as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     write_mail_section(settings.root / "gedflow.toml", values)
     for key, value in values.items():
         console.print(f"✓ {key} = {value}")
@@ -482,8 +483,7 @@ def keys_import(
                 conn.execute(dossier.update().where(dossier.c.code == dossier_code)
                              .values(**{column: fingerprints[0]}))
     except (GedflowError, OSError) as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     for fingerprint in fingerprints:
         console.print(f"✓ clé {fingerprint} importée")
     if dossier_code:

@@ -23,12 +23,17 @@ RootOption = Annotated[
 ]
 
 
+def fail(exc: GedflowError) -> typer.Exit:
+    """Print the error and give the exit to raise (code 2: the command could not be done)."""
+    console.print(f"[red]✗ {exc}[/red]")
+    return typer.Exit(2)
+
+
 def settings_or_exit(root: Path | None) -> Settings:
     try:
         return load_settings(root)
     except GedflowError as exc:
-        console.print(f"[red]✗ {exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
 
 
 def create_folders(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import RootOption, console, settings_or_exit
+from flows.cli_common import RootOption, console, fail, settings_or_exit
 from gedflow.errors import GedflowError
 from gedflow.portal import offline
 from gedflow.portal.credentials import CASE_NOTE, SERVICES, CredentialStore, Identifiants
@@ -26,11 +26,6 @@ UserOption = Annotated[str | None, typer.Option(
 
 def _user(settings: Settings, user: str | None) -> str:
     return user or settings.connexion_utilisateur
-
-
-def _fail(exc: GedflowError) -> typer.Exit:
-    console.print(f"[red]✗ {exc}[/red]")
-    return typer.Exit(2)
 
 
 def _print_checks(checks: list[Check]) -> None:
@@ -67,7 +62,7 @@ def credentials_set(
     try:
         CredentialStore(settings).save(name, who)
     except GedflowError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(f"✓ identifiants de {name} enregistrés, chiffrés "
                   f"(service {who.service} : {SERVICES[who.service]})")
     console.print(f"• {CASE_NOTE} : nom « {who.nom} », prénom « {who.prenom} »", highlight=False)
@@ -88,7 +83,7 @@ def credentials_list(root: RootOption = None) -> None:
             table.add_row(name, who.siret, who.nom, who.prenom, who.service,
                           ", ".join(who.dossiers) or "tous", who.enregistre_le)
     except GedflowError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(table if table.rows else "aucun identifiant : gedflow credentials set")
 
 

@@ -63,6 +63,7 @@ def serve(root: RootOption = None) -> None:
     _signals_interrupt()
     try:
         with _prefect_for_service(settings) as url:
+            from flows.alerts import alert_log
             from flows.service import serve_all
 
             console.print(f"✓ Prefect : {url.removesuffix('/api')} (interface web)")
@@ -71,7 +72,7 @@ def serve(root: RootOption = None) -> None:
                 console.print(f"✓ déploiement {name} : « {cron} » ({settings.planif_fuseau})")
             console.print("✓ alertes (exécution en échec, quarantaine) : "
                           + (settings.service_notification
-                             or f"journal {settings.state_dir / 'logs' / 'alertes.log'}"))
+                             or f"journal {alert_log(settings)}"))
             serve_all(settings)
     except KeyboardInterrupt:
         pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gedflow.crm.integrate import Decision
@@ -60,11 +61,14 @@ def write_html(
     path: Path,
 ) -> Path:
     """Every difference, then conforme rows up to HTML_CONFORME_ROWS (the CSV has them all)."""
-    ordered = rows.sort_values(["_rang", "siret", "matricule"], kind="stable")
-    conforme = ordered["statut"] == "conforme"
-    hidden = max(0, int(conforme.sum()) - HTML_CONFORME_ROWS)
+    # `rows` come sorted by SIRET and matricule: a stable sort on the rank keeps that order.
+    rang = rows["_rang"].to_numpy()
+    conforme = np.flatnonzero(rang == STATUTS.index("conforme"))
+    differences = np.flatnonzero(rang != STATUTS.index("conforme"))
+    differences = differences[np.argsort(rang[differences], kind="stable")]
+    ordered = rows.iloc[np.concatenate([differences, conforme[:HTML_CONFORME_ROWS]])]
+    hidden = max(0, len(conforme) - HTML_CONFORME_ROWS)
     if hidden:
-        ordered = ordered[~conforme | (conforme.cumsum() <= HTML_CONFORME_ROWS)]
         notes = [*notes, f"{hidden} ligne(s) conforme(s) de plus figurent dans le fichier CSV."]
     tally = counts(rows)
     summary = pd.DataFrame(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,3 +19,24 @@ def contiguous_bytes(lines: pa.Array | pa.ChunkedArray) -> bytes:
 
 def is_ascii(lines: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pc.all(pc.string_is_ascii(lines)).as_py())
+
+
+def text_array(values: pd.Series) -> pa.Array:
+    """A column as Arrow `large_string`, missing values as "" (zero-copy for text columns)."""
+    if isinstance(values.dtype, pd.StringDtype) or values.dtype == "str":
+        array = pa.array(values.array)
+    else:
+        filled = values.astype(object).where(values.notna(), "")
+        try:
+            array = pa.array(filled, type=pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers and the like
+            array = pa.array(filled.astype(str), type=pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return pc.fill_null(array.cast(pa.large_string()), "")
+
+
+def any_byte(array: pa.Array, chars: bytes) -> bool:
+    """Whether any string holds one of `chars` (one scan of the data buffer, no regex)."""
+    data = contiguous_bytes(array)
+    return any(data.find(bytes([c])) >= 0 for c in chars)

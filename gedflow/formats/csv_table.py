@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gedflow.errors import InputError
-from gedflow.formats.arrowtext import contiguous_bytes
+from gedflow.formats.arrowtext import any_byte, contiguous_bytes, text_array
 
 BOM = b"\xef\xbb\xbf"
 
@@ -144,13 +144,10 @@ def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:
 
 def _csv_field(values: pd.Series, sep: str) -> pa.Array:
     """One column as CSV cells: text, quoted only where needed (`sep`, `"`, newline, CR)."""
-    filled = values.astype(object).where(values.notna(), "")
-    try:
-        cells = pa.array(filled, type=pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers and the like
-        cells = pa.array(filled.astype(str), type=pa.large_string())
-    needs_quotes = pc.match_substring_regex(cells, f'[{re.escape(sep)}"\n\r]')
-    if pc.any(needs_quotes).as_py():
+    cells = text_array(values)
+    special = (sep + '"\n\r').encode()
+    if any_byte(cells, special):
+        needs_quotes = pc.match_substring_regex(cells, f'[{re.escape(sep)}"\n\r]')
         quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
         quoted = pc.binary_join_element_wise(quote, pc.replace_substring(cells, '"', '""'),
                                              quote, empty)

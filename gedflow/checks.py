@@ -88,7 +88,7 @@ def parse_day(values: pd.Series) -> pd.Series:
 def normalise_taux(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Canonical `7.50` text and a validity mask (0 ≤ t ≤ 100, at most 2 decimals)."""
     canonical_already = values.str.fullmatch(r"(?:0|[1-9]\d?)\.\d{2}").fillna(False).astype(bool)
-    if canonical_already.all():  # the usual CRM: nothing to convert
+    if (canonical_already | (values == "")).all():  # the usual CRM: nothing to convert
         return values, canonical_already
     dotted = values.str.replace(",", ".", regex=False)
     ok = dotted.str.fullmatch(r"\d{1,3}(?:\.\d{1,2})?").fillna(False).astype(bool)

@@ -2,9 +2,10 @@
 benchmarks, `write`. Layout: `schemas.crm`; spec: shared/docs/crm_format.md §2–§7.
 
 Reading streams one `declaration` at a time (memory stays flat) and flattens its salariés with an
-XSLT generated from the declared fields — libxslt walks the subtree in C and hands pandas a tab-
-separated table, so there is no Python loop per salarié. Every value is text: identifiers keep
-their leading zeros, NIR their `2A`/`2B`, and an empty rate stays "no rate", never 0.00.
+XSLT generated from the declared fields — libxslt walks the subtree in C and hands Arrow's CSV
+reader a tab-separated table, so there is no Python loop per salarié. Every value is text:
+identifiers keep their leading zeros, NIR their `2A`/`2B`, and an empty rate stays "no rate",
+never 0.00.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from lxml import etree
 
 from gedflow.checks import mask_nir, nir_valid, normalise_taux, siret_valid
@@ -76,8 +79,13 @@ def _flatten(record: XmlRecord, declaration: etree._Element) -> pd.DataFrame:
     out = bytes(_flattener(record)(etree.ElementTree(declaration)))
     if not out.strip(b"\n"):
         return pd.DataFrame(columns=record.names, dtype="str")
-    return pd.read_csv(io.BytesIO(out), sep="\t", header=None, names=record.names, dtype=str,
-                       keep_default_na=False, na_filter=False, quoting=3, engine="c")
+    return pa_csv.read_csv(
+        io.BytesIO(out),
+        read_options=pa_csv.ReadOptions(column_names=record.names),
+        parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(record.names, pa.string()), strings_can_be_null=False),
+    ).to_pandas()
 
 
 def _kind_from_type(report_type: str) -> str | None:

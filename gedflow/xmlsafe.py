@@ -15,6 +15,7 @@ from gedflow.errors import InputError
 
 HEAD_BYTES = 8192
 HARDENED = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+FEED = 1 << 20  # bytes per feed: libxml2 refuses larger pushes without huge_tree
 _PROLOG_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 
@@ -78,6 +79,25 @@ def syntax_error(exc: etree.XMLSyntaxError, what: str, path: Path) -> InputError
         reason, code=code, where=f"ligne {line}" if line else "",
         todo=f"téléchargez à nouveau le {what} et déposez-le sans le modifier",
     )
+
+
+class _NoTree:
+    """A parser target that keeps nothing: parsing through it only checks the document."""
+
+    def close(self) -> None:
+        return None
+
+
+def check_well_formed(data: bytes | bytearray, size: int, what: str, path: Path) -> None:
+    """Parse the first `size` bytes with the hardened parser, building no tree (≈4× faster than
+    building one); raise the explained `InputError` if they are not a well-formed document."""
+    parser = etree.XMLParser(target=_NoTree(), **HARDENED)
+    try:
+        for at in range(0, size, FEED):
+            parser.feed(bytes(data[at : min(at + FEED, size)]))
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise syntax_error(exc, what, path) from exc
 
 
 def iter_elements(path: Path, tag: str) -> Iterator[etree._Element]:

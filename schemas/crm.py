@@ -42,6 +42,11 @@ class XmlRecord:
     def names(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The element names from a `declaration` down to the record (none for `.`)."""
+        return () if self.path == "." else tuple(self.path.split("/"))
+
 
 # One `declaration` per declaration (or fraction): SIREN + nic_affectation = the SIRET.
 DECLARATION = XmlRecord(

@@ -1,9 +1,11 @@
 """CRM nominatif / CRM financier (GIP-MDS `rapport` XML): `read` and, for tests, examples and
 benchmarks, `write`. Layout: `schemas.crm`; spec: shared/docs/crm_format.md §2–§7.
 
-Reading streams one `declaration` at a time (memory stays flat) and flattens its salariés with an
-XSLT generated from the declared fields — libxslt walks the subtree in C and hands Arrow's CSV
-reader a tab-separated table, so there is no Python loop per salarié. Every value is text:
+Reading checks the file with the hardened parser (no DOCTYPE, no entities, no network; a parse
+that builds no tree) while numpy finds the records on the raw bytes (`xmlscan`): no Python object
+per element. A file of another shape (comments, CDATA, attributes, character references…) is
+read through the tree instead, one `declaration` at a time (memory stays flat), each flattened by
+an XSLT generated from the declared fields. Both give the same tables. Every value is text:
 identifiers keep their leading zeros, NIR their `2A`/`2B`, and an empty rate stays "no rate",
 never 0.00.
 """
@@ -12,10 +14,12 @@ from __future__ import annotations
 
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -23,8 +27,15 @@ from lxml import etree
 
 from gedflow.checks import mask_nir, nir_valid, normalise_taux, siret_valid
 from gedflow.errors import InputError
+from gedflow.formats import xmlscan
 from gedflow.formats.xmlbuild import put
-from gedflow.xmlsafe import iter_elements, read_root, sniff_xml, syntax_error
+from gedflow.xmlsafe import (
+    check_well_formed,
+    iter_elements,
+    read_root,
+    sniff_xml,
+    syntax_error,
+)
 from schemas.crm import (
     ANOMALIE,
     DECLARATION,
@@ -32,6 +43,7 @@ from schemas.crm import (
     NAMESPACE,
     NOMINATIF_TYPES,
     OTHER_REPORTS,
+    RECORDS,
     ROOT,
     ROOT_ATTRIBUTES,
     SALARIE,
@@ -57,6 +69,11 @@ class Crm:
     @property
     def identifiant(self) -> str:
         return self.attributes.get("identifiant", "")
+
+
+_NAMES = tuple(sorted({"declaration"} | {
+    step for record in RECORDS for fld in record.fields
+    for step in (*record.steps, *fld.path.split("/"))}))
 
 
 @cache
@@ -175,6 +192,64 @@ def _dedupe_people(crm: Crm) -> None:
     crm.salaries = sal[~dup].reset_index(drop=True)
 
 
+def _scanned(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] | None:
+    """Each record's table, found on the raw bytes (`xmlscan`); None to take the tree path."""
+    tags = xmlscan.scan(data, size, _NAMES)
+    if tags is None:
+        return None
+    declarations = xmlscan.elements(tags, ("declaration",))
+    if tags.named("declaration").sum() != len(declarations):
+        return None  # a `declaration` below the root's children: the tree path counts those
+    frames = {}
+    for record in RECORDS:
+        path = ("declaration", *record.steps)
+        at = xmlscan.elements(tags, path)
+        columns = xmlscan.fields(tags, at, {f.name: tuple(f.path.split("/"))
+                                            for f in record.fields})
+        if columns is None:
+            return None
+        parents = xmlscan.ancestor(tags, at, len(path) - 1)
+        columns["decl"] = pa.array(np.searchsorted(declarations, parents) + 1, pa.int64())
+        frames[record] = pa.table(columns).to_pandas()
+    return frames
+
+
+def _from_tree(path: Path) -> dict[XmlRecord, pd.DataFrame]:
+    """Each record's table, one `declaration` subtree at a time (flattened by XSLT)."""
+    parts: dict[XmlRecord, list[pd.DataFrame]] = {record: [] for record in RECORDS}
+    count = 0
+    try:
+        for declaration in iter_elements(path, "declaration"):
+            count += 1
+            for record in RECORDS:
+                parts[record].append(_flatten(record, declaration).assign(decl=count))
+            declaration.clear(keep_tail=True)
+            while declaration.getprevious() is not None:
+                del declaration.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        raise syntax_error(exc, WHAT, path) from exc
+    if not count:
+        return {record: _flatten(record, etree.Element("vide")).assign(decl=0)
+                for record in RECORDS}
+    return {record: pd.concat(frames, ignore_index=True) for record, frames in parts.items()}
+
+
+def _tables(path: Path) -> dict[XmlRecord, pd.DataFrame]:
+    """The file checked well formed (hardened parser, no tree) while numpy scans its bytes;
+    files of another shape go through the tree."""
+    data, size = xmlscan.read_padded(path)
+    with ThreadPoolExecutor(1) as pool:
+        checked = pool.submit(check_well_formed, data, size, WHAT, path)
+        try:
+            frames = _scanned(data, size)
+        finally:
+            checked.result()
+    if frames is None:
+        log.info("CRM %s: forme inhabituelle, lecture par l'arbre XML", path.name)
+        return _from_tree(path)
+    return frames
+
+
 def read(path: Path) -> Crm:
     """Parse a CRM file, or raise `InputError` saying what it is instead and what to do."""
     sniff_xml(path, WHAT)
@@ -187,34 +262,23 @@ def read(path: Path) -> Crm:
             todo=f"déposez le {WHAT} téléchargé sur net-entreprises.fr",
         )
     kind = _kind_from_type(attributes.get("type", ""))
-    parts: dict[str, list[pd.DataFrame]] = {"d": [], "s": [], "a": []}
-    count = 0
-    try:
-        for declaration in iter_elements(path, "declaration"):
-            count += 1
-            for key, record in (("d", DECLARATION), ("s", SALARIE), ("a", ANOMALIE)):
-                parts[key].append(_flatten(record, declaration).assign(decl=count))
-            declaration.clear(keep_tail=True)
-            while declaration.getprevious() is not None:
-                del declaration.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise syntax_error(exc, WHAT, path) from exc
-    if not count:
+    frames = _tables(path)
+    if frames[DECLARATION].empty:
         raise InputError("le compte rendu ne contient aucune déclaration", code="vide",
                          todo=f"déposez le {WHAT} complet")
     crm = Crm(
         kind=kind or "",
         attributes={k: attributes.get(k, "") for k in ROOT_ATTRIBUTES},
-        declarations=pd.concat(parts["d"], ignore_index=True),
-        salaries=pd.concat(parts["s"], ignore_index=True),
-        anomalies=pd.concat(parts["a"], ignore_index=True),
+        declarations=frames[DECLARATION],
+        salaries=frames[SALARIE],
+        anomalies=frames[ANOMALIE],
     )
     if not crm.kind:
         crm.kind = NOMINATIF if len(crm.salaries) else FINANCIER
     _normalise(crm)
     _dedupe_people(crm)
-    log.info("CRM %s: %d declarations, %d salariés, %d anomalies", crm.kind, count,
-             len(crm.salaries), len(crm.anomalies))
+    log.info("CRM %s: %d declarations, %d salariés, %d anomalies", crm.kind,
+             len(crm.declarations), len(crm.salaries), len(crm.anomalies))
     return crm
 
 

@@ -1,0 +1,236 @@
+"""Records of plain machine-written XML found with numpy on the raw bytes, without a tree.
+
+The DGFiP writes its reports the same way every time: no attributes below the root element, no
+comments, CDATA sections, processing instructions or character references. In such a file, once
+the hardened parser has found it well formed, every `<` opens a tag and the next `>` closes it,
+so tags, nesting and the text of leaf elements come out of array operations (a few passes over
+the bytes instead of a Python object per element). `scan` returns None as soon as the file
+strays from that shape, and the caller reads it through the tree instead; both give the same
+values (normalize-space applied, entities decoded).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gedflow.formats.arrowtext import any_byte
+
+LT, GT, SLASH, BANG, QUESTION = (ord(c) for c in "<>/!?")
+OPEN, CLOSE, EMPTY = 0, 1, 2
+PAD = 8  # zero bytes after the data, so an 8-byte word can be read at any tag
+CHUNK = 1 << 24
+MAX_DEPTH = 256  # libxml2's nesting limit without huge_tree; deeper files go to the tree parser
+WHITESPACE = np.array([ord(c) for c in " \t\r\n"], dtype=np.uint8)
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DEFAULT_NAMESPACE = re.compile(rb"\sxmlns\s*=")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
+
+
+def read_padded(path: Path) -> tuple[bytearray, int]:
+    """The file's bytes followed by PAD zero bytes, as `scan` needs them, and the file's size."""
+    size = path.stat().st_size
+    data = bytearray(size + PAD)
+    with path.open("rb") as handle:
+        size = handle.readinto(memoryview(data)[:size])
+    return data, size
+
+
+@dataclass
+class Tags:
+    """Every tag of the document from the root start tag on, in document order."""
+
+    data: bytearray  # the file, PAD zero bytes after it
+    start: np.ndarray  # position of `<`
+    end: np.ndarray  # position of `>`
+    kind: np.ndarray  # OPEN | CLOSE | EMPTY
+    level: np.ndarray  # depth of the element (root = 1)
+    parent: np.ndarray  # tag index of the parent element's start tag (-1: none)
+    names: tuple[str, ...]  # the names looked up
+    name_id: np.ndarray  # index in `names` of each start/empty tag's name (-1: other)
+
+    def named(self, name: str) -> np.ndarray:
+        """Mask of the start/empty tags named `name`."""
+        return self.name_id == self.names.index(name)
+
+
+def _brackets(data: bytearray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions of `<` and `>`, or None unless they strictly alternate."""
+    array = np.frombuffer(data, dtype=np.uint8, count=size)
+    found = []
+    for at in range(0, size, CHUNK):
+        chunk = array[at : at + CHUNK]
+        found.append(np.flatnonzero((chunk == LT) | (chunk == GT)) + at)
+    positions = np.concatenate(found)
+    if len(positions) % 2:
+        return None
+    start, end = positions[0::2], positions[1::2]
+    if not ((array[start] == LT).all() and (array[end] == GT).all()):
+        return None  # a `>` in text or in an attribute value
+    return start, end
+
+
+def _words(data: bytearray) -> np.ndarray:
+    """The little-endian 8-byte word starting at every byte (an unaligned view, no copy)."""
+    return np.ndarray(shape=(len(data) - PAD,), dtype="<u8", buffer=data, strides=(1,))
+
+
+def _word_of(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text[:8].ljust(8, b"\0"), "little"))
+
+
+def _low_bytes(count: int) -> np.uint64:
+    return np.uint64((1 << (8 * min(count, 8))) - 1)
+
+
+def _name_ids(start: np.ndarray, name_length: np.ndarray, opening: np.ndarray,
+              data: bytearray, names: tuple[str, ...]) -> np.ndarray | None:
+    """For each tag, the index in `names` of its name (-1: a closing tag or another name); None
+    if a looked-up name carries attributes (white space after it), which the tree path reads."""
+    words = _words(data)
+    array = np.frombuffer(data, dtype=np.uint8)
+    tags = np.flatnonzero(opening)
+    name_start, length = start[tags] + 1, name_length[tags]
+    first = words[name_start]
+    # Tags bucketed by their first byte: each name is compared with its own bucket only.
+    order = np.argsort((first & np.uint64(0xFF)).astype(np.uint8), kind="stable")
+    bounds = np.searchsorted((first[order] & np.uint64(0xFF)).astype(np.uint8), np.arange(257))
+    ids = np.full(len(start), -1, dtype=np.int16)
+    for number, name in enumerate(names):
+        raw = name.encode()
+        bucket = order[bounds[raw[0]] : bounds[raw[0] + 1]]
+        prefix = (first[bucket] & _low_bytes(len(raw))) == _word_of(raw)
+        candidates = bucket[prefix & (length[bucket] >= len(raw))]
+        for offset in range(8, len(raw), 8):  # names longer than one word
+            piece = raw[offset : offset + 8]
+            same = (words[name_start[candidates] + offset] & _low_bytes(len(piece))) == _word_of(
+                piece)
+            candidates = candidates[same]
+        exact = length[candidates] == len(raw)
+        after = array[name_start[candidates[~exact]] + len(raw)]
+        if np.isin(after, WHITESPACE).any():
+            return None
+        ids[tags[candidates[exact]]] = number
+    return ids
+
+
+def _parents(start: np.ndarray, kind: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """For each tag, the index of its parent element's start tag (one pass per depth)."""
+    parent = np.full(len(start), -1, dtype=np.int64)
+    opening = kind != CLOSE
+    for depth in range(2, int(level.max(initial=1)) + 1):
+        parents = np.flatnonzero((kind == OPEN) & (level == depth - 1))
+        children = np.flatnonzero(opening & (level == depth))
+        if len(children):
+            before = np.searchsorted(start[parents], start[children], side="right") - 1
+            parent[children] = parents[before]
+    return parent
+
+
+def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
+    """The tags of a well-formed document of `size` bytes (`data` from `read_padded`), with a mask
+    per looked-up name; None when the document is not of the plain shape described above."""
+    head = bytes(data[: min(size, 512)])
+    declared = _ENCODING.search(head.split(b"?>", 1)[0]) if head.startswith(b"<?") else None
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        return None
+    found = _brackets(data, size)
+    if found is None:
+        return None
+    start, end = found
+    array = np.frombuffer(data, dtype=np.uint8)
+    second, before_end = array[start + 1], array[end - 1]
+    prolog = int(second[0] == QUESTION)  # the XML declaration
+    if (second[prolog:] == QUESTION).any() or (second == BANG).any():
+        return None  # comments, CDATA, processing instructions, DOCTYPE
+    start, end, second, before_end = (a[prolog:] for a in (start, end, second, before_end))
+    if _DEFAULT_NAMESPACE.search(bytes(data[start[0] : end[0]])):
+        return None  # unprefixed names would be namespaced: the tree path decides
+    kind = np.where(second == SLASH, CLOSE, np.where(before_end == SLASH, EMPTY, OPEN))
+    kind = kind.astype(np.int8)
+    step = (kind == OPEN).astype(np.int8) - (kind == CLOSE).astype(np.int8)
+    level = np.cumsum(step, dtype=np.int32) + (kind != OPEN)
+    if level.max(initial=1) > MAX_DEPTH:
+        return None  # the hardened tree parser refuses it with its own message
+    opening = kind != CLOSE
+    opening[0] = False  # the root start tag carries attributes and is never looked up
+    name_length = end - start - 1 - (kind == EMPTY)
+    ids = _name_ids(start, name_length, opening, data, names)
+    if ids is None:
+        return None
+    return Tags(data, start, end, kind, level, _parents(start, kind, level), names, ids)
+
+
+def elements(tags: Tags, path: tuple[str, ...]) -> np.ndarray:
+    """Tag indexes of the elements at `path` below the root (e.g. declaration/…/salarie)."""
+    at = np.flatnonzero(tags.named(path[-1]) & (tags.level == len(path) + 1))
+    chain = at
+    for name in reversed(path[:-1]):
+        chain = tags.parent[chain]
+        at, chain = at[tags.named(name)[chain]], chain[tags.named(name)[chain]]
+    return at
+
+
+def ancestor(tags: Tags, at: np.ndarray, steps: int) -> np.ndarray:
+    for _ in range(steps):
+        at = tags.parent[at]
+    return at
+
+
+def _text(tags: Tags, leaves: np.ndarray, count: int, rows: np.ndarray) -> pa.Array | None:
+    """`count` strings: the text of `leaves[i]` at row `rows[i]`, "" elsewhere; None if a leaf
+    holds elements or a character reference."""
+    empty = tags.kind[leaves] == EMPTY
+    filled = leaves[~empty]
+    if (tags.kind[filled + 1] != CLOSE).any():
+        return None
+    first = np.zeros(count, dtype=np.int64)
+    length = np.zeros(count, dtype=np.int64)
+    first[rows[~empty]] = tags.end[filled] + 1
+    length[rows[~empty]] = tags.start[filled + 1] - (tags.end[filled] + 1)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(length, out=offsets[1:])
+    gather = np.arange(offsets[-1], dtype=np.int64) + np.repeat(first - offsets[:-1], length)
+    array = np.frombuffer(tags.data, dtype=np.uint8)
+    values = pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(array[gather].tobytes()))
+    return _decoded(values)
+
+
+def _decoded(values: pa.Array) -> pa.Array | None:
+    """Entities decoded and white space normalised as XPath normalize-space does."""
+    if any_byte(values, b"&"):
+        if pc.any(pc.match_substring(values, "&#")).as_py():
+            return None
+        for entity, char in _ENTITIES:
+            values = pc.replace_substring(values, entity, char)
+    if any_byte(values, b" \t\r\n"):
+        values = pc.replace_substring_regex(pc.utf8_trim(values, " \t\r\n"), r"[ \t\r\n]+", " ")
+    return values
+
+
+def fields(tags: Tags, records: np.ndarray, paths: dict[str, tuple[str, ...]]
+           ) -> dict[str, pa.Array] | None:
+    """One column per field path (relative to each record): the first such element's text,
+    "" when the record has none; None when a field is not a plain text element."""
+    row_of = np.full(len(tags.kind), -1, dtype=np.int64)
+    row_of[records] = np.arange(len(records))
+    level = tags.level[records[0]] if len(records) else 0
+    columns = {}
+    for column, path in paths.items():
+        at = np.flatnonzero(tags.named(path[-1]) & (tags.level == level + len(path)))
+        for step, name in enumerate(reversed(path[:-1]), start=1):
+            at = at[tags.named(name)[ancestor(tags, at, step)]]
+        rows = row_of[ancestor(tags, at, len(path))]
+        at, rows = at[rows >= 0], rows[rows >= 0]
+        _, first = np.unique(rows, return_index=True)  # document order: the first one wins
+        text = _text(tags, at[first], len(records), rows[first])
+        if text is None:
+            return None
+        columns[column] = text
+    return columns

@@ -268,7 +268,7 @@ def crm_taux(
     settings = settings_or_exit(root)
     when = parse_day(on) if on else datetime.now(PARIS).date()
     with migrate(settings.registry_url).connect() as conn:
-        rates = rates_on(conn, siret, when)
+        rates = rates_on(conn, siret, when, settings.cache)
     if rates.empty:
         console.print(f"[red]✗ aucun salarié pour le SIRET {siret}[/red]")
         raise typer.Exit(2)

@@ -49,9 +49,10 @@ def suivi_dpae(root: str, jour: str | None = None) -> dict[str, int]:
 def expiration_taux(root: str, jour: str | None = None) -> dict[str, int]:
     """Rates past their valid-until date, or within 15 days of it, for every SIRET."""
     today = _day(jour)
-    engine = migrate(load_settings(root).registry_url)
+    settings = load_settings(root)
+    engine = migrate(settings.registry_url)
     with engine.connect() as conn:
-        found = expiring(conn, today)
+        found = expiring(conn, today, settings.cache)
     create_table_artifact(key="expiration-taux", table=found.to_dict("records"),
                           description=f"Taux PAS expirés ou expirant au {today}")
     expired = int(found["alerte"].str.startswith("taux expiré").sum())

@@ -142,7 +142,7 @@ def _ledger_lines(settings: Settings) -> list[str]:
     today = datetime.now(PARIS).date()
     late, pending = overdue(engine, today), undeclared(engine, today)
     with engine.connect() as conn:
-        rates = expiring(conn, today)
+        rates = expiring(conn, today, settings.cache)
     lines.append(f"• DPAE : {len(late)} sans AR après 5 jours ouvrés, "
                  f"{len(pending)} embauche(s) à déclarer ({int(pending['en_retard'].sum())} "
                  "en retard)")

@@ -133,6 +133,11 @@ class Settings:
         return self.outbox / "quarantine"
 
     @property
+    def cache(self) -> Path:
+        """Columnar copies of the registry (`gedflow.registry.snapshot`)."""
+        return self.state_dir / "cache"
+
+    @property
     def prefect_home(self) -> Path:
         return self.state_dir / "prefect"
 

@@ -312,10 +312,10 @@ def test_rates_on_a_date_with_expiry_warnings(seeded: Settings, engine: Engine) 
     drop(seeded, REL, SPEC_CRM.read_bytes())
     run(seeded, engine)
     with engine.connect() as conn:
-        october = rates_on(conn, "81234567600017", date(2022, 10, 20))
-        november = rates_on(conn, "81234567600017", date(2022, 11, 2))
-        september = rates_on(conn, "42198765200029", date(2022, 9, 5))
-        august = rates_on(conn, "42198765200029", date(2022, 8, 20))
+        october = rates_on(conn, "81234567600017", date(2022, 10, 20), seeded.cache)
+        november = rates_on(conn, "81234567600017", date(2022, 11, 2), seeded.cache)
+        september = rates_on(conn, "42198765200029", date(2022, 9, 5), seeded.cache)
+        august = rates_on(conn, "42198765200029", date(2022, 8, 20), seeded.cache)
     assert october[["matricule", "taux", "type", "identifiant", "alerte"]].values.tolist() == [
         ["A001", "7.50", "01", "900000000000000417", "expire bientôt"],
         ["A002", "5.10", "01", "900000000000000417", "expire bientôt"],

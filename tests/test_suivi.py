@@ -33,17 +33,17 @@ def test_hires_to_declare_now_and_late_ones(registry: Engine, settings: Settings
     assert len(undeclared(registry, date(2025, 3, 11))) == 1  # a sent hire is not listed
 
 
-def test_expired_and_expiring_rates_over_every_siret(registry: Engine) -> None:
+def test_expired_and_expiring_rates_over_every_siret(registry: Engine, settings: Settings) -> None:
     with registry.connect() as conn:
-        everyone = expiring(conn, date(2022, 6, 1))
+        everyone = expiring(conn, date(2022, 6, 1), settings.cache)
     assert everyone.empty  # the examples' rates are valid then
     with registry.begin() as conn:
         first = conn.execute(select(salarie.c.id).order_by(salarie.c.id)).scalars().first()
         conn.execute(update(taux).where(taux.c.salarie_id == first)
                      .values(type_taux="01", valide_jusqu_au=date(2022, 6, 10)))
     with registry.connect() as conn:
-        soon = expiring(conn, date(2022, 6, 1))
-        gone = expiring(conn, date(2022, 6, 11))
+        soon = expiring(conn, date(2022, 6, 1), settings.cache)
+        gone = expiring(conn, date(2022, 6, 11), settings.cache)
     assert list(soon["alerte"]) == ["expire bientôt"]
     assert list(gone["alerte"]) == ["taux expiré : grille par défaut"]
     assert list(gone.columns[:2]) == ["siret", "matricule"]

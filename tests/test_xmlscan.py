@@ -101,24 +101,34 @@ def test_plain_values_entities_and_empty_elements() -> None:
         "1790275123045", "A & B C", "", "")  # normalize-space, and the first NIR wins
 
 
+def test_attributes_are_read_past() -> None:
+    scanned, tree = _both_paths(_file(
+        b'<NIR type="x">1790275123045</NIR><nom_famille\n a="1" b=\'2/\' /><prenoms a="&amp;">'
+        b'Jo</prenoms><matricule>xmlns="urn:x"</matricule>'))
+    _same(scanned, tree)
+    row = scanned[crm_format.SALARIE].iloc[0]
+    assert (row["nir"], row["nom"], row["prenoms"], row["matricule"]) == (
+        "1790275123045", "", "Jo", 'xmlns="urn:x"')
+
+
 @pytest.mark.parametrize("raw", [
     _file(b"<NIR>1790275123045</NIR><!-- note --><matricule>7</matricule>"),
     _file(b"<NIR>1790275123045</NIR><nom_famille><![CDATA[O'Neil]]></nom_famille>"),
     _file(b"<NIR>1790275123045</NIR><nom_famille>Andr&#233;</nom_famille>"),
-    _file(b'<NIR type="x">1790275123045</NIR>'),
     _file(b"<NIR>1790275123045</NIR><nom_famille>a > b</nom_famille>"),
     _file(b"<NIR>1790275123045</NIR><nom_famille>A<b>B</b></nom_famille>"),
     _file(b"<NIR>1790275123045</NIR>", root=ROOT.replace(b" type", b' xmlns="urn:x" type')),
+    _file(b'<NIR>1790275123045</NIR><nom_famille xmlns = "urn:x">A</nom_famille>'),
     _file(b"<NIR>1790275123045</NIR><nom_famille>Andr\xe9</nom_famille>",
           head=b"<?xml version='1.0' encoding='ISO-8859-1'?>"),
     _file(b"<NIR>1790275123045</NIR><?pi x?>"),
-], ids=["comment", "cdata", "char-ref", "attribute", "gt-in-text", "mixed-content",
-        "default-namespace", "latin-1", "processing-instruction"])
+], ids=["comment", "cdata", "char-ref", "gt-in-text", "mixed-content", "default-namespace",
+        "inner-default-namespace", "latin-1", "processing-instruction"])
 def test_other_shapes_take_the_tree_path(raw: bytes) -> None:
     scanned, tree = _both_paths(raw)
     assert scanned is None
     # Under a default namespace the elements are not the GIP-MDS ones: the tree finds none.
-    namespaced = b'xmlns="' in raw
+    namespaced = b' xmlns="urn:x" type' in raw
     assert tree[crm_format.SALARIE]["nir"].tolist() == ([] if namespaced else ["1790275123045"])
 
 

@@ -62,7 +62,7 @@ def handle_crm(job: Job) -> HandlerResult:
     archived = job.archive_path.relative_to(job.settings.root).as_posix()
     with job.engine.begin() as conn:
         sirets = crm.declarations["siret"].tolist()
-        registry = load_registry(conn, sirets, available)
+        registry = load_registry(conn, sirets, available, job.settings.cache)
         rows = reconcile(crm.salaries, crm.anomalies, registry, crm.identifiant, available)
         decisions = integrate(conn, crm, rows, sha256=job.claim.sha256, source=archived,
                               available=available, threshold=job.settings.crm_seuil_sans_taux)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, select
 
 from gedflow.crm.reconcile import RECORDED, REGISTRY_COLUMNS, valid_until
 from gedflow.formats.crm import Crm
-from gedflow.registry.bulk import bulk_insert, bulk_update, db_timestamp, read_frame
-from gedflow.registry.tables import crm_anomalie, crm_declaration, employeur, salarie, taux
+from gedflow.registry import snapshot
+from gedflow.registry.bulk import bulk_insert, bulk_update, db_timestamp
+from gedflow.registry.tables import crm_anomalie, crm_declaration, taux
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +36,19 @@ class Decision:
     sans_taux: int
 
 
-def load_registry(conn: Connection, sirets: list[str], on: date) -> pd.DataFrame:
-    """Salariés of these SIRETs (all dossiers) with their rate in force on `on`."""
-    in_force = or_(taux.c.date_effet.is_(None), taux.c.date_effet <= on)
-    latest = (
-        select(taux.c.salarie_id, func.max(taux.c.id).label("taux_id"))
-        .where(in_force)
-        .group_by(taux.c.salarie_id)
-        .subquery()
-    )
-    statement = (
-        select(employeur.c.siret, salarie.c.id, latest.c.taux_id, salarie.c.matricule,
-               salarie.c.nir, salarie.c.nom, salarie.c.prenoms, taux.c.taux_pas, taux.c.type_taux,
-               taux.c.identifiant_crm, taux.c.valide_jusqu_au)
-        .join(employeur, employeur.c.id == salarie.c.employeur_id)
-        .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
-        .outerjoin(taux, taux.c.id == latest.c.taux_id)
-        .where(employeur.c.siret.in_(sirets))
-    )
-    frame = read_frame(conn, statement, REGISTRY_COLUMNS)
+def load_registry(conn: Connection, sirets: list[str], on: date, cache: Path) -> pd.DataFrame:
+    """Salariés of these SIRETs (all dossiers) with their rate in force on `on`: the latest one
+    recorded whose date d'effet, if any, is not after `on` (from the registry's columnar copy)."""
+    copy = snapshot.current(conn, cache)
+    people = copy.identities[copy.identities["siret"].isin(sirets)]
+    rates = copy.rates
+    in_force = rates[rates["date_effet"].isna() | (rates["date_effet"] <= on.isoformat())]
+    latest = in_force.sort_values("taux_id").drop_duplicates("salarie_id", keep="last")
+    found = latest.set_index("salarie_id").reindex(people["salarie_id"])
+    frame = people.assign(taux_id=found["taux_id"].to_numpy(),
+                          taux_registre=found["taux_registre"].to_numpy())
     frame["taux_id"] = frame["taux_id"].astype("Int64")
-    return frame
+    return frame[REGISTRY_COLUMNS].reset_index(drop=True)
 
 
 def _previous_share(conn: Connection, siret: str) -> float | None:

@@ -24,8 +24,7 @@ STATUTS = ("modifie", "nouveau", "futur", "sans_taux", "inconnu_registre", "abse
            "anomalie", "conforme")
 RECORDED = ("modifie", "nouveau", "futur")  # a rate-history row is added
 REGISTRY_COLUMNS = ["siret", "salarie_id", "taux_id", "matricule", "nir", "nom", "prenoms",
-                    "taux_registre", "type_registre", "identifiant_registre",
-                    "valide_jusqu_au_registre"]
+                    "taux_registre"]
 SANS_TAUX_MESSAGE = ("aucun taux transmis : appliquer le taux de la grille par défaut "
                      "(barème, types 13/23/33)")
 

@@ -1,7 +1,7 @@
 """Records of plain machine-written XML found with numpy on the raw bytes, without a tree.
 
-The DGFiP writes its reports the same way every time: no attributes below the root element, no
-comments, CDATA sections, processing instructions or character references. In such a file, once
+The DGFiP writes its reports the same way every time: no comments, CDATA sections, processing
+instructions, character references or `>` in texts and attribute values. In such a file, once
 the hardened parser has found it well formed, every `<` opens a tag and the next `>` closes it,
 so tags, nesting and the text of leaf elements come out of array operations (a few passes over
 the bytes instead of a Python object per element). `scan` returns None as soon as the file
@@ -28,7 +28,6 @@ CHUNK = 1 << 24
 MAX_DEPTH = 256  # libxml2's nesting limit without huge_tree; deeper files go to the tree parser
 WHITESPACE = np.array([ord(c) for c in " \t\r\n"], dtype=np.uint8)
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_DEFAULT_NAMESPACE = re.compile(rb"\sxmlns\s*=")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
 
 
@@ -89,9 +88,9 @@ def _low_bytes(count: int) -> np.uint64:
 
 
 def _name_ids(start: np.ndarray, name_length: np.ndarray, opening: np.ndarray,
-              data: bytearray, names: tuple[str, ...]) -> np.ndarray | None:
-    """For each tag, the index in `names` of its name (-1: a closing tag or another name); None
-    if a looked-up name carries attributes (white space after it), which the tree path reads."""
+              data: bytearray, names: tuple[str, ...]) -> np.ndarray:
+    """For each tag, the index in `names` of its name (-1: a closing tag or another name). A
+    name ends at the tag's end or at the white space before its attributes."""
     words = _words(data)
     array = np.frombuffer(data, dtype=np.uint8)
     tags = np.flatnonzero(opening)
@@ -111,12 +110,22 @@ def _name_ids(start: np.ndarray, name_length: np.ndarray, opening: np.ndarray,
             same = (words[name_start[candidates] + offset] & _low_bytes(len(piece))) == _word_of(
                 piece)
             candidates = candidates[same]
-        exact = length[candidates] == len(raw)
-        after = array[name_start[candidates[~exact]] + len(raw)]
-        if np.isin(after, WHITESPACE).any():
-            return None
-        ids[tags[candidates[exact]]] = number
+        whole = (length[candidates] == len(raw)) | np.isin(
+            array[name_start[candidates] + len(raw)], WHITESPACE)
+        ids[tags[candidates[whole]]] = number
     return ids
+
+
+def _default_namespace(data: bytearray, size: int, start: np.ndarray, end: np.ndarray) -> bool:
+    """Whether a tag declares a default namespace (`xmlns="…"`): unprefixed names below it
+    are then namespaced, which only the tree path tells apart."""
+    at = data.find(b"xmlns", 0, size)
+    while at >= 0:
+        tag = np.searchsorted(start, at) - 1
+        if tag >= 0 and at < end[tag] and re.match(rb"xmlns\s*=", data[at : at + 40]):
+            return True
+        at = data.find(b"xmlns", at + 5, size)
+    return False
 
 
 def _parents(start: np.ndarray, kind: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -149,8 +158,8 @@ def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
     if (second[prolog:] == QUESTION).any() or (second == BANG).any():
         return None  # comments, CDATA, processing instructions, DOCTYPE
     start, end, second, before_end = (a[prolog:] for a in (start, end, second, before_end))
-    if _DEFAULT_NAMESPACE.search(bytes(data[start[0] : end[0]])):
-        return None  # unprefixed names would be namespaced: the tree path decides
+    if _default_namespace(data, size, start, end):
+        return None
     kind = np.where(second == SLASH, CLOSE, np.where(before_end == SLASH, EMPTY, OPEN))
     kind = kind.astype(np.int8)
     step = (kind == OPEN).astype(np.int8) - (kind == CLOSE).astype(np.int8)
@@ -161,8 +170,6 @@ def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
     opening[0] = False  # the root start tag carries attributes and is never looked up
     name_length = end - start - 1 - (kind == EMPTY)
     ids = _name_ids(start, name_length, opening, data, names)
-    if ids is None:
-        return None
     return Tags(data, start, end, kind, level, _parents(start, kind, level), names, ids)
 
 

@@ -5,6 +5,7 @@ file ledger and the transfer audit. Identifiers (SIRET, NIR, matricule) are alwa
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -92,6 +93,14 @@ taux = Table(
     Column("valide_jusqu_au", Date),
     Column("source", String(400), nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Bumped by triggers on every registry change but new rates and a rate's validity (0008).
+registre_version = Table(
+    "registre_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
 )
 
 contrat = Table(

@@ -1,4 +1,5 @@
-"""Reconciliation of a CRM nominatif with the registry (crm_format.md §6–§8), with pandas merges.
+"""Reconciliation of a CRM nominatif with the registry (crm_format.md §6–§8): pandas merges on
+integer keys, the rows built column-wise in Arrow (no Python loop per person).
 
 Each (SIRET, person) of the CRM is matched to the registry's salariés of that SIRET on the NIR,
 then on the matricule; the `cle` column says which key matched. Outcomes use these `statut` codes:
@@ -11,8 +12,10 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from gedflow.checks import mask_nir
+from gedflow.formats.arrowtext import text_array
 
 REPORT_COLUMNS = [
     "siret", "matricule", "nom", "prenoms", "nir_masque", "cle", "taux_registre", "taux_crm",
@@ -25,6 +28,8 @@ STATUTS = ("modifie", "nouveau", "futur", "sans_taux", "inconnu_registre", "abse
 RECORDED = ("modifie", "nouveau", "futur")  # a rate-history row is added
 REGISTRY_COLUMNS = ["siret", "salarie_id", "taux_id", "matricule", "nir", "nom", "prenoms",
                     "taux_registre"]
+ANOMALY_COLUMNS = ["siret", "matricule", "nom", "prenoms", "nir", "cle", "statut", "anomalie_code",
+                   "anomalie_message"]
 SANS_TAUX_MESSAGE = ("aucun taux transmis : appliquer le taux de la grille par défaut "
                      "(barème, types 13/23/33)")
 
@@ -35,74 +40,123 @@ def valid_until(available: date) -> date:
     return (first.to_timestamp() - pd.Timedelta(days=1)).date()
 
 
-def _crm_people(salaries: pd.DataFrame) -> pd.DataFrame:
-    people = salaries[["siret", "nir", "ntt", "matricule", "taux", "futur_taux",
-                       "futur_date_effet"]].rename(columns={
-        "nir": "c_nir", "ntt": "c_ntt", "matricule": "c_matricule", "taux": "taux_crm"})
-    return people.reset_index(drop=True).assign(_row=np.arange(len(people)))
+def _nir_keys(siret: pa.Array, nir: pa.Array) -> pd.DataFrame:
+    """(SIRET, NIR) as two integers, far cheaper to merge than text: the NIR's Corsica letter is
+    read as 0 with a last digit saying which (0, 1 A, 2 B); -1 where either is unusable."""
+    nir13 = pc.utf8_slice_codeunits(nir, 0, 13)
+    department = pc.utf8_slice_codeunits(nir13, 5, 7)
+    a, b = pc.equal(department, "2A"), pc.equal(department, "2B")
+    digits = pc.if_else(pc.or_(a, b), pc.utf8_replace_slice(nir13, 6, 7, "0"), nir13)
+    number = _integers(digits, pc.and_(pc.equal(pc.utf8_length(nir13), 13),
+                                       pc.utf8_is_digit(digits)))
+    corsica = pc.add(pc.cast(a, pa.int64()), pc.multiply(pc.cast(b, pa.int64()), 2))
+    sirets = pc.and_(pc.equal(pc.utf8_length(siret), 14), pc.utf8_is_digit(siret))
+    return pd.DataFrame({"s": _integers(siret, sirets), "n": np.where(
+        number >= 0, number * 4 + corsica.to_numpy(zero_copy_only=False), -1)})
 
 
-def _match(people: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
-    """People matched to registry rows: NIR first, then matricule among the rest."""
-    reg = registry.assign(nir13=registry["nir"].fillna("").str[:13])
-    by_nir = people[people["c_nir"] != ""].merge(
-        reg[reg["nir13"] != ""], left_on=["siret", "c_nir"], right_on=["siret", "nir13"]
-    ).assign(cle="nir")
-    rest_people = people[~people["_row"].isin(by_nir["_row"])]
-    rest_reg = reg[~reg["salarie_id"].isin(by_nir["salarie_id"])]
-    by_matricule = rest_people[rest_people["c_matricule"] != ""].merge(
-        rest_reg, left_on=["siret", "c_matricule"], right_on=["siret", "matricule"]
-    ).assign(cle="matricule")
-    return pd.concat([by_nir, by_matricule], ignore_index=True).drop(columns="nir13")
+def _integers(digits: pa.Array, usable: pa.Array) -> np.ndarray:
+    """The digit strings where `usable` as int64, -1 elsewhere."""
+    kept = pc.if_else(usable, digits, pa.scalar(None, digits.type))
+    return pc.fill_null(pc.cast(kept, pa.int64()), -1).to_numpy(zero_copy_only=False)
 
 
-def _person_rows(matched: pd.DataFrame, identifiant: str, available: date) -> pd.DataFrame:
-    reg_taux = matched["taux_registre"].fillna("").astype("str")
-    crm_taux = matched["taux_crm"]
-    # Later masks win: sans_taux over nouveau over conforme over modifie.
-    statut = pd.Series("modifie", index=matched.index, dtype="str")
-    statut = statut.mask(crm_taux == reg_taux, "conforme").mask(reg_taux == "", "nouveau")
-    statut = statut.mask(crm_taux == "", "sans_taux")
-    rows = matched.assign(statut=statut, taux_registre=reg_taux)
-    blank = pd.Series("", index=matched.index, dtype="str")
-    changed = statut.isin(["modifie", "nouveau"])
-    dated = changed | (statut == "conforme")
-    rows["date_effet"] = blank.mask(changed, available.isoformat())
-    rows["valide_jusqu_au"] = blank.mask(dated, valid_until(available).isoformat())
-    rows["identifiant_crm"] = blank.mask(dated, identifiant)
-    rows["anomalie_message"] = blank.mask(statut == "sans_taux", SANS_TAUX_MESSAGE)
-    future = matched.assign(taux_registre=reg_taux)[matched["futur_taux"] != ""].assign(
-        statut="futur",
-        taux_crm=lambda f: f["futur_taux"],
-        date_effet=lambda f: f["futur_date_effet"],
-        valide_jusqu_au=valid_until(available).isoformat(),
-        identifiant_crm=identifiant,
-        anomalie_message="",
-    )
-    return pd.concat([rows, future], ignore_index=True)
+def _unused(candidates: np.ndarray, used: pd.Series) -> np.ndarray:
+    """Positions where `candidates` is true, but for those `used`."""
+    free = candidates.copy()
+    free[used.to_numpy()] = False
+    return np.flatnonzero(free)
 
 
-def _unknown_rows(people: pd.DataFrame, matched: pd.DataFrame) -> pd.DataFrame:
-    unknown = people[~people["_row"].isin(matched["_row"])]
-    return unknown.assign(
-        matricule=unknown["c_matricule"], nir=unknown["c_nir"], cle="", statut="inconnu_registre",
-        anomalie_message="personne absente du registre : ajoutez-la (fichier salaries….csv)",
-    )
+def _match(people: dict[str, pa.Array], registry: dict[str, pa.Array]) -> pd.DataFrame:
+    """Pairs (`_row` in the CRM, `_reg` in the registry, `on_nir`): on the NIR, then on the
+    matricule for the people and registry rows left."""
+    left = _nir_keys(people["siret"], people["nir"]).assign(_row=np.arange(len(people["nir"])))
+    right = _nir_keys(registry["siret"], registry["nir"]).assign(
+        _reg=np.arange(len(registry["nir"])))
+    by_nir = left[left["n"] >= 0].merge(right[right["n"] >= 0], on=["s", "n"])
+    rows = _unused(pc.not_equal(people["matricule"], "").to_numpy(zero_copy_only=False),
+                   by_nir["_row"])
+    regs = _unused(np.ones(len(registry["nir"]), dtype=bool), by_nir["_reg"])
+    by_matricule = pd.DataFrame({
+        "siret": people["siret"].take(rows), "m": people["matricule"].take(rows), "_row": rows,
+    }).merge(pd.DataFrame({
+        "siret": registry["siret"].take(regs), "m": registry["matricule"].take(regs), "_reg": regs,
+    }), on=["siret", "m"])
+    return pd.concat([by_nir[["_row", "_reg"]].assign(on_nir=True),
+                      by_matricule[["_row", "_reg"]].assign(on_nir=False)], ignore_index=True)
 
 
-def _absent_rows(
-    registry: pd.DataFrame, people: pd.DataFrame, matched: pd.DataFrame
-) -> pd.DataFrame:
-    in_crm = registry["siret"].isin(people["siret"].unique())
-    absent = registry[in_crm & ~registry["salarie_id"].isin(matched["salarie_id"])]
-    return absent.assign(
-        cle="", statut="absent_crm", taux_registre=absent["taux_registre"].fillna(""),
-        anomalie_message="salarié du registre absent du CRM de cet établissement",
-    )
+def _blank(count: int) -> pa.Array:
+    return pa.repeat(pa.scalar("", pa.large_string()), count)
+
+
+def _where(mask: pa.Array, value: str) -> pa.Array:
+    return pc.if_else(mask, pa.scalar(value, pa.large_string()), pa.scalar("", pa.large_string()))
+
+
+def _person_rows(people: dict[str, pa.Array], registry: dict[str, pa.Array],
+                 pairs: pd.DataFrame, identifiant: str, available: date) -> list[dict]:
+    """A row per matched person, and one more per dated future rate."""
+    row, reg = pa.array(pairs["_row"].to_numpy()), pa.array(pairs["_reg"].to_numpy())
+    crm_taux, reg_taux = people["taux"].take(row), registry["taux_registre"].take(reg)
+    statut = pc.if_else(pc.equal(crm_taux, ""), "sans_taux", pc.if_else(
+        pc.equal(reg_taux, ""), "nouveau", pc.if_else(
+            pc.equal(crm_taux, reg_taux), "conforme", "modifie")))
+    changed = pc.is_in(statut, pa.array(["modifie", "nouveau"]))
+    dated = pc.or_(changed, pc.equal(statut, "conforme"))
+    until = valid_until(available).isoformat()
+    matched = {
+        **{c: registry[c].take(reg) for c in ("matricule", "nom", "prenoms", "nir",
+                                              "salarie_id", "taux_id")},
+        "siret": people["siret"].take(row),
+        "cle": pc.if_else(pa.array(pairs["on_nir"].to_numpy()), "nir", "matricule"),
+        "taux_registre": reg_taux, "taux_crm": crm_taux, "statut": statut,
+        "date_effet": _where(changed, available.isoformat()),
+        "valide_jusqu_au": _where(dated, until), "identifiant_crm": _where(dated, identifiant),
+        "anomalie_message": _where(pc.equal(statut, "sans_taux"), SANS_TAUX_MESSAGE),
+    }
+    future = pc.not_equal(people["futur_taux"].take(row), "")
+    count = pc.sum(future).as_py() or 0
+    futur = {c: a.filter(future) for c, a in matched.items()}
+    futur.update(
+        statut=pa.repeat("futur", count), taux_crm=people["futur_taux"].take(row).filter(future),
+        date_effet=people["futur_date_effet"].take(row).filter(future),
+        valide_jusqu_au=pa.repeat(until, count), identifiant_crm=pa.repeat(identifiant, count),
+        anomalie_message=_blank(count))
+    return [matched, futur]
+
+
+def _unknown_rows(people: dict[str, pa.Array], pairs: pd.DataFrame) -> dict:
+    unknown = pa.array(_unused(np.ones(len(people["nir"]), dtype=bool), pairs["_row"]))
+    count = len(unknown)
+    return {
+        **{c: people[c].take(unknown) for c in ("siret", "matricule", "nir")},
+        "taux_crm": people["taux"].take(unknown), "statut": pa.repeat("inconnu_registre", count),
+        "anomalie_message": pa.repeat(
+            "personne absente du registre : ajoutez-la (fichier salaries….csv)", count),
+    }
+
+
+def _absent_rows(people: dict[str, pa.Array], registry: dict[str, pa.Array],
+                 pairs: pd.DataFrame) -> dict:
+    in_crm = pc.is_in(registry["siret"], pc.unique(people["siret"])).to_numpy(
+        zero_copy_only=False)
+    absent = pa.array(_unused(in_crm, pairs["_reg"]))
+    count = len(absent)
+    return {
+        **{c: registry[c].take(absent) for c in ("siret", "matricule", "nom", "prenoms", "nir",
+                                                  "taux_registre", "salarie_id", "taux_id")},
+        "statut": pa.repeat("absent_crm", count),
+        "anomalie_message": pa.repeat("salarié du registre absent du CRM de cet établissement",
+                                      count),
+    }
 
 
 def _anomaly_rows(anomalies: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     """One row per anomaly, linked to a registry person by NIR, else matricule, when possible."""
+    if anomalies.empty:
+        return pd.DataFrame(columns=[*ANOMALY_COLUMNS, "salarie_id"], dtype="str")
     base = anomalies.reset_index(drop=True).assign(_a=lambda f: np.arange(len(f)))
     reg = registry.assign(nir13=registry["nir"].fillna("").str[:13])
     by_nir = base[base["nir"] != ""].merge(
@@ -125,6 +179,29 @@ def _anomaly_rows(anomalies: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFra
                        anomalie_message=category + rows["message"])
 
 
+def _columns(frame: pd.DataFrame, texts: list[str]) -> dict[str, pa.Array]:
+    """Text columns as Arrow (missing → ""), ids as nullable int64."""
+    columns = {c: text_array(frame[c]) for c in texts}
+    for c in ("salarie_id", "taux_id"):
+        if c in frame:
+            columns[c] = pa.array(frame[c].astype("Int64"), pa.int64())
+    return columns
+
+
+def _table(parts: list[dict[str, pa.Array]]) -> pa.Table:
+    """The parts stacked; a column a part lacks is "" there (ids: null)."""
+    tables = []
+    for part in parts:
+        count = len(next(iter(part.values())))
+        full = {c: part.get(c, _blank(count)) for c in REPORT_COLUMNS if c != "nir_masque"}
+        full["nir"] = part.get("nir", _blank(count))
+        for c in ("salarie_id", "taux_id"):
+            full[c] = part.get(c, pa.nulls(count, pa.int64()))
+        tables.append(pa.table({c: a.cast(pa.int64() if c.endswith("_id") else pa.large_string())
+                                for c, a in full.items()}))
+    return pa.concat_tables(tables)
+
+
 def reconcile(
     salaries: pd.DataFrame,
     anomalies: pd.DataFrame,
@@ -133,21 +210,25 @@ def reconcile(
     available: date,
 ) -> pd.DataFrame:
     """The report rows (REPORT_COLUMNS) plus `salarie_id`/`taux_id` for integration."""
-    people = _crm_people(salaries)
-    matched = _match(people, registry)
-    rows = pd.concat(
-        [
-            _person_rows(matched, identifiant, available),
-            _unknown_rows(people, matched),
-            _absent_rows(registry, people, matched),
-            _anomaly_rows(anomalies, registry),
-        ],
-        ignore_index=True,
-    )
-    rows["nir_masque"] = mask_nir(rows["nir"].fillna(""))
-    for col in REPORT_COLUMNS:
-        rows[col] = rows[col].fillna("") if col in rows else ""
-    rows["_rang"] = rows["statut"].map({s: i for i, s in enumerate(STATUTS)})
-    rows = rows.sort_values(["siret", "matricule", "_rang"], kind="stable")
-    keep = REPORT_COLUMNS + ["salarie_id", "taux_id", "_rang"]
-    return rows[[c for c in keep if c in rows]].reset_index(drop=True)
+    people = _columns(salaries, ["siret", "nir", "matricule", "taux", "futur_taux",
+                                 "futur_date_effet"])
+    reg = _columns(registry, ["siret", "matricule", "nir", "nom", "prenoms", "taux_registre"])
+    pairs = _match(people, reg)
+    linked = _anomaly_rows(anomalies, registry)[[*ANOMALY_COLUMNS, "salarie_id"]]
+    table = _table([
+        *_person_rows(people, reg, pairs, identifiant, available),
+        _unknown_rows(people, pairs),
+        _absent_rows(people, reg, pairs),
+        _columns(linked, ANOMALY_COLUMNS),
+    ])
+    nir = table["nir"]
+    star, empty = pa.scalar("*", pa.large_string()), pa.scalar("", pa.large_string())
+    masked = pc.if_else(pc.equal(nir, ""), nir, pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(nir, 0, 5), star, empty))
+    rang = pc.index_in(table["statut"], pa.array(STATUTS, pa.large_string()))
+    table = table.drop_columns(["nir"]).append_column("nir_masque", masked).append_column(
+        "_rang", rang.cast(pa.int64()))
+    order = pc.sort_indices(table, [("siret", "ascending"), ("matricule", "ascending"),
+                                    ("_rang", "ascending")])
+    table = table.take(order).select([*REPORT_COLUMNS, "salarie_id", "taux_id", "_rang"])
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)

@@ -123,13 +123,18 @@ def _kind_from_type(report_type: str) -> str | None:
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
-    """JJMMAAAA or AAAA-MM-JJ → ISO text; NaN where invalid, "" stays ""."""
-    iso = pd.to_datetime(values.where(values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
+    """JJMMAAAA or AAAA-MM-JJ → ISO text; NaN where invalid, "" stays "" (each distinct value
+    parsed once: a CRM repeats the same few dates)."""
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype="str")
+    iso = pd.to_datetime(distinct.where(distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
                          format="%Y-%m-%d", errors="coerce")
-    compact = pd.to_datetime(values.where(values.str.fullmatch(r"\d{8}")), format="%d%m%Y",
+    compact = pd.to_datetime(distinct.where(distinct.str.fullmatch(r"\d{8}")), format="%d%m%Y",
                              errors="coerce")
     parsed = iso.fillna(compact)
-    return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None).where(values != "", "")
+    text = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None).where(distinct != "", "")
+    lookup = np.append(text.to_numpy(dtype=object), None)  # code -1: a missing value
+    return pd.Series(lookup[codes], index=values.index, dtype="str")
 
 
 def _problems(mask: pd.Series, frame: pd.DataFrame, what: str) -> list[str]:

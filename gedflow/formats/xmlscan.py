@@ -191,22 +191,24 @@ def ancestor(tags: Tags, at: np.ndarray, steps: int) -> np.ndarray:
 
 def _text(tags: Tags, leaves: np.ndarray, count: int, rows: np.ndarray) -> pa.Array | None:
     """`count` strings: the text of `leaves[i]` at row `rows[i]`, "" elsewhere; None if a leaf
-    holds elements or a character reference."""
-    empty = tags.kind[leaves] == EMPTY
-    filled = leaves[~empty]
+    holds elements or a character reference. The texts are sliced out of the file's buffer by
+    Arrow: over the buffer, an array alternates each text with the bytes up to the next one
+    (its offsets are the texts' bounds, in document order), and the texts are taken from it."""
+    filled = leaves[tags.kind[leaves] != EMPTY]
     if (tags.kind[filled + 1] != CLOSE).any():
         return None
-    first = np.zeros(count, dtype=np.int64)
-    length = np.zeros(count, dtype=np.int64)
-    first[rows[~empty]] = tags.end[filled] + 1
-    length[rows[~empty]] = tags.start[filled + 1] - (tags.end[filled] + 1)
-    offsets = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(length, out=offsets[1:])
-    gather = np.arange(offsets[-1], dtype=np.int64) + np.repeat(first - offsets[:-1], length)
-    array = np.frombuffer(tags.data, dtype=np.uint8)
-    values = pa.LargeStringArray.from_buffers(
-        count, pa.py_buffer(offsets), pa.py_buffer(array[gather].tobytes()))
-    return _decoded(values)
+    bounds = np.empty(2 * len(leaves) + 1, dtype=np.int64)
+    bounds[0:-1:2] = np.where(tags.kind[leaves] == EMPTY, tags.end[leaves], tags.end[leaves] + 1)
+    bounds[1:-1:2] = np.where(tags.kind[leaves] == EMPTY, tags.end[leaves],
+                              tags.start[np.minimum(leaves + 1, len(tags.start) - 1)])
+    bounds[-1] = bounds[-2] if len(leaves) else 0
+    pieces = pa.LargeStringArray.from_buffers(
+        2 * len(leaves), pa.py_buffer(bounds), pa.py_buffer(tags.data))
+    pick = np.full(count, 2 * len(leaves) - 1 if len(leaves) else -1, dtype=np.int64)
+    pick[rows] = 2 * np.arange(len(leaves))
+    if not len(leaves):
+        return pa.repeat(pa.scalar("", pa.large_string()), count)
+    return _decoded(pieces.take(pa.array(pick)))
 
 
 def _decoded(values: pa.Array) -> pa.Array | None:

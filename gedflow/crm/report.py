@@ -14,7 +14,7 @@ import pandas as pd
 from gedflow.crm.integrate import Decision
 from gedflow.crm.reconcile import REPORT_COLUMNS, STATUTS
 from gedflow.formats.crm import Crm
-from gedflow.formats.csv_table import to_csv_text
+from gedflow.formats.csv_table import to_csv_bytes, to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import table
 
@@ -38,7 +38,7 @@ def counts(rows: pd.DataFrame) -> dict[str, int]:
 
 
 def write_csv(rows: pd.DataFrame, path: Path) -> Path:
-    return atomic_write(path, to_csv_text(rows[REPORT_COLUMNS]))
+    return atomic_write(path, to_csv_bytes(rows[REPORT_COLUMNS]))
 
 
 def write_anomalies(crm: Crm, path: Path) -> Path:

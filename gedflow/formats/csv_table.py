@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from gedflow.errors import InputError
 from gedflow.formats.arrowtext import any_byte, contiguous_bytes, text_array
@@ -142,27 +143,38 @@ def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:
     return rows
 
 
-def _csv_field(values: pd.Series, sep: str) -> pa.Array:
-    """One column as CSV cells: text, quoted only where needed (`sep`, `"`, newline, CR)."""
-    cells = text_array(values)
+def _quoted(cells: pa.Array, sep: str) -> pa.Array:
+    """Cells quoted where needed (`sep`, `"`, newline, CR), as pandas' writer does."""
+    needs_quotes = pc.match_substring_regex(cells, f'[{re.escape(sep)}"\n\r]')
+    quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(cells, '"', '""'), quote,
+                                         empty)
+    return pc.if_else(needs_quotes, quoted, cells)
+
+
+def to_csv_bytes(frame: pd.DataFrame, sep: str = ";") -> bytes:
+    """The UTF-8 of `frame.to_csv(sep=sep, index=False)` (minimal quoting, `\n` line ends),
+    built column-wise in Arrow: pandas' own writer costs ~3 s per million rows of text. Without
+    a cell to quote (the usual case) Arrow's CSV writer does it all."""
+    header = pa.array([str(c) for c in frame.columns], pa.large_string())
+    cells = [text_array(frame[column]) for column in frame.columns]
     special = (sep + '"\n\r').encode()
-    if any_byte(cells, special):
-        needs_quotes = pc.match_substring_regex(cells, f'[{re.escape(sep)}"\n\r]')
-        quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(cells, '"', '""'),
-                                             quote, empty)
-        cells = pc.if_else(needs_quotes, quoted, cells)
-    return cells
+    if not any(any_byte(column, special) for column in [header, *cells]):
+        sink = pa.BufferOutputStream()
+        table = pa.table(cells, names=[f"c{i}" for i in range(len(cells))])
+        pa_csv.write_csv(table, sink, pa_csv.WriteOptions(
+            include_header=False, delimiter=sep, quoting_style="none", eol="\n"))
+        return (sep.join(header.to_pylist()) + "\n").encode() + sink.getvalue().to_pybytes()
+    line = sep.join(_quoted(header, sep).to_pylist()) + "\n"
+    if frame.empty:
+        return line.encode()
+    joined = pc.binary_join_element_wise(*[_quoted(c, sep) for c in cells],
+                                         pa.scalar(sep, type=pa.large_string()))
+    end = pa.scalar("\n", type=pa.large_string())
+    body = pc.binary_join_element_wise(joined, end, pa.scalar("", type=pa.large_string()))
+    return line.encode() + contiguous_bytes(body)
 
 
 def to_csv_text(frame: pd.DataFrame, sep: str = ";") -> str:
-    """The text `frame.to_csv(sep=sep, index=False)` gives (minimal quoting, `\n` line ends),
-    built column-wise in Arrow: pandas' own writer costs ~3 s per million rows of text."""
-    header = sep.join(_csv_field(pd.Series([str(c) for c in frame.columns]), sep).to_pylist())
-    if frame.empty:
-        return header + "\n"
-    cells = [_csv_field(frame[column], sep) for column in frame.columns]
-    lines = pc.binary_join_element_wise(*cells, pa.scalar(sep, type=pa.large_string()))
-    end = pa.scalar("\n", type=pa.large_string())
-    body = pc.binary_join_element_wise(lines, end, pa.scalar("", type=pa.large_string()))
-    return header + "\n" + contiguous_bytes(body).decode("utf-8")
+    """`to_csv_bytes` as text."""
+    return to_csv_bytes(frame, sep).decode("utf-8")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from gedflow.crm.integrate import integrate, load_registry
+from sqlalchemy import Engine
+
+from gedflow.crm.integrate import integrate, rates_in_force
 from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
 from gedflow.crm.report import markdown_summary, write_anomalies, write_csv, write_html
 from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
 from gedflow.intake import Artifact, HandlerResult, Job
+from gedflow.registry import snapshot
 
 PARIS = ZoneInfo("Europe/Paris")
 ARTIFACT_ROWS = 1000  # the Prefect UI gets the differences first; the files have every row
@@ -53,8 +57,22 @@ def _artifact_key(*parts: str) -> str:
     return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
 
 
+def _registry_copy(engine: Engine, cache: Path) -> snapshot.Snapshot:
+    with engine.connect() as conn:
+        return snapshot.current(conn, cache)
+
+
+def read_with_registry(path: Path, engine: Engine, cache: Path
+                       ) -> tuple[crm_format.Crm, snapshot.Snapshot]:
+    """The CRM parsed while the registry's copy is read in a thread (both work mostly outside
+    the GIL, so on two cores the copy comes for free)."""
+    with ThreadPoolExecutor(1) as pool:
+        copy = pool.submit(_registry_copy, engine, cache)
+        return crm_format.read(path), copy.result()
+
+
 def handle_crm(job: Job) -> HandlerResult:
-    crm = crm_format.read(job.claim.path)
+    crm, copy = read_with_registry(job.claim.path, job.engine, job.settings.cache)
     available, date_source = availability(job)
     period = period_of(job.claim.rel, crm, available)
     outdir = job.settings.outbox / "crm_nominatif" / period
@@ -62,7 +80,7 @@ def handle_crm(job: Job) -> HandlerResult:
     archived = job.archive_path.relative_to(job.settings.root).as_posix()
     with job.engine.begin() as conn:
         sirets = crm.declarations["siret"].tolist()
-        registry = load_registry(conn, sirets, available, job.settings.cache)
+        registry = rates_in_force(copy, sirets, available)
         rows = reconcile(crm.salaries, crm.anomalies, registry, crm.identifiant, available)
         decisions = integrate(conn, crm, rows, sha256=job.claim.sha256, source=archived,
                               available=available, threshold=job.settings.crm_seuil_sans_taux)

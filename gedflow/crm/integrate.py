@@ -36,10 +36,9 @@ class Decision:
     sans_taux: int
 
 
-def load_registry(conn: Connection, sirets: list[str], on: date, cache: Path) -> pd.DataFrame:
+def rates_in_force(copy: snapshot.Snapshot, sirets: list[str], on: date) -> pd.DataFrame:
     """Salariés of these SIRETs (all dossiers) with their rate in force on `on`: the latest one
-    recorded whose date d'effet, if any, is not after `on` (from the registry's columnar copy)."""
-    copy = snapshot.current(conn, cache)
+    recorded whose date d'effet, if any, is not after `on`."""
     people = copy.identities[copy.identities["siret"].isin(sirets)]
     rates = copy.rates
     in_force = rates[rates["date_effet"].isna() | (rates["date_effet"] <= on.isoformat())]
@@ -49,6 +48,11 @@ def load_registry(conn: Connection, sirets: list[str], on: date, cache: Path) ->
                           taux_registre=found["taux_registre"].to_numpy())
     frame["taux_id"] = frame["taux_id"].astype("Int64")
     return frame[REGISTRY_COLUMNS].reset_index(drop=True)
+
+
+def load_registry(conn: Connection, sirets: list[str], on: date, cache: Path) -> pd.DataFrame:
+    """`rates_in_force` from the registry's columnar copy (kept in `cache`)."""
+    return rates_in_force(snapshot.current(conn, cache), sirets, on)
 
 
 def _previous_share(conn: Connection, siret: str) -> float | None:

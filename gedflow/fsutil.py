@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 OWNER_ONLY = 0o600
 
@@ -23,13 +25,19 @@ def fsync_dir(path: Path) -> None:
 
 def atomic_write(path: Path, data: bytes | str, mode: int = OWNER_ONLY) -> Path:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    return atomic_write_with(path, lambda handle: handle.write(raw), mode)
+
+
+def atomic_write_with(path: Path, write: Callable[[BinaryIO], object],
+                      mode: int = OWNER_ONLY) -> Path:
+    """`atomic_write`, the content streamed by `write(handle)` (no copy of it in memory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).replace(path)

@@ -230,5 +230,7 @@ def reconcile(
         "_rang", rang.cast(pa.int64()))
     order = pc.sort_indices(table, [("siret", "ascending"), ("matricule", "ascending"),
                                     ("_rang", "ascending")])
-    table = table.take(order).select([*REPORT_COLUMNS, "salarie_id", "taux_id", "_rang"])
+    if not np.array_equal(order.to_numpy(), np.arange(len(table))):  # often sorted already
+        table = table.take(order)
+    table = table.select([*REPORT_COLUMNS, "salarie_id", "taux_id", "_rang"])
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)

@@ -14,8 +14,8 @@ import pandas as pd
 from gedflow.crm.integrate import Decision
 from gedflow.crm.reconcile import REPORT_COLUMNS, STATUTS
 from gedflow.formats.crm import Crm
-from gedflow.formats.csv_table import to_csv_bytes, to_csv_text
-from gedflow.fsutil import atomic_write
+from gedflow.formats.csv_table import to_csv_text, write_csv_to
+from gedflow.fsutil import atomic_write, atomic_write_with
 from gedflow.htmlreport import table
 
 HTML_CONFORME_ROWS = 2000
@@ -38,7 +38,7 @@ def counts(rows: pd.DataFrame) -> dict[str, int]:
 
 
 def write_csv(rows: pd.DataFrame, path: Path) -> Path:
-    return atomic_write(path, to_csv_bytes(rows[REPORT_COLUMNS]))
+    return atomic_write_with(path, lambda handle: write_csv_to(rows[REPORT_COLUMNS], handle))
 
 
 def write_anomalies(crm: Crm, path: Path) -> Path:

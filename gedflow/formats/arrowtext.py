@@ -21,7 +21,7 @@ def is_ascii(lines: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pc.all(pc.string_is_ascii(lines)).as_py())
 
 
-def text_array(values: pd.Series) -> pa.Array:
+def text_array(values: pd.Series) -> pa.ChunkedArray:
     """A column as Arrow `large_string`, missing values as "" (zero-copy for text columns)."""
     if isinstance(values.dtype, pd.StringDtype) or values.dtype == "str":
         array = pa.array(values.array)
@@ -31,12 +31,21 @@ def text_array(values: pd.Series) -> pa.Array:
             array = pa.array(filled, type=pa.large_string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers and the like
             array = pa.array(filled.astype(str), type=pa.large_string())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    if isinstance(array, pa.Array):
+        array = pa.chunked_array([array])
     return pc.fill_null(array.cast(pa.large_string()), "")
 
 
-def any_byte(array: pa.Array, chars: bytes) -> bool:
-    """Whether any string holds one of `chars` (one scan of the data buffer, no regex)."""
-    data = contiguous_bytes(array)
-    return any(data.find(bytes([c])) >= 0 for c in chars)
+def any_byte(array: pa.Array | pa.ChunkedArray, chars: bytes) -> bool:
+    """Whether any string holds one of `chars`: a look at the data buffers in place (no copy,
+    no regex)."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        chunk = chunk.cast(pa.large_string())
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset:]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[len(chunk)]]
+        if any(bool((data == c).any()) for c in chars):
+            return True
+    return False

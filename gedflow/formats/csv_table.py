@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -143,7 +144,7 @@ def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:
     return rows
 
 
-def _quoted(cells: pa.Array, sep: str) -> pa.Array:
+def _quoted(cells: pa.ChunkedArray, sep: str) -> pa.ChunkedArray:
     """Cells quoted where needed (`sep`, `"`, newline, CR), as pandas' writer does."""
     needs_quotes = pc.match_substring_regex(cells, f'[{re.escape(sep)}"\n\r]')
     quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
@@ -152,29 +153,30 @@ def _quoted(cells: pa.Array, sep: str) -> pa.Array:
     return pc.if_else(needs_quotes, quoted, cells)
 
 
-def to_csv_bytes(frame: pd.DataFrame, sep: str = ";") -> bytes:
-    """The UTF-8 of `frame.to_csv(sep=sep, index=False)` (minimal quoting, `\n` line ends),
-    built column-wise in Arrow: pandas' own writer costs ~3 s per million rows of text. Without
-    a cell to quote (the usual case) Arrow's CSV writer does it all."""
-    header = pa.array([str(c) for c in frame.columns], pa.large_string())
+def write_csv_to(frame: pd.DataFrame, handle: BinaryIO, sep: str = ";") -> None:
+    """Write `frame.to_csv(sep=sep, index=False)`'s UTF-8 (minimal quoting, `\n` line ends) to
+    `handle`, built column-wise in Arrow: pandas' own writer costs ~3 s per million rows of text.
+    Without a cell to quote (the usual case) Arrow's CSV writer streams it all."""
+    header = pa.chunked_array([pa.array([str(c) for c in frame.columns], pa.large_string())])
     cells = [text_array(frame[column]) for column in frame.columns]
     special = (sep + '"\n\r').encode()
     if not any(any_byte(column, special) for column in [header, *cells]):
-        sink = pa.BufferOutputStream()
+        handle.write((sep.join(header.to_pylist()) + "\n").encode())
         table = pa.table(cells, names=[f"c{i}" for i in range(len(cells))])
-        pa_csv.write_csv(table, sink, pa_csv.WriteOptions(
+        pa_csv.write_csv(table, handle, pa_csv.WriteOptions(
             include_header=False, delimiter=sep, quoting_style="none", eol="\n"))
-        return (sep.join(header.to_pylist()) + "\n").encode() + sink.getvalue().to_pybytes()
-    line = sep.join(_quoted(header, sep).to_pylist()) + "\n"
-    if frame.empty:
-        return line.encode()
-    joined = pc.binary_join_element_wise(*[_quoted(c, sep) for c in cells],
-                                         pa.scalar(sep, type=pa.large_string()))
-    end = pa.scalar("\n", type=pa.large_string())
-    body = pc.binary_join_element_wise(joined, end, pa.scalar("", type=pa.large_string()))
-    return line.encode() + contiguous_bytes(body)
+        return
+    handle.write((sep.join(_quoted(header, sep).to_pylist()) + "\n").encode())
+    if not frame.empty:
+        joined = pc.binary_join_element_wise(*[_quoted(c, sep) for c in cells],
+                                             pa.scalar(sep, type=pa.large_string()))
+        end = pa.scalar("\n", type=pa.large_string())
+        handle.write(contiguous_bytes(pc.binary_join_element_wise(
+            joined, end, pa.scalar("", type=pa.large_string()))))
 
 
 def to_csv_text(frame: pd.DataFrame, sep: str = ";") -> str:
-    """`to_csv_bytes` as text."""
-    return to_csv_bytes(frame, sep).decode("utf-8")
+    """`write_csv_to`'s output as text."""
+    buffer = io.BytesIO()
+    write_csv_to(frame, buffer, sep)
+    return buffer.getvalue().decode("utf-8")

@@ -203,7 +203,7 @@ def _scanned(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] | None
     if tags is None:
         return None
     declarations = xmlscan.elements(tags, ("declaration",))
-    if tags.named("declaration").sum() != len(declarations):
+    if len(tags.by_name[tags.names.index("declaration")]) != len(declarations):
         return None  # a `declaration` below the root's children: the tree path counts those
     frames = {}
     for record in RECORDS:

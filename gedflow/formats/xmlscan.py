@@ -12,7 +12,7 @@ values (normalize-space applied, entities decoded).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +52,20 @@ class Tags:
     parent: np.ndarray  # tag index of the parent element's start tag (-1: none)
     names: tuple[str, ...]  # the names looked up
     name_id: np.ndarray  # index in `names` of each start/empty tag's name (-1: other)
+    by_name: list[np.ndarray] = field(default_factory=list)  # tag indexes per name id
 
-    def named(self, name: str) -> np.ndarray:
-        """Mask of the start/empty tags named `name`."""
-        return self.name_id == self.names.index(name)
+    def __post_init__(self) -> None:
+        order = np.argsort(self.name_id, kind="stable")  # document order within a name
+        bounds = np.searchsorted(self.name_id[order], np.arange(-1, len(self.names) + 1))
+        self.by_name = [order[bounds[i]:bounds[i + 1]] for i in range(1, len(self.names) + 1)]
+
+    def where(self, name: str, level: int) -> np.ndarray:
+        """Indexes of the start/empty tags named `name` at `level`, in document order."""
+        at = self.by_name[self.names.index(name)]
+        return at[self.level[at] == level]
+
+    def is_named(self, at: np.ndarray, name: str) -> np.ndarray:
+        return self.name_id[at] == self.names.index(name)
 
 
 def _brackets(data: bytearray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -95,16 +105,17 @@ def _name_ids(start: np.ndarray, name_length: np.ndarray, opening: np.ndarray,
     array = np.frombuffer(data, dtype=np.uint8)
     tags = np.flatnonzero(opening)
     name_start, length = start[tags] + 1, name_length[tags]
+    # Tags sorted by their first byte: each name is compared with its own slice only.
+    order = np.argsort(array[name_start], kind="stable")
+    tags, name_start, length = tags[order], name_start[order], length[order]
     first = words[name_start]
-    # Tags bucketed by their first byte: each name is compared with its own bucket only.
-    order = np.argsort((first & np.uint64(0xFF)).astype(np.uint8), kind="stable")
-    bounds = np.searchsorted((first[order] & np.uint64(0xFF)).astype(np.uint8), np.arange(257))
+    bounds = np.searchsorted(array[name_start], np.arange(257))
     ids = np.full(len(start), -1, dtype=np.int16)
     for number, name in enumerate(names):
         raw = name.encode()
-        bucket = order[bounds[raw[0]] : bounds[raw[0] + 1]]
-        prefix = (first[bucket] & _low_bytes(len(raw))) == _word_of(raw)
-        candidates = bucket[prefix & (length[bucket] >= len(raw))]
+        low, high = bounds[raw[0]], bounds[raw[0] + 1]
+        prefix = (first[low:high] & _low_bytes(len(raw))) == _word_of(raw)
+        candidates = low + np.flatnonzero(prefix & (length[low:high] >= len(raw)))
         for offset in range(8, len(raw), 8):  # names longer than one word
             piece = raw[offset : offset + 8]
             same = (words[name_start[candidates] + offset] & _low_bytes(len(piece))) == _word_of(
@@ -175,11 +186,9 @@ def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
 
 def elements(tags: Tags, path: tuple[str, ...]) -> np.ndarray:
     """Tag indexes of the elements at `path` below the root (e.g. declaration/…/salarie)."""
-    at = np.flatnonzero(tags.named(path[-1]) & (tags.level == len(path) + 1))
-    chain = at
-    for name in reversed(path[:-1]):
-        chain = tags.parent[chain]
-        at, chain = at[tags.named(name)[chain]], chain[tags.named(name)[chain]]
+    at = tags.where(path[-1], len(path) + 1)
+    for step, name in enumerate(reversed(path[:-1]), start=1):
+        at = at[tags.is_named(ancestor(tags, at, step), name)]
     return at
 
 
@@ -194,6 +203,8 @@ def _text(tags: Tags, leaves: np.ndarray, count: int, rows: np.ndarray) -> pa.Ar
     holds elements or a character reference. The texts are sliced out of the file's buffer by
     Arrow: over the buffer, an array alternates each text with the bytes up to the next one
     (its offsets are the texts' bounds, in document order), and the texts are taken from it."""
+    if not len(leaves):
+        return pa.chunked_array([pa.repeat(pa.scalar("", pa.large_string()), count)])
     filled = leaves[tags.kind[leaves] != EMPTY]
     if (tags.kind[filled + 1] != CLOSE).any():
         return None
@@ -201,13 +212,11 @@ def _text(tags: Tags, leaves: np.ndarray, count: int, rows: np.ndarray) -> pa.Ar
     bounds[0:-1:2] = np.where(tags.kind[leaves] == EMPTY, tags.end[leaves], tags.end[leaves] + 1)
     bounds[1:-1:2] = np.where(tags.kind[leaves] == EMPTY, tags.end[leaves],
                               tags.start[np.minimum(leaves + 1, len(tags.start) - 1)])
-    bounds[-1] = bounds[-2] if len(leaves) else 0
+    bounds[-1] = bounds[-2]
     pieces = pa.LargeStringArray.from_buffers(
         2 * len(leaves), pa.py_buffer(bounds), pa.py_buffer(tags.data))
-    pick = np.full(count, 2 * len(leaves) - 1 if len(leaves) else -1, dtype=np.int64)
+    pick = np.full(count, 2 * len(leaves) - 1, dtype=np.int64)
     pick[rows] = 2 * np.arange(len(leaves))
-    if not len(leaves):
-        return pa.repeat(pa.scalar("", pa.large_string()), count)
     return _decoded(pieces.take(pa.array(pick)))
 
 
@@ -232,9 +241,9 @@ def fields(tags: Tags, records: np.ndarray, paths: dict[str, tuple[str, ...]]
     level = tags.level[records[0]] if len(records) else 0
     columns = {}
     for column, path in paths.items():
-        at = np.flatnonzero(tags.named(path[-1]) & (tags.level == level + len(path)))
+        at = tags.where(path[-1], level + len(path))
         for step, name in enumerate(reversed(path[:-1]), start=1):
-            at = at[tags.named(name)[ancestor(tags, at, step)]]
+            at = at[tags.is_named(ancestor(tags, at, step), name)]
         rows = row_of[ancestor(tags, at, len(path))]
         at, rows = at[rows >= 0], rows[rows >= 0]
         _, first = np.unique(rows, return_index=True)  # document order: the first one wins

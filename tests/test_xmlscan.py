@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from gedflow.errors import InputError
 from gedflow.formats import crm as crm_format
 from gedflow.formats import xmlscan
 
@@ -136,3 +137,14 @@ def test_a_declaration_below_another_takes_the_tree_path() -> None:
     scanned, tree = _both_paths(_file(b"<NIR>1</NIR><declaration><NIR>2</NIR></declaration>"))
     assert scanned is None
     assert len(tree[crm_format.DECLARATION]) == 2  # iterparse counts both
+
+
+def test_a_text_beyond_the_parser_limit_is_refused_as_by_the_tree() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "crm.xml"
+        path.write_bytes(_file(b"<NIR>1790275123045</NIR><nom_famille>" + b"a" * 10_000_001
+                               + b"</nom_famille>"))
+        data, size = xmlscan.read_padded(path)
+        assert crm_format._scanned(data, size) is None
+        with pytest.raises(InputError, match="mal formé|tronqué"):
+            crm_format.read(path)

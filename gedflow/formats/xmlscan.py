@@ -25,7 +25,9 @@ LT, GT, SLASH, BANG, QUESTION = (ord(c) for c in "<>/!?")
 OPEN, CLOSE, EMPTY = 0, 1, 2
 PAD = 8  # zero bytes after the data, so an 8-byte word can be read at any tag
 CHUNK = 1 << 24
-MAX_DEPTH = 256  # libxml2's nesting limit without huge_tree; deeper files go to the tree parser
+# libxml2's limits without huge_tree: a file beyond them goes to the tree parser, which refuses it.
+MAX_DEPTH = 256
+MAX_TEXT = 10_000_000
 WHITESPACE = np.array([ord(c) for c in " \t\r\n"], dtype=np.uint8)
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
@@ -175,7 +177,7 @@ def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
     kind = kind.astype(np.int8)
     step = (kind == OPEN).astype(np.int8) - (kind == CLOSE).astype(np.int8)
     level = np.cumsum(step, dtype=np.int32) + (kind != OPEN)
-    if level.max(initial=1) > MAX_DEPTH:
+    if level.max(initial=1) > MAX_DEPTH or (start[1:] - end[:-1]).max(initial=0) > MAX_TEXT:
         return None  # the hardened tree parser refuses it with its own message
     opening = kind != CLOSE
     opening[0] = False  # the root start tag carries attributes and is never looked up

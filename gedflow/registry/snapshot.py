@@ -66,12 +66,13 @@ def _read(path: Path) -> Snapshot | None:
             table = pa.ipc.open_file(source).read_all()
     except (FileNotFoundError, pa.ArrowInvalid):
         return None
-    version = int(table.schema.metadata[b"version"])
-    frame = table.to_pandas()
-    is_rate = frame["taux_id"].notna()
-    identities = frame.loc[~is_rate, IDENTITIES].reset_index(drop=True)
-    rates = frame.loc[is_rate, RATES].reset_index(drop=True)
-    return Snapshot(version, identities.astype({"salarie_id": "int64"}),
+    meta = table.schema.metadata or {}
+    if b"identities" not in meta or b"version" not in meta:
+        return None  # written by another version of gedflow: rebuilt
+    people = int(meta[b"identities"])
+    identities = table.slice(0, people).select(IDENTITIES).to_pandas()
+    rates = table.slice(people).select(RATES).to_pandas()
+    return Snapshot(int(meta[b"version"]), identities.astype({"salarie_id": "int64"}),
                     rates.astype({"taux_id": "int64", "salarie_id": "int64"}))
 
 
@@ -79,7 +80,7 @@ def _write(path: Path, snapshot: Snapshot) -> None:
     """One Arrow file: identity rows, then rate rows (the other side's columns null)."""
     both = pd.concat([snapshot.identities, snapshot.rates], ignore_index=True)
     table = pa.Table.from_pandas(both, preserve_index=False).replace_schema_metadata(
-        {"version": str(snapshot.version)})
+        {"version": str(snapshot.version), "identities": str(len(snapshot.identities))})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)

@@ -29,7 +29,7 @@ from gedflow.checks import nir_key  # noqa: E402
 from gedflow.crm.handler import read_with_registry  # noqa: E402
 from gedflow.crm.integrate import load_registry, rates_in_force  # noqa: E402
 from gedflow.crm.reconcile import reconcile  # noqa: E402
-from gedflow.crm.report import write_csv, write_html  # noqa: E402
+from gedflow.crm.report import write_reports  # noqa: E402
 from gedflow.registry.db import migrate  # noqa: E402
 from gedflow.registry.importer import import_csv  # noqa: E402
 from schemas.registre import EMPLOYEURS  # noqa: E402
@@ -104,8 +104,7 @@ def ours(crm_path: Path, url: str, out: Path) -> int:
     crm, copy = read_with_registry(crm_path, migrate(url), out / "cache")
     registry = rates_in_force(copy, crm.declarations["siret"].tolist(), AVAILABLE)
     rows = reconcile(crm.salaries, crm.anomalies, registry, crm.identifiant, AVAILABLE)
-    write_csv(rows, out / "crm.rapprochement.csv")
-    write_html(rows, crm, [], "bench", [], out / "crm.rapprochement.html")
+    write_reports(rows, crm, [], "bench", [], out, "crm")
     return len(rows)
 
 

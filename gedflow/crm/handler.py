@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from gedflow.crm.integrate import integrate, rates_in_force
 from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
-from gedflow.crm.report import markdown_summary, write_anomalies, write_csv, write_html
+from gedflow.crm.report import markdown_summary, write_anomalies, write_reports
 from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
 from gedflow.intake import Artifact, HandlerResult, Job
@@ -86,8 +86,7 @@ def handle_crm(job: Job) -> HandlerResult:
                               available=available, threshold=job.settings.crm_seuil_sans_taux)
     notes = [f"Date de mise à disposition : {available:%d/%m/%Y} ({date_source}).", *crm.warnings]
     title = f"CRM {crm.kind} {period} — {stem}"
-    report = write_csv(rows, outdir / f"{stem}.rapprochement.csv")
-    write_html(rows, crm, decisions, title, notes, outdir / f"{stem}.rapprochement.html")
+    report = write_reports(rows, crm, decisions, title, notes, outdir, stem)
     if crm.kind == crm_format.FINANCIER:
         report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
     artifacts = []

@@ -6,6 +6,7 @@ CRM financier, `<stem>.anomalies.csv`. All files are created owner-only (persona
 from __future__ import annotations
 
 import html
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,18 @@ def write_html(
         "</body></html>",
     ]
     return atomic_write(path, "\n".join(parts))
+
+
+def write_reports(rows: pd.DataFrame, crm: Crm, decisions: list[Decision], title: str,
+                  notes: list[str], folder: Path, stem: str) -> Path:
+    """`<stem>.rapprochement.csv` and `.html`, written side by side (both mostly in Arrow,
+    outside the GIL); the CSV's path."""
+    with ThreadPoolExecutor(2) as pool:
+        csv = pool.submit(write_csv, rows, folder / f"{stem}.rapprochement.csv")
+        page = pool.submit(write_html, rows, crm, decisions, title, notes,
+                           folder / f"{stem}.rapprochement.html")
+        page.result()
+        return csv.result()
 
 
 def markdown_summary(title: str, rows: pd.DataFrame, decisions: list[Decision],

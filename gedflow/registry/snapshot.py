@@ -55,9 +55,8 @@ def _identities(conn: Connection) -> pd.DataFrame:
 def _rates(conn: Connection, after: int) -> pd.DataFrame:
     frame = read_frame(conn, select(taux.c.id, taux.c.salarie_id, taux.c.taux_pas,
                                     taux.c.date_effet).where(taux.c.id > after), RATES)
-    frame["date_effet"] = frame["date_effet"].map(str, na_action="ignore").astype("str")
-    frame["taux_registre"] = frame["taux_registre"].astype("str")
-    return frame
+    # SQLite gives ISO text, PostgreSQL dates: both become ISO text (None stays missing).
+    return frame.astype({"date_effet": "str", "taux_registre": "str"})
 
 
 def _read(path: Path) -> Snapshot | None:

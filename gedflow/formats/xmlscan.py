@@ -12,7 +12,7 @@ values (normalize-space applied, entities decoded).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +54,7 @@ class Tags:
     parent: np.ndarray  # tag index of the parent element's start tag (-1: none)
     names: tuple[str, ...]  # the names looked up
     name_id: np.ndarray  # index in `names` of each start/empty tag's name (-1: other)
-    by_name: list[np.ndarray] = field(default_factory=list)  # tag indexes per name id
-
-    def __post_init__(self) -> None:
-        order = np.argsort(self.name_id, kind="stable")  # document order within a name
-        bounds = np.searchsorted(self.name_id[order], np.arange(-1, len(self.names) + 1))
-        self.by_name = [order[bounds[i]:bounds[i + 1]] for i in range(1, len(self.names) + 1)]
+    by_name: list[np.ndarray]  # per name, the indexes of the tags so named, in document order
 
     def where(self, name: str, level: int) -> np.ndarray:
         """Indexes of the start/empty tags named `name` at `level`, in document order."""
@@ -100,9 +95,10 @@ def _low_bytes(count: int) -> np.uint64:
 
 
 def _name_ids(start: np.ndarray, name_length: np.ndarray, opening: np.ndarray,
-              data: bytearray, names: tuple[str, ...]) -> np.ndarray:
-    """For each tag, the index in `names` of its name (-1: a closing tag or another name). A
-    name ends at the tag's end or at the white space before its attributes."""
+              data: bytearray, names: tuple[str, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """For each tag, the index in `names` of its name (-1: a closing tag or another name), and
+    per name its tags in document order. A name ends at the tag's end or at the white space
+    before its attributes."""
     words = _words(data)
     array = np.frombuffer(data, dtype=np.uint8)
     tags = np.flatnonzero(opening)
@@ -112,7 +108,7 @@ def _name_ids(start: np.ndarray, name_length: np.ndarray, opening: np.ndarray,
     tags, name_start, length = tags[order], name_start[order], length[order]
     first = words[name_start]
     bounds = np.searchsorted(array[name_start], np.arange(257))
-    ids = np.full(len(start), -1, dtype=np.int16)
+    ids, by_name = np.full(len(start), -1, dtype=np.int16), []
     for number, name in enumerate(names):
         raw = name.encode()
         low, high = bounds[raw[0]], bounds[raw[0] + 1]
@@ -125,8 +121,10 @@ def _name_ids(start: np.ndarray, name_length: np.ndarray, opening: np.ndarray,
             candidates = candidates[same]
         whole = (length[candidates] == len(raw)) | np.isin(
             array[name_start[candidates] + len(raw)], WHITESPACE)
-        ids[tags[candidates[whole]]] = number
-    return ids
+        found = tags[candidates[whole]]  # ascending: the sort by first byte was stable
+        ids[found] = number
+        by_name.append(found)
+    return ids, by_name
 
 
 def _default_namespace(data: bytearray, size: int, start: np.ndarray, end: np.ndarray) -> bool:
@@ -182,8 +180,8 @@ def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
     opening = kind != CLOSE
     opening[0] = False  # the root start tag carries attributes and is never looked up
     name_length = end - start - 1 - (kind == EMPTY)
-    ids = _name_ids(start, name_length, opening, data, names)
-    return Tags(data, start, end, kind, level, _parents(start, kind, level), names, ids)
+    ids, by_name = _name_ids(start, name_length, opening, data, names)
+    return Tags(data, start, end, kind, level, _parents(start, kind, level), names, ids, by_name)
 
 
 def elements(tags: Tags, path: tuple[str, ...]) -> np.ndarray:

@@ -63,7 +63,7 @@ def _read(path: Path) -> Snapshot | None:
     try:
         with pa.memory_map(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
-    except (FileNotFoundError, pa.ArrowInvalid):
+    except (OSError, pa.ArrowInvalid):  # missing or unreadable: rebuilt
         return None
     meta = table.schema.metadata or {}
     if b"identities" not in meta or b"version" not in meta:

@@ -153,8 +153,9 @@ def _parents(start: np.ndarray, kind: np.ndarray, level: np.ndarray) -> np.ndarr
 
 
 def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
-    """The tags of a well-formed document of `size` bytes (`data` from `read_padded`), with a mask
-    per looked-up name; None when the document is not of the plain shape described above."""
+    """The tags of a well-formed document of `size` bytes (`data` from `read_padded`), those of
+    the looked-up `names` identified; None when the document is not of the plain shape described
+    above."""
     head = bytes(data[: min(size, 512)])
     declared = _ENCODING.search(head.split(b"?>", 1)[0]) if head.startswith(b"<?") else None
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
@@ -184,12 +185,17 @@ def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
     return Tags(data, start, end, kind, level, _parents(start, kind, level), names, ids, by_name)
 
 
-def elements(tags: Tags, path: tuple[str, ...]) -> np.ndarray:
-    """Tag indexes of the elements at `path` below the root (e.g. declaration/…/salarie)."""
-    at = tags.where(path[-1], len(path) + 1)
+def _on_path(tags: Tags, path: tuple[str, ...], level: int) -> np.ndarray:
+    """Tag indexes of the elements at `path` whose first step is at `level`."""
+    at = tags.where(path[-1], level + len(path) - 1)
     for step, name in enumerate(reversed(path[:-1]), start=1):
         at = at[tags.is_named(ancestor(tags, at, step), name)]
     return at
+
+
+def elements(tags: Tags, path: tuple[str, ...]) -> np.ndarray:
+    """Tag indexes of the elements at `path` below the root (e.g. declaration/…/salarie)."""
+    return _on_path(tags, path, 2)
 
 
 def ancestor(tags: Tags, at: np.ndarray, steps: int) -> np.ndarray:
@@ -241,9 +247,7 @@ def fields(tags: Tags, records: np.ndarray, paths: dict[str, tuple[str, ...]]
     level = tags.level[records[0]] if len(records) else 0
     columns = {}
     for column, path in paths.items():
-        at = tags.where(path[-1], level + len(path))
-        for step, name in enumerate(reversed(path[:-1]), start=1):
-            at = at[tags.is_named(ancestor(tags, at, step), name)]
+        at = _on_path(tags, path, level + 1)
         rows = row_of[ancestor(tags, at, len(path))]
         at, rows = at[rows >= 0], rows[rows >= 0]
         _, first = np.unique(rows, return_index=True)  # document order: the first one wins

@@ -1,13 +1,23 @@
 """Vectorised checks agree with python-stdnum, and each kind rejects what it must."""
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from stdnum.fr import nir as stdnum_nir
 from stdnum.fr import siret as stdnum_siret
 
-from gedflow.checks import check_field, check_table, mask_nir, nir_key, nir_valid, siret_valid
+from gedflow.checks import (
+    check_field,
+    check_table,
+    digit_numbers,
+    mask_nir,
+    nir_key,
+    nir_numbers,
+    nir_valid,
+    siret_valid,
+)
 from schemas.fields import Field, Kind
 
 digits = st.text(alphabet="0123456789", min_size=14, max_size=14)
@@ -43,6 +53,23 @@ nir13 = st.builds(
 def test_nir_matches_stdnum(values: list[str]) -> None:
     got = nir_valid(pd.Series(values, dtype=object)).tolist()
     assert got == [_stdnum_accepts(v) for v in values]
+
+
+@given(st.lists(nir13, max_size=30))
+@example(["1792069123045", "179022A123045", "179022B123045", "1790200123045"])
+def test_nir_numbers_are_equal_exactly_when_the_nirs_are(values: list[str]) -> None:
+    """Join keys: two NIRs share a number only when they are the same (2A, 2B, 20 differ)."""
+    numbers = nir_numbers(pa.array(values + [n + "97" for n in values], pa.large_string()))
+    assert (numbers >= 0).all()
+    assert len(set(numbers[: len(values)])) == len(set(values))
+    assert numbers[len(values):].tolist() == numbers[: len(values)].tolist()  # key ignored
+
+
+def test_unusable_values_have_no_number() -> None:
+    values = pa.array(["", "12345", "1792A69123045", "17902X9123045", None], pa.large_string())
+    assert nir_numbers(values).tolist() == [-1] * 5
+    assert digit_numbers(pa.array(["81234567600017", "8123456760001", "8123456760001A"]),
+                         14).tolist() == [81234567600017, -1, -1]
 
 
 def _stdnum_accepts(value: str) -> bool:

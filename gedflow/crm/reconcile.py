@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gedflow.checks import digit_numbers, nir_numbers
 from gedflow.formats.arrowtext import text_array
 
 REPORT_COLUMNS = [
@@ -40,25 +41,9 @@ def valid_until(available: date) -> date:
     return (first.to_timestamp() - pd.Timedelta(days=1)).date()
 
 
-def _nir_keys(siret: pa.Array, nir: pa.Array) -> pd.DataFrame:
-    """(SIRET, NIR) as two integers, far cheaper to merge than text: the NIR's Corsica letter is
-    read as 0 with a last digit saying which (0, 1 A, 2 B); -1 where either is unusable."""
-    nir13 = pc.utf8_slice_codeunits(nir, 0, 13)
-    department = pc.utf8_slice_codeunits(nir13, 5, 7)
-    a, b = pc.equal(department, "2A"), pc.equal(department, "2B")
-    digits = pc.if_else(pc.or_(a, b), pc.utf8_replace_slice(nir13, 6, 7, "0"), nir13)
-    number = _integers(digits, pc.and_(pc.equal(pc.utf8_length(nir13), 13),
-                                       pc.utf8_is_digit(digits)))
-    corsica = pc.add(pc.cast(a, pa.int64()), pc.multiply(pc.cast(b, pa.int64()), 2))
-    sirets = pc.and_(pc.equal(pc.utf8_length(siret), 14), pc.utf8_is_digit(siret))
-    return pd.DataFrame({"s": _integers(siret, sirets), "n": np.where(
-        number >= 0, number * 4 + corsica.to_numpy(zero_copy_only=False), -1)})
-
-
-def _integers(digits: pa.Array, usable: pa.Array) -> np.ndarray:
-    """The digit strings where `usable` as int64, -1 elsewhere."""
-    kept = pc.if_else(usable, digits, pa.scalar(None, digits.type))
-    return pc.fill_null(pc.cast(kept, pa.int64()), -1).to_numpy(zero_copy_only=False)
+def _nir_keys(siret: pa.ChunkedArray, nir: pa.ChunkedArray) -> pd.DataFrame:
+    """(SIRET, NIR) as two integers, far cheaper to merge than text; -1 where unusable."""
+    return pd.DataFrame({"s": digit_numbers(siret, 14), "n": nir_numbers(nir)})
 
 
 def _unused(candidates: np.ndarray, used: pd.Series) -> np.ndarray:

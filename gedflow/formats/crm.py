@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from lxml import etree
 
-from gedflow.checks import mask_nir, nir_valid, normalise_taux, siret_valid
+from gedflow.checks import mask_nir, nir_numbers, nir_valid, normalise_taux, siret_valid
 from gedflow.errors import InputError
 from gedflow.formats import xmlscan
 from gedflow.formats.xmlbuild import put
@@ -182,10 +182,15 @@ def _normalise(crm: Crm) -> None:
 def _dedupe_people(crm: Crm) -> None:
     """A person listed twice in one declaration (several contracts) is kept once (§7.10)."""
     sal = crm.salaries
-    key = sal["nir"].where(sal["nir"] != "", "NTT:" + sal["ntt"])
-    dup = sal.assign(_key=key).duplicated(["decl", "_key"], keep="first")
+    number = nir_numbers(pa.array(sal["nir"].array))
+    by_nir = pd.Series((sal["decl"].to_numpy(np.int64) << 44) | number)  # NIR keys < 2**44
+    dup = by_nir.duplicated() & (number >= 0)
+    if (number < 0).any():  # people known by their NTT: few, compared as text
+        ntt = sal[number < 0]
+        dup[number < 0] = ntt.duplicated(["decl", "ntt"]).to_numpy()
     if not dup.any():
         return
+    key = sal["nir"].where(sal["nir"] != "", "NTT:" + sal["ntt"])
     rates = sal.assign(_key=key).groupby(["decl", "_key"])["taux"].agg(lambda s: sorted(set(s)))
     for (decl, person), values in rates.items():
         if len(values) > 1:

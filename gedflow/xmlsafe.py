@@ -88,13 +88,14 @@ class _NoTree:
         return None
 
 
-def check_well_formed(data: bytes | bytearray, size: int, what: str, path: Path) -> None:
-    """Parse the first `size` bytes with the hardened parser, building no tree (≈4× faster than
-    building one); raise the explained `InputError` if they are not a well-formed document."""
+def check_well_formed(path: Path, what: str) -> None:
+    """Parse the file with the hardened parser, building no tree (≈4× faster than building
+    one); raise the explained `InputError` if it is not a well-formed document."""
     parser = etree.XMLParser(target=_NoTree(), **HARDENED)
     try:
-        for at in range(0, size, FEED):
-            parser.feed(bytes(data[at : min(at + FEED, size)]))
+        with path.open("rb") as handle:
+            while chunk := handle.read(FEED):
+                parser.feed(chunk)
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise syntax_error(exc, what, path) from exc

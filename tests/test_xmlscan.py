@@ -4,6 +4,7 @@ the plain shape it relies on."""
 
 import tempfile
 from pathlib import Path
+from unittest.mock import patch
 
 import pandas as pd
 import pytest
@@ -49,8 +50,7 @@ def _both_paths(raw: bytes) -> tuple[dict | None, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "crm.xml"
         path.write_bytes(raw)
-        data, size = xmlscan.read_padded(path)
-        return crm_format._scanned(data, size), crm_format._from_tree(path)
+        return crm_format._scanned(path), crm_format._from_tree(path)
 
 
 def _same(scanned: dict | None, tree: dict) -> None:
@@ -73,13 +73,15 @@ declarations = st.lists(
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(declarations, st.booleans())
-def test_scan_gives_the_tree_tables(decls: list, pretty: bool) -> None:
+@given(declarations, st.booleans(), st.sampled_from([16, 300, xmlscan.BLOCK]))
+def test_scan_gives_the_tree_tables(decls: list, pretty: bool, block: int) -> None:
+    """Also when the file is scanned in blocks smaller than a declaration."""
     raw = _written(_crm(decls))
     if pretty:  # indented, as a person saving it from a browser would get it
         raw = etree.tostring(etree.fromstring(raw), pretty_print=True, xml_declaration=True,
                              encoding="UTF-8")
-    _same(*_both_paths(raw))
+    with patch.object(xmlscan, "BLOCK", block):
+        _same(*_both_paths(raw))
 
 
 ROOT = b'<gipmds:rapport xmlns:gipmds="http://www.gip-mds.fr/" type="CRM nominatif">'
@@ -144,7 +146,13 @@ def test_a_text_beyond_the_parser_limit_is_refused_as_by_the_tree() -> None:
         path = Path(tmp) / "crm.xml"
         path.write_bytes(_file(b"<NIR>1790275123045</NIR><nom_famille>" + b"a" * 10_000_001
                                + b"</nom_famille>"))
-        data, size = xmlscan.read_padded(path)
-        assert crm_format._scanned(data, size) is None
+        assert crm_format._scanned(path) is None
         with pytest.raises(InputError, match="mal formé|tronqué"):
             crm_format.read(path)
+
+
+def test_a_cut_inside_a_comment_still_takes_the_tree_path() -> None:
+    raw = _file(b"<NIR>1790275123045</NIR><!-- </declaration> --><matricule>7</matricule>")
+    with patch.object(xmlscan, "BLOCK", 16):
+        scanned, tree = _both_paths(raw)
+    assert scanned is None and tree[crm_format.SALARIE]["matricule"].tolist() == ["7"]

@@ -202,8 +202,8 @@ def _dedupe_people(crm: Crm) -> None:
     crm.salaries = sal[~dup].reset_index(drop=True)
 
 
-def _scanned(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] | None:
-    """Each record's table, found on the raw bytes (`xmlscan`); None to take the tree path."""
+def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] | None:
+    """Each record's table in one document (`xmlscan`); None to take the tree path."""
     tags = xmlscan.scan(data, size, _NAMES)
     if tags is None:
         return None
@@ -222,6 +222,19 @@ def _scanned(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] | None
         columns["decl"] = pa.array(np.searchsorted(declarations, parents) + 1, pa.int64())
         frames[record] = pa.table(columns).to_pandas()
     return frames
+
+
+def _scanned(path: Path) -> dict[XmlRecord, pd.DataFrame] | None:
+    """Each record's table, the file scanned a block of whole declarations at a time."""
+    parts: dict[XmlRecord, list[pd.DataFrame]] = {record: [] for record in RECORDS}
+    for data, size in xmlscan.blocks(path, b"</declaration>"):
+        frames = _scanned_block(data, size)
+        if frames is None:
+            return None
+        before = sum(len(frame) for frame in parts[DECLARATION])
+        for record, frame in frames.items():
+            parts[record].append(frame.assign(decl=frame["decl"] + before))
+    return {record: pd.concat(frames, ignore_index=True) for record, frames in parts.items()}
 
 
 def _from_tree(path: Path) -> dict[XmlRecord, pd.DataFrame]:
@@ -247,11 +260,10 @@ def _from_tree(path: Path) -> dict[XmlRecord, pd.DataFrame]:
 def _tables(path: Path) -> dict[XmlRecord, pd.DataFrame]:
     """The file checked well formed (hardened parser, no tree) while numpy scans its bytes;
     files of another shape go through the tree."""
-    data, size = xmlscan.read_padded(path)
     with ThreadPoolExecutor(1) as pool:
-        checked = pool.submit(check_well_formed, data, size, WHAT, path)
+        checked = pool.submit(check_well_formed, path, WHAT)
         try:
-            frames = _scanned(data, size)
+            frames = _scanned(path)
         finally:
             checked.result()
     if frames is None:

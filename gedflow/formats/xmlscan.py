@@ -12,6 +12,7 @@ values (normalize-space applied, entities decoded).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ LT, GT, SLASH, BANG, QUESTION = (ord(c) for c in "<>/!?")
 OPEN, CLOSE, EMPTY = 0, 1, 2
 PAD = 8  # zero bytes after the data, so an 8-byte word can be read at any tag
 CHUNK = 1 << 24
+BLOCK = 1 << 25  # bytes of file per scan
 # libxml2's limits without huge_tree: a file beyond them goes to the tree parser, which refuses it.
 MAX_DEPTH = 256
 MAX_TEXT = 10_000_000
@@ -33,13 +35,44 @@ _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
 
 
-def read_padded(path: Path) -> tuple[bytearray, int]:
-    """The file's bytes followed by PAD zero bytes, as `scan` needs them, and the file's size."""
-    size = path.stat().st_size
-    data = bytearray(size + PAD)
+def padded(document: bytes) -> tuple[bytearray, int]:
+    """The bytes followed by PAD zero bytes, as `scan` needs them, and their size."""
+    data = bytearray(len(document) + PAD)
+    data[: len(document)] = document
+    return data, len(document)
+
+
+def _head(piece: bytes) -> bytes:
+    """The piece up to the end of its root start tag (XML declaration included)."""
+    at = piece.find(b"<")
+    while at >= 0 and piece[at + 1 : at + 2] == b"?":
+        at = piece.find(b"<", at + 1)
+    end = piece.find(b">", at)
+    return piece[: end + 1] if at >= 0 and end >= 0 else piece
+
+
+def blocks(path: Path, cut: bytes) -> Iterator[tuple[bytearray, int]]:
+    """The file as documents of about BLOCK bytes each (memory stays flat whatever its size),
+    cut just after a `cut` (a record's end tag): every piece but the first gets the file's head
+    (up to the end of the root start tag) before it, and every piece but the last a closing tag
+    after it. Padded for `scan`."""
+    head, carry = b"", b""
     with path.open("rb") as handle:
-        size = handle.readinto(memoryview(data)[:size])
-    return data, size
+        while True:
+            chunk = handle.read(BLOCK)
+            text = carry + chunk
+            at = text.rfind(cut) if chunk else len(text) - len(cut)
+            if chunk and at < 0:
+                carry = text  # no record ends here yet: read on
+                continue
+            piece, carry = text[: at + len(cut)], text[at + len(cut) :]
+            if not head:
+                head, body = _head(piece), piece
+            else:
+                body = head + piece
+            yield padded(body + b"</r>" if chunk else body)
+            if not chunk:
+                return
 
 
 @dataclass
@@ -153,7 +186,7 @@ def _parents(start: np.ndarray, kind: np.ndarray, level: np.ndarray) -> np.ndarr
 
 
 def scan(data: bytearray, size: int, names: tuple[str, ...]) -> Tags | None:
-    """The tags of a well-formed document of `size` bytes (`data` from `read_padded`), those of
+    """The tags of a well-formed document of `size` bytes (`data` from `padded`), those of
     the looked-up `names` identified; None when the document is not of the plain shape described
     above."""
     head = bytes(data[: min(size, 512)])

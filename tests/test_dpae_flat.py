@@ -66,6 +66,9 @@ def test_spec_records_round_trip() -> None:
            "D_EMBAUCHE": "01012025", "H_EMBAUCHE": "2359", "C_NAF_NN": "0000A",
            "C_SEXE_SAL": "F", "C_DEPT_NAISS_SAL": "2A", "C_TYPE_CONTRAT": "2",
            "N_JJ_ESSAI": "007"}], "\n")
+@example([{**{f.column: "0" if f.required else "" for f in FLAT_LAYOUT}, "D_CREATION": "01012000",
+           "H_CREATION": "0000", "D_NAISSANCE_SAL": "01012000", "D_EMBAUCHE": "01012000",
+           "H_EMBAUCHE": "0000", "C_MT_DCL": "Ä¡"}], "\r\n")  # its bytes are UTF-8 for ġ
 def test_write_read_write_is_the_identity(records: list[dict], newline: str) -> None:
     frame = pd.DataFrame(records)
     raw = dpae_flat.write(frame, newline=newline)

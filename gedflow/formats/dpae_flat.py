@@ -92,12 +92,23 @@ class FlatFile:
 
 
 def decode(raw: bytes, encoding: str = "iso-8859-1") -> tuple[str, str]:
-    """Text and encoding: UTF-8 when it decodes as such (BOM stripped), else `encoding`."""
+    """Text and encoding: UTF-8 when it decodes as such (BOM stripped; a mailer may have
+    re-encoded the file), else `encoding`. Some ISO-8859-1 text is valid UTF-8 too (`Ä¡` is
+    the bytes of `ġ`): when the bytes are exactly whole records, they are one per character."""
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
-        return raw.decode("utf-8"), "utf-8"
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode(encoding), encoding
+    if len(text) != len(raw) and _whole_records(raw):
+        return raw.decode(encoding), encoding
+    return text, "utf-8"
+
+
+def _whole_records(raw: bytes) -> bool:
+    """Whether the bytes make lines of RECORD_LENGTH bytes (counted over the whole file)."""
+    body = raw.replace(b"\r\n", b"\n").removesuffix(b"\n")
+    return len(body) == (body.count(b"\n") + 1) * (RECORD_LENGTH + 1) - 1
 
 
 def _zones(lines: pd.Series, wanted: list[FlatField]) -> dict[str, pd.Series | np.ndarray]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from lxml import etree
 
@@ -202,7 +203,7 @@ def _dedupe_people(crm: Crm) -> None:
     crm.salaries = sal[~dup].reset_index(drop=True)
 
 
-def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] | None:
+def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pa.Table] | None:
     """Each record's table in one document (`xmlscan`); None to take the tree path."""
     tags = xmlscan.scan(data, size, _NAMES)
     if tags is None:
@@ -210,7 +211,7 @@ def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] 
     declarations = xmlscan.elements(tags, ("declaration",))
     if len(tags.by_name[tags.names.index("declaration")]) != len(declarations):
         return None  # a `declaration` below the root's children: the tree path counts those
-    frames = {}
+    tables = {}
     for record in RECORDS:
         path = ("declaration", *record.steps)
         at = xmlscan.elements(tags, path)
@@ -220,21 +221,26 @@ def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pd.DataFrame] 
             return None
         parents = xmlscan.ancestor(tags, at, len(path) - 1)
         columns["decl"] = pa.array(np.searchsorted(declarations, parents) + 1, pa.int64())
-        frames[record] = pa.table(columns).to_pandas()
-    return frames
+        tables[record] = pa.table(columns)
+    return tables
 
 
 def _scanned(path: Path) -> dict[XmlRecord, pd.DataFrame] | None:
-    """Each record's table, the file scanned a block of whole declarations at a time."""
-    parts: dict[XmlRecord, list[pd.DataFrame]] = {record: [] for record in RECORDS}
+    """Each record's table, the file scanned a block of whole declarations at a time; the
+    blocks' pieces made contiguous again (later steps take rows by index)."""
+    parts: dict[XmlRecord, list[pa.Table]] = {record: [] for record in RECORDS}
+    before = 0
     for data, size in xmlscan.blocks(path, b"</declaration>"):
-        frames = _scanned_block(data, size)
-        if frames is None:
+        tables = _scanned_block(data, size)
+        if tables is None:
             return None
-        before = sum(len(frame) for frame in parts[DECLARATION])
-        for record, frame in frames.items():
-            parts[record].append(frame.assign(decl=frame["decl"] + before))
-    return {record: pd.concat(frames, ignore_index=True) for record, frames in parts.items()}
+        for record, table in tables.items():
+            decl = pc.add(table["decl"], before)
+            parts[record].append(table.set_column(table.schema.get_field_index("decl"), "decl",
+                                                  decl))
+        before += tables[DECLARATION].num_rows
+    return {record: pa.concat_tables(tables).combine_chunks().to_pandas()
+            for record, tables in parts.items()}
 
 
 def _from_tree(path: Path) -> dict[XmlRecord, pd.DataFrame]:

@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
+from gedflow.checks import nir_numbers
 from gedflow.crm.integrate import load_registry
 from gedflow.crm.reconcile import REGISTRY_COLUMNS
 from gedflow.registry import snapshot
@@ -32,7 +34,8 @@ def _sql(conn: Connection, on: date) -> pd.DataFrame:
         .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
         .outerjoin(taux, taux.c.id == latest.c.taux_id)
     ).all()
-    return _canonical(pd.DataFrame(rows, columns=REGISTRY_COLUMNS))
+    frame = pd.DataFrame(rows, columns=[c for c in REGISTRY_COLUMNS if c != "nir_cle"])
+    return _canonical(frame.assign(nir_cle=nir_numbers(pa.array(frame["nir"], pa.large_string()))))
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:

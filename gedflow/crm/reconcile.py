@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gedflow.checks import digit_numbers, nir_numbers
+from gedflow.checks import digit_numbers
 from gedflow.formats.arrowtext import text_array
 
 REPORT_COLUMNS = [
@@ -27,8 +27,9 @@ REPORT_COLUMNS = [
 STATUTS = ("modifie", "nouveau", "futur", "sans_taux", "inconnu_registre", "absent_crm",
            "anomalie", "conforme")
 RECORDED = ("modifie", "nouveau", "futur")  # a rate-history row is added
+# nir_cle (both sides): `checks.nir_numbers` of the NIR, the integer the NIR match joins on.
 REGISTRY_COLUMNS = ["siret", "salarie_id", "taux_id", "matricule", "nir", "nom", "prenoms",
-                    "taux_registre"]
+                    "taux_registre", "nir_cle"]
 ANOMALY_COLUMNS = ["siret", "matricule", "nom", "prenoms", "nir", "cle", "statut", "anomalie_code",
                    "anomalie_message"]
 SANS_TAUX_MESSAGE = ("aucun taux transmis : appliquer le taux de la grille par défaut "
@@ -41,9 +42,9 @@ def valid_until(available: date) -> date:
     return (first.to_timestamp() - pd.Timedelta(days=1)).date()
 
 
-def _nir_keys(siret: pa.ChunkedArray, nir: pa.ChunkedArray) -> pd.DataFrame:
+def _nir_keys(siret: pa.ChunkedArray, nir_cle: np.ndarray) -> pd.DataFrame:
     """(SIRET, NIR) as two integers, far cheaper to merge than text; -1 where unusable."""
-    return pd.DataFrame({"s": digit_numbers(siret, 14), "n": nir_numbers(nir)})
+    return pd.DataFrame({"s": digit_numbers(siret, 14), "n": nir_cle})
 
 
 def _unused(candidates: np.ndarray, used: pd.Series) -> np.ndarray:
@@ -56,8 +57,9 @@ def _unused(candidates: np.ndarray, used: pd.Series) -> np.ndarray:
 def _match(people: dict[str, pa.Array], registry: dict[str, pa.Array]) -> pd.DataFrame:
     """Pairs (`_row` in the CRM, `_reg` in the registry, `on_nir`): on the NIR, then on the
     matricule for the people and registry rows left."""
-    left = _nir_keys(people["siret"], people["nir"]).assign(_row=np.arange(len(people["nir"])))
-    right = _nir_keys(registry["siret"], registry["nir"]).assign(
+    left = _nir_keys(people["siret"], people["nir_cle"]).assign(
+        _row=np.arange(len(people["nir"])))
+    right = _nir_keys(registry["siret"], registry["nir_cle"]).assign(
         _reg=np.arange(len(registry["nir"])))
     by_nir = left[left["n"] >= 0].merge(right[right["n"] >= 0], on=["s", "n"])
     rows = _unused(pc.not_equal(people["matricule"], "").to_numpy(zero_copy_only=False),
@@ -194,10 +196,13 @@ def reconcile(
     identifiant: str,
     available: date,
 ) -> pd.DataFrame:
-    """The report rows (REPORT_COLUMNS) plus `salarie_id`/`taux_id` for integration."""
+    """The report rows (REPORT_COLUMNS) plus `salarie_id`/`taux_id` for integration. The
+    salariés (`formats.crm`) and the registry (`rates_in_force`) both carry `nir_cle`."""
     people = _columns(salaries, ["siret", "nir", "matricule", "taux", "futur_taux",
                                  "futur_date_effet"])
     reg = _columns(registry, ["siret", "matricule", "nir", "nom", "prenoms", "taux_registre"])
+    people["nir_cle"] = salaries["nir_cle"].to_numpy()
+    reg["nir_cle"] = registry["nir_cle"].to_numpy()
     pairs = _match(people, reg)
     linked = _anomaly_rows(anomalies, registry)[[*ANOMALY_COLUMNS, "salarie_id"]]
     table = _table([

@@ -58,7 +58,8 @@ NOMINATIF, FINANCIER = "nominatif", "financier"
 
 @dataclass
 class Crm:
-    """A parsed CRM. Frames carry `decl` (1-based declaration number) and `siret`."""
+    """A parsed CRM. Frames carry `decl` (1-based declaration number) and `siret`; salariés
+    also `nir_cle` (`checks.nir_numbers`: the NIR as the integer it is matched on)."""
 
     kind: str  # nominatif | financier
     attributes: dict[str, str]
@@ -183,7 +184,7 @@ def _normalise(crm: Crm) -> None:
 def _dedupe_people(crm: Crm) -> None:
     """A person listed twice in one declaration (several contracts) is kept once (§7.10)."""
     sal = crm.salaries
-    number = nir_numbers(pa.array(sal["nir"].array))
+    number = sal["nir_cle"].to_numpy()
     by_nir = pd.Series((sal["decl"].to_numpy(np.int64) << 44) | number)  # NIR keys < 2**44
     dup = by_nir.duplicated() & (number >= 0)
     if (number < 0).any():  # people known by their NTT: few, compared as text
@@ -304,6 +305,7 @@ def read(path: Path) -> Crm:
     if not crm.kind:
         crm.kind = NOMINATIF if len(crm.salaries) else FINANCIER
     _normalise(crm)
+    crm.salaries["nir_cle"] = nir_numbers(pa.array(crm.salaries["nir"].array))
     _dedupe_people(crm)
     log.info("CRM %s: %d declarations, %d salariés, %d anomalies", crm.kind,
              len(crm.declarations), len(crm.salaries), len(crm.anomalies))

@@ -19,11 +19,13 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Connection, func, select
 
+from gedflow.checks import nir_numbers
 from gedflow.fsutil import atomic_write
 from gedflow.registry.bulk import read_frame
 from gedflow.registry.tables import employeur, registre_version, salarie, taux
 
 IDENTITIES = ["salarie_id", "siret", "matricule", "nir", "nom", "prenoms"]
+KEYED = [*IDENTITIES, "nir_cle"]  # nir_cle: `checks.nir_numbers`, computed once at build
 RATES = ["taux_id", "salarie_id", "taux_registre", "date_effet"]
 REWRITE_AFTER = 10_000  # rates read from the database before the file is written again
 
@@ -46,10 +48,11 @@ def _version(conn: Connection) -> int:
 
 
 def _identities(conn: Connection) -> pd.DataFrame:
-    return read_frame(conn, select(
+    frame = read_frame(conn, select(
         salarie.c.id, employeur.c.siret, salarie.c.matricule, salarie.c.nir, salarie.c.nom,
         salarie.c.prenoms,
     ).join(employeur, employeur.c.id == salarie.c.employeur_id), IDENTITIES)
+    return frame.assign(nir_cle=nir_numbers(pa.array(frame["nir"].array)))
 
 
 def _rates(conn: Connection, after: int) -> pd.DataFrame:
@@ -66,12 +69,13 @@ def _read(path: Path) -> Snapshot | None:
     except (OSError, pa.ArrowInvalid):  # missing or unreadable: rebuilt
         return None
     meta = table.schema.metadata or {}
-    if b"identities" not in meta or b"version" not in meta:
+    if b"identities" not in meta or "nir_cle" not in table.column_names:
         return None  # written by another version of gedflow: rebuilt
     people = int(meta[b"identities"])
-    identities = table.slice(0, people).select(IDENTITIES).to_pandas()
+    identities = table.slice(0, people).select(KEYED).to_pandas()
     rates = table.slice(people).select(RATES).to_pandas()
-    return Snapshot(int(meta[b"version"]), identities.astype({"salarie_id": "int64"}),
+    return Snapshot(int(meta[b"version"]),
+                    identities.astype({"salarie_id": "int64", "nir_cle": "int64"}),
                     rates.astype({"taux_id": "int64", "salarie_id": "int64"}))
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -226,13 +228,26 @@ def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pa.Table] | No
     return tables
 
 
+def _two_at_a_time(blocks: Iterator[tuple[bytearray, int]]
+                   ) -> Iterator[dict[XmlRecord, pa.Table] | None]:
+    """`_scanned_block` of each block, in order, two blocks in flight (numpy works outside the
+    GIL, so both cores scan; memory holds two blocks, whatever the file's size)."""
+    with ThreadPoolExecutor(2) as pool:
+        pending: deque = deque()
+        for data, size in blocks:
+            pending.append(pool.submit(_scanned_block, data, size))
+            if len(pending) == 2:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _scanned(path: Path) -> dict[XmlRecord, pd.DataFrame] | None:
     """Each record's table, the file scanned a block of whole declarations at a time; the
     blocks' pieces made contiguous again (later steps take rows by index)."""
     parts: dict[XmlRecord, list[pa.Table]] = {record: [] for record in RECORDS}
     before = 0
-    for data, size in xmlscan.blocks(path, b"</declaration>"):
-        tables = _scanned_block(data, size)
+    for tables in _two_at_a_time(xmlscan.blocks(path, b"</declaration>")):
         if tables is None:
             return None
         for record, table in tables.items():

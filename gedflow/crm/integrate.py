@@ -42,7 +42,7 @@ def rates_in_force(copy: snapshot.Snapshot, sirets: list[str], on: date) -> pd.D
     people = copy.identities[copy.identities["siret"].isin(sirets)]
     rates = copy.rates
     in_force = rates[rates["date_effet"].isna() | (rates["date_effet"] <= on.isoformat())]
-    latest = in_force.sort_values("taux_id").drop_duplicates("salarie_id", keep="last")
+    latest = in_force.drop_duplicates("salarie_id", keep="last")  # the copy is in id order
     found = latest.set_index("salarie_id").reindex(people["salarie_id"])
     frame = people.assign(taux_id=found["taux_id"].to_numpy(),
                           taux_registre=found["taux_registre"].to_numpy())

@@ -159,7 +159,8 @@ def _normalise(crm: Crm) -> None:
     decls["periode"] = parse_dates(decls["mois"])
     problems += _problems(decls["periode"].isna(), decls, "mois invalide (JJMMAAAA attendu)")
     for frame in (sal, crm.anomalies):
-        frame["siret"] = frame["decl"].map(decls.set_index("decl")["siret"]).astype("str")
+        sirets = pa.array(decls["siret"].array).take(pa.array(frame["decl"].to_numpy() - 1))
+        frame["siret"] = pd.Series(sirets.to_pandas().array, index=frame.index)
         nir = frame["nir"].str.upper()
         bad_nir = (nir != "") & ~nir_valid(nir)
         problems += _problems(bad_nir, frame, "NIR invalide")

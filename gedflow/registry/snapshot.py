@@ -57,7 +57,8 @@ def _identities(conn: Connection) -> pd.DataFrame:
 
 def _rates(conn: Connection, after: int) -> pd.DataFrame:
     frame = read_frame(conn, select(taux.c.id, taux.c.salarie_id, taux.c.taux_pas,
-                                    taux.c.date_effet).where(taux.c.id > after), RATES)
+                                    taux.c.date_effet).where(taux.c.id > after)
+                       .order_by(taux.c.id), RATES)  # the copy's rates stay in id order
     # SQLite gives ISO text, PostgreSQL dates: both become ISO text (None stays missing).
     return frame.astype({"date_effet": "str", "taux_registre": "str"})
 

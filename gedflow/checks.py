@@ -49,9 +49,6 @@ def siret_valid(values: pd.Series) -> pd.Series:
     return result
 
 
-NIR_FORMAT = r"\d{5}(?:\d{2}|2A|2B)\d{6}(?:\d{2})?"
-
-
 def nir_key(nir13: pd.Series) -> pd.Series:
     """The 2-digit key of 13-char NIRs (Corsica: 2A→19, 2B→18 before the modulo), zero-padded."""
     dept = nir13.str[5:7]
@@ -63,12 +60,19 @@ def nir_key(nir13: pd.Series) -> pd.Series:
 
 def nir_valid(values: pd.Series) -> pd.Series:
     """True for a 13-char NIR (no key) or a 15-char NIR whose key matches (`stdnum.fr.nir`)."""
-    upper = values.str.upper()
-    ok = upper.str.fullmatch(NIR_FORMAT).fillna(False).astype(bool)
-    long = ok & (upper.str.len() == 15)
+    return nir_checked(values.fillna("").astype("str").str.upper())[0]
+
+
+def nir_checked(upper: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """`nir_valid` and `nir_numbers` of upper-case NIRs, computed together (one format check:
+    13 characters, 2A/2B allowed in the department, digits elsewhere)."""
+    numbers = nir_numbers(pa.array(upper.array))
+    length = upper.str.len()
+    ok = pd.Series(numbers >= 0, index=upper.index) & length.isin([13, 15])
+    long = ok & (length == 15)
     if long.any():
         ok[long] = nir_key(upper[long].str[:13]) == upper[long].str[13:]
-    return ok
+    return ok, numbers
 
 
 def digit_numbers(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from lxml import etree
 
-from gedflow.checks import mask_nir, nir_numbers, nir_valid, normalise_taux, siret_valid
+from gedflow.checks import mask_nir, nir_checked, normalise_taux, siret_valid
 from gedflow.errors import InputError
 from gedflow.formats import xmlscan
 from gedflow.formats.xmlbuild import put
@@ -60,8 +60,8 @@ NOMINATIF, FINANCIER = "nominatif", "financier"
 
 @dataclass
 class Crm:
-    """A parsed CRM. Frames carry `decl` (1-based declaration number) and `siret`; salariés
-    also `nir_cle` (`checks.nir_numbers`: the NIR as the integer it is matched on)."""
+    """A parsed CRM. Frames carry `decl` (1-based declaration number), `siret` and `nir_cle`
+    (`checks.nir_numbers`: the NIR as the integer it is matched on)."""
 
     kind: str  # nominatif | financier
     attributes: dict[str, str]
@@ -162,9 +162,10 @@ def _normalise(crm: Crm) -> None:
         sirets = pa.array(decls["siret"].array).take(pa.array(frame["decl"].to_numpy() - 1))
         frame["siret"] = pd.Series(sirets.to_pandas().array, index=frame.index)
         nir = frame["nir"].str.upper()
-        bad_nir = (nir != "") & ~nir_valid(nir)
-        problems += _problems(bad_nir, frame, "NIR invalide")
+        valid, numbers = nir_checked(nir)
+        problems += _problems((nir != "") & ~valid, frame, "NIR invalide")
         frame["nir"] = nir.str[:13]
+        frame["nir_cle"] = numbers
     taux, ok = normalise_taux(sal["taux"])
     problems += _problems((sal["taux"] != "") & ~ok, sal, "taux invalide")
     sal["taux"] = taux.where(sal["taux"] != "", "")
@@ -321,7 +322,6 @@ def read(path: Path) -> Crm:
     if not crm.kind:
         crm.kind = NOMINATIF if len(crm.salaries) else FINANCIER
     _normalise(crm)
-    crm.salaries["nir_cle"] = nir_numbers(pa.array(crm.salaries["nir"].array))
     _dedupe_people(crm)
     log.info("CRM %s: %d declarations, %d salariés, %d anomalies", crm.kind,
              len(crm.declarations), len(crm.salaries), len(crm.anomalies))

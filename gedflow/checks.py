@@ -77,6 +77,7 @@ def nir_checked(upper: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def digit_numbers(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
     """Strings of `width` digits as int64 (-1 for anything else): join keys cheaper than text."""
+    values = values.cast(pa.large_string())  # an empty column may come untyped
     usable = pc.and_(pc.equal(pc.utf8_length(values), width), pc.utf8_is_digit(values))
     kept = pc.if_else(usable, values, pa.scalar(None, values.type))
     return pc.fill_null(pc.cast(kept, pa.int64()), -1).to_numpy()
@@ -85,7 +86,7 @@ def digit_numbers(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
 def nir_numbers(nir: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """NIRs (their first 13 characters) as int64 keys, -1 where there is none: the Corsica
     letter read as 0, with a last digit saying which (0, 1 for 2A, 2 for 2B)."""
-    nir13 = pc.utf8_slice_codeunits(nir, 0, 13)
+    nir13 = pc.utf8_slice_codeunits(nir.cast(pa.large_string()), 0, 13)
     department = pc.utf8_slice_codeunits(nir13, 5, 7)
     a, b = pc.equal(department, "2A"), pc.equal(department, "2B")
     digits = pc.if_else(pc.or_(a, b), pc.utf8_replace_slice(nir13, 6, 7, "0"), nir13)

@@ -135,3 +135,10 @@ def test_a_rate_committed_late_below_the_highest_id_is_not_missed(registry: Engi
         _add_rate(conn, person + 1, "2.00", None, id=top + 1)
     assert _version(registry) == version
     _check(registry, cache)
+
+
+def test_an_empty_registry_has_an_empty_copy(engine: Engine, cache: Path) -> None:
+    _check(engine, cache)
+    _check(engine, cache)
+    with engine.connect() as conn:
+        assert load_registry(conn, SIRETS, DAYS[0], cache).empty

@@ -52,6 +52,7 @@ def _identities(conn: Connection) -> pd.DataFrame:
         salarie.c.id, employeur.c.siret, salarie.c.matricule, salarie.c.nir, salarie.c.nom,
         salarie.c.prenoms,
     ).join(employeur, employeur.c.id == salarie.c.employeur_id), IDENTITIES)
+    frame = frame.astype({c: "str" for c in IDENTITIES if c != "salarie_id"})
     return frame.assign(nir_cle=nir_numbers(pa.array(frame["nir"].array)))
 
 

@@ -145,14 +145,14 @@ def _anomaly_rows(anomalies: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFra
     if anomalies.empty:
         return pd.DataFrame(columns=[*ANOMALY_COLUMNS, "salarie_id"], dtype="str")
     base = anomalies.reset_index(drop=True).assign(_a=lambda f: np.arange(len(f)))
-    reg = registry.assign(nir13=registry["nir"].fillna("").str[:13])
-    by_nir = base[base["nir"] != ""].merge(
-        reg[["siret", "nir13", "salarie_id", "matricule", "nom", "prenoms"]],
-        left_on=["siret", "nir"], right_on=["siret", "nir13"], suffixes=("", "_reg"),
+    reg = registry[registry["nir_cle"] >= 0]
+    by_nir = base[base["nir_cle"] >= 0].merge(
+        reg[["siret", "nir_cle", "salarie_id", "matricule", "nom", "prenoms"]],
+        on=["siret", "nir_cle"], suffixes=("", "_reg"),
     ).assign(cle="nir")
     rest = base[~base["_a"].isin(by_nir["_a"])]
     by_mat = rest[rest["matricule"] != ""].merge(
-        reg[["siret", "matricule", "salarie_id", "nom", "prenoms"]],
+        registry[["siret", "matricule", "salarie_id", "nom", "prenoms"]],
         on=["siret", "matricule"], suffixes=("", "_reg"),
     ).assign(cle="matricule")
     unlinked = base[~base["_a"].isin(by_nir["_a"]) & ~base["_a"].isin(by_mat["_a"])].assign(cle="")

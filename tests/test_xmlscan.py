@@ -94,24 +94,20 @@ def _file(salarie: bytes, root: bytes = ROOT, head: bytes = b"<?xml version='1.0
             + b"</salarie></declaration_bilan></declaration></gipmds:rapport>")
 
 
-def test_plain_values_entities_and_empty_elements() -> None:
-    scanned, tree = _both_paths(_file(
-        b"<NIR>1790275123045</NIR><matricule>  A &amp; B\n C </matricule><nom_famille/>"
-        b"<taux_imposition_PAS></taux_imposition_PAS><NIR>2</NIR>"))
+@pytest.mark.parametrize(("salarie", "expected"), [
+    (b"<NIR>1790275123045</NIR><matricule>  A &amp; B\n C </matricule><nom_famille/>"
+     b"<taux_imposition_PAS></taux_imposition_PAS><NIR>2</NIR>",
+     {"nir": "1790275123045", "matricule": "A & B C", "nom": "", "taux": ""}),
+    (b'<NIR type="x">1790275123045</NIR><nom_famille\n a="1" b=\'2/\' /><prenoms a="&amp;">'
+     b'Jo</prenoms><matricule>xmlns="urn:x"</matricule>',
+     {"nir": "1790275123045", "nom": "", "prenoms": "Jo", "matricule": 'xmlns="urn:x"'}),
+], ids=["entities-whitespace-empty-first-wins", "attributes"])
+def test_plain_shapes_are_scanned(salarie: bytes, expected: dict[str, str]) -> None:
+    """normalize-space, entities, empty elements, the first of two NIR; attributes read past."""
+    scanned, tree = _both_paths(_file(salarie))
     _same(scanned, tree)
     row = scanned[crm_format.SALARIE].iloc[0]
-    assert (row["nir"], row["matricule"], row["nom"], row["taux"]) == (
-        "1790275123045", "A & B C", "", "")  # normalize-space, and the first NIR wins
-
-
-def test_attributes_are_read_past() -> None:
-    scanned, tree = _both_paths(_file(
-        b'<NIR type="x">1790275123045</NIR><nom_famille\n a="1" b=\'2/\' /><prenoms a="&amp;">'
-        b'Jo</prenoms><matricule>xmlns="urn:x"</matricule>'))
-    _same(scanned, tree)
-    row = scanned[crm_format.SALARIE].iloc[0]
-    assert (row["nir"], row["nom"], row["prenoms"], row["matricule"]) == (
-        "1790275123045", "", "Jo", 'xmlns="urn:x"')
+    assert {column: row[column] for column in expected} == expected
 
 
 @pytest.mark.parametrize("raw", [

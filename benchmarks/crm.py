@@ -103,7 +103,7 @@ def plain(crm_path: Path, _url: str, _out: Path) -> int:
 def ours(crm_path: Path, url: str, out: Path) -> int:
     crm, copy = read_with_registry(crm_path, migrate(url), out / "cache")
     registry = rates_in_force(copy, crm.declarations["siret"].tolist(), AVAILABLE)
-    rows = reconcile(crm.salaries, crm.anomalies, registry, crm.identifiant, AVAILABLE)
+    rows = reconcile(crm, registry, AVAILABLE)
     write_reports(rows, crm, [], "bench", [], out, "crm")
     return len(rows)
 

@@ -1,8 +1,9 @@
 """The DGFiP CRM (GIP-MDS `rapport` XML), declared once for its reader and writer.
 
-Spec: shared/docs/crm_format.md (CRM nominatif, §2–§3) and crm_financier.md (CRM paiement, same
-skeleton, anomalies only). Root `{http://www.gip-mds.fr/}rapport` (the prefix varies: match the
-namespace URI); every child element is unqualified.
+Three DGFiP returns share this skeleton: the CRM nominatif (rates), the CRM financier (payment
+anomalies only) and the CRM "taux sur taux" (rates not applied). Root
+`{http://www.gip-mds.fr/}rapport` (the prefix varies: match the namespace URI); every child
+element is unqualified.
 """
 
 from __future__ import annotations
@@ -13,13 +14,37 @@ NAMESPACE = "http://www.gip-mds.fr/"
 ROOT = "rapport"
 ROOT_ATTRIBUTES = ("identifiant", "type", "profil", "version", "message")
 
-# Root @type values. The nominatif is return nature 94, the financier (paiement) nature 93.
+# Root @type values, by API return nature: the nominatif is 94, the financier (paiement) 93,
+# the "taux sur taux" 95 (crm_format.md §10).
 NOMINATIF_TYPES = frozenset({"crm nominatif", "94"})
 FINANCIER_TYPES = frozenset({"crm paiement", "crm financier", "93"})
-# Other GIP-MDS reports (crm_format.md §2): named in the quarantine reason.
+TAUX_SUR_TAUX_TYPES = frozenset({"crm taux sur taux", "95"})
+# Other GIP-MDS reports (crm_format.md §2, §10): what they are, named in the quarantine reason.
+_URSSAF = "un retour de l'URSSAF, pas de la DGFiP"
 OTHER_REPORTS = {
-    "aee": "AEE (attestation employeur)", "are": "ARE", "cco": "CCO", "ban": "BAN (bilan)",
-    "ano": "ANO (anomalies)", "20": "CRM identité (20)", "21": "contrôles inter-déclarations (21)",
+    "aee": "AEE (attestation employeur destinée à France Travail)",
+    "are": "ARE (accusé de réception de l'attestation employeur)",
+    "cco": "CCO (compte rendu de contrôle de la déclaration)",
+    "ban": "BAN (bilan d'anomalies de la déclaration)",
+    "ano": "ANO (anomalies de la déclaration)",
+    "20": "CRM d'identification des salariés (nature 20)",
+    "21": "CRM de contrôles inter-déclarations (nature 21)",
+    "92": "AR DGFiP (nature 92)",
+    "cracoss": f"CRACOSS (compte rendu des cotisations, {_URSSAF})",
+    **{code: f"compte rendu d'organisme (type {code})"
+       for code in ("22", "31", "33", "41", "42", "61", "62", "80")},
+}
+# The newer GIP-MDS return format ("NEOReS", e.g. nature 121): another root altogether.
+NEORES_NAMESPACE = "https://gipmds/1.0"
+NEORES_ROOT = "GIPMDS"
+
+# What gedflow cannot use in a CRM it reads (crm_format.md §10): one report row each, the file
+# is archived all the same. Code → what is done instead.
+READING_CODES = {
+    "SIRET_INVALIDE": "rien de cette déclaration n'est rapproché ni intégré",
+    "NIR_INVALIDE": "rapproché par le matricule seulement",
+    "TAUX_INVALIDE": "aucun taux enregistré pour cette personne",
+    "DATE_INVALIDE": "date ignorée",
 }
 
 
@@ -47,6 +72,17 @@ class XmlRecord:
         """The element names from a `declaration` down to the record (none for `.`)."""
         return () if self.path == "." else tuple(self.path.split("/"))
 
+
+# `envoi` (once per file, before the declarations): the deposit it answers. `idflux` may have
+# 24 characters; `envoi_etat` KO means the deposit was refused.
+ENVOI = XmlRecord(
+    path="envoi",
+    fields=(
+        XmlField("idflux", "envoi_identification/idflux"),
+        XmlField("emetteur_siret", "envoi_identification/emetteur_siret"),
+        XmlField("etat", "envoi_bilan/envoi_etat"),
+    ),
+)
 
 # One `declaration` per declaration (or fraction): SIREN + nic_affectation = the SIRET.
 DECLARATION = XmlRecord(

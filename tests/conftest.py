@@ -31,7 +31,7 @@ for _name in [n for n in os.environ if n.startswith("GEDFLOW_") and n != "GEDFLO
     del os.environ[_name]
 
 import pytest  # noqa: E402
-from sqlalchemy import create_engine, text, update  # noqa: E402
+from sqlalchemy import Engine, create_engine, text, update  # noqa: E402
 
 from gedflow.registry.db import engine_for, migrate  # noqa: E402
 from gedflow.registry.importer import import_csv  # noqa: E402
@@ -193,6 +193,16 @@ def settings(tmp_path: Path, db_url: str) -> Iterator[Settings]:
     loaded = load_settings(root)
     yield loaded
     kill_gpg_agent(loaded.gnupg_home)
+
+
+@pytest.fixture
+def seeded(settings: Settings, engine: Engine) -> Settings:
+    """The registry of spec §8 (the README's registre examples) and a fixed availability date."""
+    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+        import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text() + 'crm_disponibilite = "2022-08-13"\n')
+    return settings.__class__(**{**settings.__dict__, "crm_disponibilite": "2022-08-13"})
 
 
 @pytest.fixture(scope="session")

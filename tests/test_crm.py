@@ -16,7 +16,6 @@ from gedflow.crm.reconcile import valid_until
 from gedflow.crm.taux import rates_on
 from gedflow.formats import crm as crm_format
 from gedflow.intake import Outcome, claim, process, scan
-from gedflow.registry.importer import import_csv
 from gedflow.registry.tables import crm_anomalie, crm_declaration, salarie, taux
 from gedflow.settings import Settings
 
@@ -25,16 +24,6 @@ from .conftest import EXAMPLES, TESTS
 SPEC_CRM = EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml"
 GOLDEN = TESTS / "data/crm"
 REL = "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml"
-
-
-@pytest.fixture
-def seeded(settings: Settings, engine: Engine) -> Settings:
-    """The registry of spec §8 (the README's registre examples) and a fixed availability date."""
-    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
-        import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
-    toml = settings.root / "gedflow.toml"
-    toml.write_text(toml.read_text() + 'crm_disponibilite = "2022-08-13"\n')
-    return settings.__class__(**{**settings.__dict__, "crm_disponibilite": "2022-08-13"})
 
 
 def drop(settings: Settings, rel: str, content: bytes | str) -> None:
@@ -283,11 +272,6 @@ LAUGHS = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b 
         (b'<?xml version="1.0"?><rapport xmlns="urn:other"/>', "racine", "élément racine"),
         (b'<?xml version="1.0"?><ns2:rapport xmlns:ns2="http://www.gip-mds.fr/"/>', "vide",
          "aucune déclaration"),
-        (_crm(_p("2850375112034", "7.50"), nic="00018").encode(), "valeur_invalide", "SIRET"),
-        (_crm(_p("2850375112034", "7,5%")).encode(), "valeur_invalide", "taux invalide"),
-        (_crm(_p("2850375112034", "101")).encode(), "valeur_invalide", "taux invalide"),
-        (_crm(_p("28503751120", "7.50")).encode(), "valeur_invalide", "NIR invalide"),
-        (_crm(_p(rate="7.50")).encode(), "valeur_invalide", "ni NIR ni NTT"),
         (("<a>" * 300 + "</a>" * 300).encode(), "racine", "élément racine"),
         (_crm("<salarie>" + "<x>" * 300 + "</x>" * 300 + "</salarie>").encode(),
          "xml_invalide", "mal formé"),

@@ -53,6 +53,21 @@ def period_of(rel: str, crm: crm_format.Crm, available: date) -> str:
     return f"{when:%Y_%m}"
 
 
+def envoi_notes(crm: crm_format.Crm) -> list[str]:
+    """What the report says of the file beyond its rows: a refused deposit, no identifiant."""
+    notes = []
+    if crm.envoi.get("etat", "").upper() == "KO":
+        notes.append(f"Envoi {crm.envoi.get('idflux', '')} refusé (envoi_etat KO) : corrigez et "
+                     "redéposez la déclaration.")
+    if crm.kind == crm_format.NOMINATIF and not crm.identifiant:
+        notes.append("Ce CRM n'a pas d'identifiant : la rubrique S21.G00.50.008 ne peut pas en "
+                     "être tirée.")
+    if len(crm.problems):
+        notes.append(f"{len(crm.problems)} valeur(s) inutilisable(s) dans le fichier (statut "
+                     "invalide, en tête du détail).")
+    return notes
+
+
 def _artifact_key(*parts: str) -> str:
     return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
 
@@ -81,13 +96,14 @@ def handle_crm(job: Job) -> HandlerResult:
     with job.engine.begin() as conn:
         sirets = crm.declarations["siret"].tolist()
         registry = rates_in_force(copy, sirets, available)
-        rows = reconcile(crm.salaries, crm.anomalies, registry, crm.identifiant, available)
+        rows = reconcile(crm, registry, available)
         decisions = integrate(conn, crm, rows, sha256=job.claim.sha256, source=archived,
                               available=available, threshold=job.settings.crm_seuil_sans_taux)
-    notes = [f"Date de mise à disposition : {available:%d/%m/%Y} ({date_source}).", *crm.warnings]
+    notes = [f"Date de mise à disposition : {available:%d/%m/%Y} ({date_source}).",
+             *envoi_notes(crm), *crm.warnings]
     title = f"CRM {crm.kind} {period} — {stem}"
     report = write_reports(rows, crm, decisions, title, notes, outdir, stem)
-    if crm.kind == crm_format.FINANCIER:
+    if crm.kind != crm_format.NOMINATIF:
         report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
     artifacts = []
     for siret, part in rows.groupby("siret", sort=True):

@@ -66,21 +66,43 @@ def _previous_share(conn: Connection, siret: str) -> float | None:
     return row.sans_taux / row.personnes if row and row.personnes else None
 
 
-def _decide(conn: Connection, crm: Crm, decl: dict, people: pd.DataFrame, threshold: float):
-    count, without = len(people), int((people["taux"] == "").sum())
-    seen = conn.execute(
+RAISONS = {
+    "financier": "CRM financier : anomalies de paiement enregistrées",
+    "taux_sur_taux": "CRM taux sur taux : taux non appliqués signalés par la DGFiP, enregistrés",
+}
+
+
+def _already(conn: Connection, crm: Crm, decl: dict, sha256: str):
+    """When this CRM's declaration was integrated: by identifiant + SIREN + NIC, or, for a CRM
+    without identifiant (a CRM financier has none), by the file's hash + SIREN + NIC."""
+    same = (crm_declaration.c.identifiant_crm == crm.identifiant if crm.identifiant
+            else and_(crm_declaration.c.identifiant_crm == "",
+                      crm_declaration.c.sha256 == sha256))
+    return conn.execute(
         select(crm_declaration.c.created_at).where(and_(
-            crm_declaration.c.identifiant_crm == crm.identifiant,
-            crm_declaration.c.siren == decl["siren"], crm_declaration.c.nic == decl["nic"],
+            same, crm_declaration.c.siren == decl["siren"][:9],
+            crm_declaration.c.nic == decl["nic"][:5],
         )).limit(1)
     ).scalar()
+
+
+def _decide(conn: Connection, crm: Crm, decl: dict, people: pd.DataFrame, threshold: float,
+            sha256: str) -> Decision:
+    count = len(people)
+    without = int(((people["taux"] == "") & ~people["taux_invalide"]).sum())
+    seen = _already(conn, crm, decl, sha256)
     if seen is not None:
+        what = f"CRM {crm.identifiant}" if crm.identifiant else "Ce CRM"
         return Decision(decl["siret"], decl["periode"], "deja_integre",
-                        f"CRM {crm.identifiant} déjà intégré le {seen:%d/%m/%Y} : rien de modifié",
+                        f"{what} déjà intégré le {seen:%d/%m/%Y} : rien de modifié",
                         count, without)
+    if not decl["siret_ok"]:
+        return Decision(decl["siret"], decl["periode"], "invalide",
+                        f"SIRET invalide ({decl['siret'][:20]}) : rien de cette déclaration "
+                        "n'est rapproché ni intégré", count, without)
     if crm.kind != "nominatif":
-        return Decision(decl["siret"], decl["periode"], "anomalies",
-                        "CRM financier : anomalies de paiement enregistrées", count, without)
+        return Decision(decl["siret"], decl["periode"], "anomalies", RAISONS[crm.kind], count,
+                        without)
     share, previous = (without / count if count else 0.0), _previous_share(conn, decl["siret"])
     if previous is not None and share - previous >= threshold:
         return Decision(
@@ -128,7 +150,7 @@ def integrate(
     decisions = []
     for decl in crm.declarations.to_dict("records"):
         people = crm.salaries[crm.salaries["decl"] == decl["decl"]]
-        decision = _decide(conn, crm, decl, people, threshold)
+        decision = _decide(conn, crm, decl, people, threshold, sha256)
         decisions.append(decision)
         if decision.statut == "deja_integre":
             continue
@@ -136,15 +158,16 @@ def integrate(
             _record_rates(conn, rows[rows["siret"] == decl["siret"]], crm.identifiant,
                           available, source)
         decl_id = conn.execute(crm_declaration.insert().values(
-            identifiant_crm=crm.identifiant, kind=crm.kind, siren=decl["siren"], nic=decl["nic"],
-            siret=decl["siret"], periode=date.fromisoformat(decl["periode"]) if decl["periode"]
-            else None, sha256=sha256, source=source, personnes=decision.personnes,
+            identifiant_crm=crm.identifiant[:40], kind=crm.kind, siren=decl["siren"][:9],
+            nic=decl["nic"][:5], siret=decl["siret"][:14],
+            periode=date.fromisoformat(decl["periode"]) if decl["periode"] else None, sha256=sha256, source=source, personnes=decision.personnes,
             sans_taux=decision.sans_taux, statut=decision.statut, raison=decision.raison,
             date_disponibilite=available, created_at=datetime.now(UTC),
         )).inserted_primary_key[0]
         found = crm.anomalies[crm.anomalies["decl"] == decl["decl"]]
-        bulk_insert(conn, crm_anomalie, found[[c.name for c in crm_anomalie.columns
-                                                if c.name in found]].assign(
+        bulk_insert(conn, crm_anomalie, pd.DataFrame({
+            c.name: found[c.name].str.slice(0, c.type.length) if c.type.length else found[c.name]
+            for c in crm_anomalie.columns if c.name in found}).assign(
             crm_declaration_id=decl_id))
     for d in decisions:
         log.info("CRM %s SIRET %s: %s", crm.identifiant, d.siret, d.statut)

@@ -3,7 +3,9 @@ integer keys, the rows built column-wise in Arrow (no Python loop per person).
 
 Each (SIRET, person) of the CRM is matched to the registry's salariés of that SIRET on the NIR,
 then on the matricule; the `cle` column says which key matched. Outcomes use these `statut` codes:
-conforme, modifie, nouveau, futur, sans_taux, inconnu_registre, absent_crm, anomalie.
+conforme, modifie, nouveau, futur, sans_taux, inconnu_registre, absent_crm, anomalie, and
+`invalide` for each value of the file gedflow cannot use (`Crm.problems`): a person whose rate
+is unusable has that row only, and nothing of a declaration whose SIRET is invalid is matched.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import pyarrow.compute as pc
 
 from gedflow.checks import digit_numbers
 from gedflow.formats.arrowtext import text_array
+from gedflow.formats.crm import Crm
 
 REPORT_COLUMNS = [
     "siret", "matricule", "nom", "prenoms", "nir_masque", "cle", "taux_registre", "taux_crm",
     "statut", "date_effet", "valide_jusqu_au", "identifiant_crm", "anomalie_code",
     "anomalie_message",
 ]
-# Differences first (the order of the HTML report); conforme last.
-STATUTS = ("modifie", "nouveau", "futur", "sans_taux", "inconnu_registre", "absent_crm",
+# Unusable values first, then differences (the order of the HTML report); conforme last.
+STATUTS = ("invalide", "modifie", "nouveau", "futur", "sans_taux", "inconnu_registre", "absent_crm",
            "anomalie", "conforme")
 RECORDED = ("modifie", "nouveau", "futur")  # a rate-history row is added
 # nir_cle (both sides): `checks.nir_numbers` of the NIR, the integer the NIR match joins on.
@@ -114,8 +117,8 @@ def _person_rows(people: dict[str, pa.Array], registry: dict[str, pa.Array],
     return [matched, futur]
 
 
-def _unknown_rows(people: dict[str, pa.Array], pairs: pd.DataFrame) -> dict:
-    unknown = pa.array(_unused(np.ones(len(people["nir"]), dtype=bool), pairs["_row"]))
+def _unknown_rows(people: dict[str, pa.Array], pairs: pd.DataFrame, rated: np.ndarray) -> dict:
+    unknown = pa.array(_unused(rated, pairs["_row"]))
     count = len(unknown)
     return {
         **{c: people[c].take(unknown) for c in ("siret", "matricule", "nir")},
@@ -189,25 +192,32 @@ def _table(parts: list[dict[str, pa.Array]]) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def reconcile(
-    salaries: pd.DataFrame,
-    anomalies: pd.DataFrame,
-    registry: pd.DataFrame,
-    identifiant: str,
-    available: date,
-) -> pd.DataFrame:
+def _problem_rows(problems: pd.DataFrame) -> dict[str, pa.Array]:
+    rows = problems.assign(statut="invalide", anomalie_code=problems["code"],
+                           anomalie_message=problems["message"])
+    return _columns(rows, ["siret", "matricule", "nir", "taux_crm", "statut", "anomalie_code",
+                           "anomalie_message"])
+
+
+def reconcile(crm: Crm, registry: pd.DataFrame, available: date) -> pd.DataFrame:
     """The report rows (REPORT_COLUMNS) plus `salarie_id`/`taux_id` for integration. The
     salariés (`formats.crm`) and the registry (`rates_in_force`) both carry `nir_cle`."""
+    salaries, decls = crm.salaries, crm.declarations
+    if not decls["siret_ok"].all():  # nothing of such a declaration is matched
+        salaries = salaries[salaries["decl"].isin(decls.loc[decls["siret_ok"], "decl"])]
     people = _columns(salaries, ["siret", "nir", "matricule", "taux", "futur_taux",
                                  "futur_date_effet"])
     reg = _columns(registry, ["siret", "matricule", "nir", "nom", "prenoms", "taux_registre"])
     people["nir_cle"] = salaries["nir_cle"].to_numpy()
     reg["nir_cle"] = registry["nir_cle"].to_numpy()
     pairs = _match(people, reg)
-    linked = _anomaly_rows(anomalies, registry)[[*ANOMALY_COLUMNS, "salarie_id"]]
+    rated = ~salaries["taux_invalide"].to_numpy(bool)  # the others are reported as invalide
+    kept = pairs if rated.all() else pairs[rated[pairs["_row"].to_numpy()]]
+    linked = _anomaly_rows(crm.anomalies, registry)[[*ANOMALY_COLUMNS, "salarie_id"]]
     table = _table([
-        *_person_rows(people, reg, pairs, identifiant, available),
-        _unknown_rows(people, pairs),
+        _problem_rows(crm.problems),
+        *_person_rows(people, reg, kept, crm.identifiant, available),
+        _unknown_rows(people, pairs, rated),
         _absent_rows(people, reg, pairs),
         _columns(linked, ANOMALY_COLUMNS),
     ])

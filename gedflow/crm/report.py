@@ -5,7 +5,6 @@ CRM financier, `<stem>.anomalies.csv`. All files are created owner-only (persona
 
 from __future__ import annotations
 
-import html
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,11 +16,12 @@ from gedflow.crm.reconcile import REPORT_COLUMNS, STATUTS
 from gedflow.formats.crm import Crm
 from gedflow.formats.csv_table import to_csv_text, write_csv_to
 from gedflow.fsutil import atomic_write, atomic_write_with
-from gedflow.htmlreport import table
+from gedflow.htmlreport import render, table
 
 HTML_CONFORME_ROWS = 2000
 ANOMALY_COLUMNS = ["siret", "periode", "identifiant_crm", "code", "categorie", "message"]
 LABELS = {
+    "invalide": "valeur inutilisable dans le fichier (voir le code)",
     "modifie": "taux modifié (nouveau taux enregistré)",
     "nouveau": "premier taux (enregistré)",
     "futur": "taux futur daté (enregistré)",
@@ -49,19 +49,17 @@ def write_anomalies(crm: Crm, path: Path) -> Path:
     return atomic_write(path, to_csv_text(table[ANOMALY_COLUMNS]))
 
 
-STYLE = """
-body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#eee}
-tr.modifie,tr.nouveau,tr.futur{background:#fff4d6}tr.inconnu_registre,tr.absent_crm,
-tr.anomalie,tr.sans_taux{background:#fde2e1}.note{color:#555}
-"""
+PROBLEM_HEADINGS = {"anomalie_code": "code", "siret": "SIRET", "matricule": "matricule",
+                    "nir_masque": "NIR", "taux_crm": "valeur",
+                    "anomalie_message": "où, et ce qui est fait"}
 
 
 def write_html(
     rows: pd.DataFrame, crm: Crm, decisions: list[Decision], title: str, notes: list[str],
     path: Path,
 ) -> Path:
-    """Every difference, then conforme rows up to HTML_CONFORME_ROWS (the CSV has them all)."""
+    """Unusable values, then every difference, then conforme rows up to HTML_CONFORME_ROWS (the
+    CSV has them all)."""
     # `rows` come sorted by SIRET and matricule: a stable sort on the rank keeps that order.
     rang = rows["_rang"].to_numpy()
     conforme = np.flatnonzero(rang == STATUTS.index("conforme"))
@@ -76,29 +74,25 @@ def write_html(
         [{"statut": s, "libelle": LABELS[s], "nombre": n} for s, n in tally.items()]
     )
     integration = pd.DataFrame([d.__dict__ for d in decisions])
-    parts = [
-        f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{STYLE}</style><body><h1>{html.escape(title)}</h1>",
-        f"<p class='note'>CRM {html.escape(crm.identifiant)} · {len(crm.declarations)} "
-        f"déclaration(s) · {len(crm.salaries)} personne(s)</p>",
-        *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
-        "<h2>Résumé</h2>",
-        table(summary, {"statut": "statut", "libelle": "signification", "nombre": "nombre"},
-              "statut"),
-        "<h2>Intégration par établissement</h2>",
-        table(integration, {"siret": "SIRET", "periode": "période", "statut": "statut",
-                             "raison": "détail", "personnes": "personnes",
-                             "sans_taux": "sans taux"}, "statut"),
-        "<h2>Détail (différences d'abord)</h2>",
-        table(ordered, {
+    problems = rows.iloc[differences[rang[differences] == STATUTS.index("invalide")]]
+    page = render(
+        "crm_rapprochement.html", title=title, identifiant=crm.identifiant,
+        declarations=len(crm.declarations), personnes=len(crm.salaries), notes=notes,
+        problems=table(problems, PROBLEM_HEADINGS, "statut") if len(problems) else "",
+        summary=table(summary, {"statut": "statut", "libelle": "signification",
+                                "nombre": "nombre"}, "statut"),
+        integration=table(integration, {"siret": "SIRET", "periode": "période",
+                                        "statut": "statut", "raison": "détail",
+                                        "personnes": "personnes", "sans_taux": "sans taux"},
+                          "statut"),
+        detail=table(ordered, {
             "siret": "SIRET", "matricule": "matricule", "nom": "nom", "prenoms": "prénoms",
             "nir_masque": "NIR", "taux_registre": "taux registre", "taux_crm": "taux CRM",
             "statut": "statut", "date_effet": "date d'effet", "valide_jusqu_au": "valide jusqu'au",
             "anomalie_code": "code", "anomalie_message": "à faire / message",
         }, "statut"),
-        "</body></html>",
-    ]
-    return atomic_write(path, "\n".join(parts))
+    )
+    return atomic_write(path, page)
 
 
 def write_reports(rows: pd.DataFrame, crm: Crm, decisions: list[Decision], title: str,

@@ -9,7 +9,6 @@ code), `sans_retour` (built, no AR record yet), `inconnue` (matching nothing we 
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from gedflow.errors import InputError
 from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
-from gedflow.htmlreport import table
+from gedflow.htmlreport import render, table
 from gedflow.registry.bulk import bulk_update, chunked, read_frame
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
@@ -220,10 +219,9 @@ def write_compte_rendu(cr: CompteRendu, folder: Path, source: str) -> Path:
     text = text_version(cr, source)
     atomic_write(folder / "compte_rendu.txt", text)
     title = f"Compte rendu de validation DPAE — {source}"
-    atomic_write(folder / "compte_rendu.html", "\n".join([
-        f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>{title}</title><body>",
-        f"<h1>{title}</h1><pre>{html.escape(text)}</pre>",
-        table(cr.rows, {c: c for c in COMPTE_RENDU_COLUMNS}, "statut"), "</body></html>"]))
+    atomic_write(folder / "compte_rendu.html", render(
+        "compte_rendu.html", title=title, text=text,
+        rows=table(cr.rows, {c: c for c in COMPTE_RENDU_COLUMNS}, "statut")))
     return csv_path
 
 

@@ -33,6 +33,7 @@ from gedflow.errors import InputError
 from gedflow.formats import xmlscan
 from gedflow.formats.xmlbuild import put
 from gedflow.xmlsafe import (
+    HARDENED,
     check_well_formed,
     iter_elements,
     read_root,
@@ -42,20 +43,29 @@ from gedflow.xmlsafe import (
 from schemas.crm import (
     ANOMALIE,
     DECLARATION,
+    ENVOI,
     FINANCIER_TYPES,
     NAMESPACE,
+    NEORES_NAMESPACE,
+    NEORES_ROOT,
     NOMINATIF_TYPES,
     OTHER_REPORTS,
+    READING_CODES,
     RECORDS,
     ROOT,
     ROOT_ATTRIBUTES,
     SALARIE,
+    TAUX_SUR_TAUX_TYPES,
     XmlRecord,
 )
 
 log = logging.getLogger(__name__)
 WHAT = "compte rendu (CRM) de la DGFiP"
-NOMINATIF, FINANCIER = "nominatif", "financier"
+NOMINATIF, FINANCIER, TAUX_SUR_TAUX = "nominatif", "financier", "taux_sur_taux"
+# `Crm.problems`: one row per value gedflow cannot use (code in READING_CODES).
+PROBLEM_COLUMNS = ["decl", "siret", "matricule", "nir", "element", "taux_crm", "code", "message"]
+RUBRIQUE_UNDERSCORED = r"S\d{2}_G\d{2}_\d{2}_\d{3}"  # S21_G00_50_006, written S21.G00.50.006
+ENVOI_HEAD = 1 << 16  # `envoi` comes before the first declaration
 
 
 @dataclass
@@ -63,12 +73,15 @@ class Crm:
     """A parsed CRM. Frames carry `decl` (1-based declaration number), `siret` and `nir_cle`
     (`checks.nir_numbers`: the NIR as the integer it is matched on)."""
 
-    kind: str  # nominatif | financier
+    kind: str  # nominatif | financier | taux_sur_taux
     attributes: dict[str, str]
     declarations: pd.DataFrame
     salaries: pd.DataFrame
     anomalies: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    problems: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS, dtype="str"))
+    envoi: dict[str, str] = field(default_factory=dict)
 
     @property
     def identifiant(self) -> str:
@@ -110,20 +123,26 @@ def _flatten(record: XmlRecord, declaration: etree._Element) -> pd.DataFrame:
 
 
 def _kind_from_type(report_type: str) -> str | None:
-    lowered = report_type.strip().lower()
+    """The kind of a GIP-MDS report by its root `@type`; None when absent (decided by content).
+    Other reports, and types no source names, are refused with what they are."""
+    lowered = " ".join(report_type.split()).lower()
+    if not lowered:
+        return None
     if lowered in NOMINATIF_TYPES:
         return NOMINATIF
+    if lowered in TAUX_SUR_TAUX_TYPES:
+        return TAUX_SUR_TAUX
     if lowered in FINANCIER_TYPES or "paiement" in lowered or "financier" in lowered:
         return FINANCIER
-    if lowered in OTHER_REPORTS:
-        raise InputError(
-            f"ce n'est pas un CRM nominatif (type={report_type} : {OTHER_REPORTS[lowered]})",
-            code="type_rapport",
-            where="attribut type de l'élément racine",
-            todo="déposez ce rapport dans le dossier qui lui correspond ; ici seuls les CRM "
-                 "nominatifs (taux PAS) et financiers sont traités",
-        )
-    return None  # unknown or absent: decided by content
+    what = OTHER_REPORTS.get(lowered, "type de rapport inconnu de gedflow")
+    raise InputError(
+        f"ce n'est pas un retour de la DGFiP sur le PAS (type={report_type} : {what})",
+        code="type_rapport",
+        where="attribut type de l'élément racine",
+        todo="classez ce rapport avec les autres retours de la DSN (tableau de bord "
+             "net-entreprises.fr, organisme qui l'émet) ; ici seuls les CRM de la DGFiP "
+             "(nominatif, financier, taux sur taux) sont traités",
+    )
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
@@ -141,71 +160,116 @@ def parse_dates(values: pd.Series) -> pd.Series:
     return pd.Series(lookup[codes], index=values.index, dtype="str")
 
 
-def _problems(mask: pd.Series, frame: pd.DataFrame, what: str) -> list[str]:
+def _where(frame: pd.DataFrame, element: str) -> pd.Series:
+    """Where a value is, for a person: declaration rank, matricule and element."""
+    where = "déclaration " + frame["rang"]
+    if "matricule" in frame:
+        where += ", matricule " + frame["matricule"].where(frame["matricule"] != "", "?")
+    return where + f", élément {element}"
+
+
+def _quoted(values: pd.Series) -> pd.Series:
+    return "« " + values.str.slice(0, 40) + " »"
+
+
+def _problem(frame: pd.DataFrame, mask: pd.Series, code: str, element: str,
+             what: pd.Series | str, rate: pd.Series | None = None) -> pd.DataFrame:
+    """One `Crm.problems` row per masked row of `frame` (a declaration or a person); an
+    unusable `rate` is shown as it was written."""
     rows = frame[mask]
-    where = "déclaration " + rows["decl"].astype(str)
-    if "matricule" in rows:
-        where += ", matricule " + rows["matricule"].where(rows["matricule"] != "", "?")
-    return [f"{w} : {what}" for w in where.head(5)]
+    message = (_where(rows, element) + " : " + (what[mask] if isinstance(what, pd.Series)
+                                                  else what)
+               + " ; " + READING_CODES[code])
+    return pd.DataFrame({
+        "decl": rows["decl"], "siret": rows["siret"],
+        "matricule": rows["matricule"] if "matricule" in rows else "",
+        "nir": rows["nir"] if "nir" in rows else "", "element": element,
+        "taux_crm": rate[mask] if rate is not None else "",
+        "code": code, "message": message,
+    }, columns=PROBLEM_COLUMNS)
 
 
 def _normalise(crm: Crm) -> None:
-    """Check and normalise in place; collect every problem, then raise them together."""
-    decls, sal = crm.declarations, crm.salaries
-    problems: list[str] = []
+    """Check and normalise in place, leniently: each value gedflow cannot use becomes a row
+    of `crm.problems` (READING_CODES) and is left out of what follows; the rest is read."""
+    decls, sal, anomalies = crm.declarations, crm.salaries, crm.anomalies
+    problems: list[pd.DataFrame] = []
+    decls["rang"] = decls["rang"].where(decls["rang"] != "", decls["decl"].astype(str))
     decls["siret"] = decls["siren"] + decls["nic"]
-    bad_siret = ~siret_valid(decls["siret"])
-    problems += _problems(bad_siret, decls, "SIRET (SIREN + nic_affectation) invalide")
+    decls["siret_ok"] = siret_valid(decls["siret"])
+    problems.append(_problem(decls, ~decls["siret_ok"], "SIRET_INVALIDE",
+                             "SIREN + nic_affectation",
+                             _quoted(decls["siret"]) + " n'est pas un SIRET valide"))
     decls["periode"] = parse_dates(decls["mois"])
-    problems += _problems(decls["periode"].isna(), decls, "mois invalide (JJMMAAAA attendu)")
-    for frame in (sal, crm.anomalies):
-        sirets = pa.array(decls["siret"].array).take(pa.array(frame["decl"].to_numpy() - 1))
-        frame["siret"] = pd.Series(sirets.to_pandas().array, index=frame.index)
+    problems.append(_problem(decls, decls["periode"].isna(), "DATE_INVALIDE", "mois",
+                             _quoted(decls["mois"]) + " n'est pas une date (JJMMAAAA)"))
+    decls["periode"] = decls["periode"].fillna("")
+    by_decl = pa.array(decls["decl"].to_numpy() - 1)  # frames' `decl` → row of `decls`
+    for frame in (sal, anomalies):
+        rows = pa.array(frame["decl"].to_numpy() - 1)
+        for column in ("siret", "rang"):
+            taken = pa.array(decls[column].array).take(by_decl).take(rows)
+            frame[column] = pd.Series(taken.to_pandas().array, index=frame.index)
         nir = frame["nir"].str.upper()
         valid, numbers = nir_checked(nir)
-        problems += _problems((nir != "") & ~valid, frame, "NIR invalide")
-        frame["nir"] = nir.str[:13]
-        frame["nir_cle"] = numbers
+        frame["nir"] = nir.where(~valid, nir.str[:13]).str.slice(0, 15)
+        frame["nir_cle"] = np.where(valid.to_numpy(), numbers, -1)
+    usable = sal["nir_cle"] >= 0
+    problems.append(_problem(sal, (sal["nir"] != "") & ~usable, "NIR_INVALIDE", "NIR",
+                             "NIR inutilisable (13 caractères sans clé, ou 15 avec sa clé)"))
+    problems.append(_problem(sal, (sal["nir"] == "") & (sal["ntt"] == ""), "NIR_INVALIDE",
+                             "NIR", "ni NIR ni NTT"))
     taux, ok = normalise_taux(sal["taux"])
-    problems += _problems((sal["taux"] != "") & ~ok, sal, "taux invalide")
-    sal["taux"] = taux.where(sal["taux"] != "", "")
+    sal["taux_invalide"] = (sal["taux"] != "") & ~ok
+    problems.append(_problem(sal, sal["taux_invalide"], "TAUX_INVALIDE", "taux_imposition_PAS",
+                             _quoted(sal["taux"]) + " n'est pas un taux (0.00 à 100.00)",
+                             sal["taux"]))
+    sal["taux"] = taux.where(ok, "")
     futur, ok_futur = normalise_taux(sal["futur_taux"])
-    problems += _problems((sal["futur_taux"] != "") & ~ok_futur, sal, "taux futur invalide")
-    sal["futur_taux"] = futur.where(sal["futur_taux"] != "", "")
-    sal["futur_date_effet"] = parse_dates(sal["futur_date_effet"])
-    problems += _problems(sal["futur_date_effet"].isna(), sal, "date d'effet invalide")
-    problems += _problems((sal["nir"] == "") & (sal["ntt"] == ""), sal, "ni NIR ni NTT")
-    if problems:
-        raise InputError(
-            "valeurs invalides dans le CRM : " + " ; ".join(problems[:10]),
-            code="valeur_invalide",
-            where=problems[0].split(" : ")[0],
-            todo="vérifiez que le fichier est bien celui téléchargé (non modifié) ; "
-                 "sinon signalez-le à la DGFiP",
-        )
+    bad_futur = (sal["futur_taux"] != "") & ~ok_futur
+    problems.append(_problem(sal, bad_futur, "TAUX_INVALIDE", "future_imposition_PAS/taux",
+                             _quoted(sal["futur_taux"]) + " n'est pas un taux (0.00 à 100.00)",
+                             sal["futur_taux"]))
+    effet = parse_dates(sal["futur_date_effet"])
+    bad_date = effet.isna() | ((effet == "") & ok_futur & (sal["futur_taux"] != ""))
+    problems.append(_problem(sal, bad_date, "DATE_INVALIDE", "future_imposition_PAS/date_effet",
+                             _quoted(sal["futur_date_effet"])
+                             + " n'est pas une date (AAAA-MM-JJ) ; taux futur ignoré"))
+    sal["futur_taux"] = futur.where(ok_futur & ~bad_date, "")
+    sal["futur_date_effet"] = effet.where(~bad_date, "")
+    rubrique = anomalies["rubrique"]
+    anomalies["rubrique"] = rubrique.where(~rubrique.str.fullmatch(RUBRIQUE_UNDERSCORED),
+                                           rubrique.str.replace("_", ".", regex=False))
+    crm.problems = pd.concat([p for p in problems if len(p)] or [problems[0]],
+                             ignore_index=True)
+    for problem in crm.problems["message"].head(20):
+        log.info("CRM : valeur inutilisable : %s", problem.split(" : ")[0])
 
 
 def _dedupe_people(crm: Crm) -> None:
-    """A person listed twice in one declaration (several contracts) is kept once (§7.10)."""
+    """A person listed twice in one declaration (several contracts) is kept once (§7.10): by
+    (declaration, NIR) — two integers, no packing that could collide — else by NTT."""
     sal = crm.salaries
     number = sal["nir_cle"].to_numpy()
-    by_nir = pd.Series((sal["decl"].to_numpy(np.int64) << 44) | number)  # NIR keys < 2**44
-    dup = by_nir.duplicated() & (number >= 0)
-    if (number < 0).any():  # people known by their NTT: few, compared as text
-        ntt = sal[number < 0]
-        dup[number < 0] = ntt.duplicated(["decl", "ntt"]).to_numpy()
+    dup = pd.DataFrame({"d": sal["decl"].to_numpy(np.int64), "n": number}).duplicated()
+    dup &= number >= 0
+    by_ntt = (number < 0) & (sal["ntt"] != "").to_numpy()
+    if by_ntt.any():  # people known by their NTT: few, compared as text
+        dup[by_ntt] = sal[by_ntt].duplicated(["decl", "ntt"]).to_numpy()
     if not dup.any():
         return
-    key = sal["nir"].where(sal["nir"] != "", "NTT:" + sal["ntt"])
-    rates = sal.assign(_key=key).groupby(["decl", "_key"])["taux"].agg(lambda s: sorted(set(s)))
-    for (decl, person), values in rates.items():
+    key = sal["nir"].where(number >= 0, "NTT:" + sal["ntt"])
+    eligible = (number >= 0) | by_ntt
+    shown = (dup | key.duplicated(keep=False)) & eligible
+    rates = sal[shown].assign(_key=key[shown]).groupby(["decl", "_key"])
+    for (decl, person), values in rates["taux"].agg(lambda s: sorted(set(s))).items():
         if len(values) > 1:
             who = mask_nir(pd.Series([person])).iloc[0]
             crm.warnings.append(
                 f"déclaration {decl} : {who} présent plusieurs fois avec des taux différents "
                 f"({', '.join(v or 'aucun' for v in values)}) ; le premier est retenu"
             )
-    crm.salaries = sal[~dup].reset_index(drop=True)
+    crm.salaries = sal[~dup.to_numpy()].reset_index(drop=True)
 
 
 def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pa.Table] | None:
@@ -296,17 +360,45 @@ def _tables(path: Path) -> dict[XmlRecord, pd.DataFrame]:
     return frames
 
 
+def _not_a_rapport(tag: str) -> InputError:
+    name = etree.QName(tag)
+    if name.namespace == NEORES_NAMESPACE and name.localname == NEORES_ROOT:
+        return InputError(
+            "c'est un retour GIP-MDS au format NEOReS (élément racine « GIPMDS »), pas un CRM "
+            "de la DGFiP au format « rapport »",
+            code="neores", where="élément racine",
+            todo="classez-le avec les retours de la DSN de l'organisme qui l'émet ; ici seuls "
+                 "les CRM de la DGFiP (nominatif, financier, taux sur taux) sont traités")
+    return InputError(
+        f"ce n'est pas un compte rendu GIP-MDS (élément racine « {name.localname} »)",
+        code="racine", where="élément racine",
+        todo=f"déposez le {WHAT} téléchargé sur net-entreprises.fr",
+    )
+
+
+def read_envoi(path: Path) -> dict[str, str]:
+    """The `envoi` block (idflux, émetteur, envoi_etat) from the file's head; {} if absent or
+    unreadable (it informs, nothing depends on it)."""
+    with path.open("rb") as handle:
+        head = handle.read(ENVOI_HEAD)
+    start, end = head.find(b"<envoi>"), head.find(b"</envoi>")
+    if start < 0 or end < start:
+        return {}
+    try:
+        element = etree.fromstring(head[start:end + len(b"</envoi>")],
+                                   etree.XMLParser(**HARDENED))
+    except etree.XMLSyntaxError:
+        return {}
+    return {f.name: " ".join(element.findtext(f.path, "").split()) for f in ENVOI.fields}
+
+
 def read(path: Path) -> Crm:
-    """Parse a CRM file, or raise `InputError` saying what it is instead and what to do."""
+    """Parse a CRM file leniently: values gedflow cannot use become `problems`; raise
+    `InputError` only for a file that is not a readable DGFiP return, saying what it is."""
     sniff_xml(path, WHAT)
     tag, attributes = read_root(path, WHAT)
     if tag != f"{{{NAMESPACE}}}{ROOT}":
-        local = etree.QName(tag).localname
-        raise InputError(
-            f"ce n'est pas un compte rendu GIP-MDS (élément racine « {local} »)",
-            code="racine", where="élément racine",
-            todo=f"déposez le {WHAT} téléchargé sur net-entreprises.fr",
-        )
+        raise _not_a_rapport(tag)
     kind = _kind_from_type(attributes.get("type", ""))
     frames = _tables(path)
     if frames[DECLARATION].empty:
@@ -318,13 +410,15 @@ def read(path: Path) -> Crm:
         declarations=frames[DECLARATION],
         salaries=frames[SALARIE],
         anomalies=frames[ANOMALIE],
+        envoi=read_envoi(path),
     )
     if not crm.kind:
         crm.kind = NOMINATIF if len(crm.salaries) else FINANCIER
     _normalise(crm)
     _dedupe_people(crm)
-    log.info("CRM %s: %d declarations, %d salariés, %d anomalies", crm.kind,
-             len(crm.declarations), len(crm.salaries), len(crm.anomalies))
+    log.info("CRM %s: %d declarations, %d salariés, %d anomalies, %d valeurs inutilisables",
+             crm.kind, len(crm.declarations), len(crm.salaries), len(crm.anomalies),
+             len(crm.problems))
     return crm
 
 

@@ -183,7 +183,7 @@ crm_declaration = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("identifiant_crm", String(40), nullable=False),
-    Column("kind", String(10), nullable=False),  # nominatif | financier
+    Column("kind", String(20), nullable=False),  # nominatif | financier | taux_sur_taux
     Column("siren", String(9), nullable=False),
     Column("nic", String(5), nullable=False),
     Column("siret", String(14), nullable=False, index=True),
@@ -192,7 +192,8 @@ crm_declaration = Table(
     Column("source", Text, nullable=False),
     Column("personnes", Integer, nullable=False),
     Column("sans_taux", Integer, nullable=False),
-    Column("statut", String(20), nullable=False),  # integre | retenu | deja_integre | anomalies
+    # integre | retenu | deja_integre | anomalies | invalide (SIRET unusable: nothing integrated)
+    Column("statut", String(20), nullable=False),
     Column("raison", Text, nullable=False, server_default=""),
     Column("date_disponibilite", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -456,7 +456,7 @@ def mail_import_mapibox(
     """Reprend profil, destinataire, sujet et note d'un mapibox.cfg dans gedflow.toml [mail]."""
     settings = settings_or_exit(root)
     try:
-        values = read_mapibox(file.read_text(encoding="utf-8", errors="replace"))
+        values = read_mapibox(file.read_bytes())
     except (GedflowError, OSError) as exc:
         raise fail(exc) from exc
     write_mail_section(settings.root / "gedflow.toml", values)

@@ -16,13 +16,14 @@ from markupsafe import Markup
 
 from gedflow.formats.arrowtext import any_byte, contiguous_bytes, text_array
 
-_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"))
+# As markupsafe (the templates' escaping) writes them.
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("'", "&#39;"))
 
 
 def escape(values: pd.Series) -> pa.Array:
     """HTML-escaped text; missing values become empty cells."""
     text = text_array(values)
-    if any_byte(text, b'&<>"'):
+    if any_byte(text, b"&<>\"'"):
         for char, entity in _ENTITIES:
             text = pc.replace_substring(text, char, entity)
     return text

@@ -5,16 +5,18 @@ nothing; mode réel sends it over SMTP (STARTTLS when configured).
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from gedflow.errors import ConfigError, GedflowError
+import tomlkit
+
+from gedflow.errors import ConfigError, GedflowError, InputError
+from gedflow.formats.csv_table import decode
+from gedflow.fsutil import atomic_write
 from gedflow.portal import offline
 from gedflow.settings import Settings
 
@@ -26,8 +28,14 @@ class SendError(GedflowError):
     code = "envoi"
 
 
-def read_mapibox(text: str) -> dict[str, str]:
-    """`cle=valeur` lines (sections and comments ignored); only the keys mapibox.cfg has."""
+def read_mapibox(raw: bytes) -> dict[str, str]:
+    """`cle=valeur` lines (sections and comments ignored); only the keys mapibox.cfg has. The
+    file comes from a Windows mail setup: decoded as the registry CSVs are (UTF-8, else
+    Windows-1252)."""
+    try:
+        text, _encoding = decode(raw)
+    except InputError as exc:
+        raise ConfigError(f"mapibox.cfg illisible : {exc}") from exc
     found: dict[str, str] = {}
     for line in text.splitlines():
         stripped = line.strip()
@@ -42,12 +50,15 @@ def read_mapibox(text: str) -> dict[str, str]:
 
 
 def write_mail_section(toml_path: Path, values: dict[str, str]) -> None:
-    """Replace the `[mail]` section of gedflow.toml with `values` (other sections kept)."""
-    text = toml_path.read_text(encoding="utf-8") if toml_path.exists() else ""
-    kept = re.sub(r"(?ms)^\[mail\]\n.*?(?=^\[|\Z)", "", text).rstrip()
-    section = "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in values.items())
-    toml_path.write_text((kept + "\n\n" if kept else "") + f"[mail]\n{section}\n",
-                         encoding="utf-8")
+    """Set `values` in the `[mail]` section of gedflow.toml; every other key, section and
+    comment stays as the user wrote it."""
+    document = tomlkit.parse(toml_path.read_text(encoding="utf-8")) if toml_path.exists() \
+        else tomlkit.document()
+    if "mail" not in document:
+        document["mail"] = tomlkit.table()
+    for key, value in values.items():
+        document["mail"][key] = value
+    atomic_write(toml_path, tomlkit.dumps(document))
 
 
 def build_message(settings: Settings, attachment: Path, subject_suffix: str) -> EmailMessage:

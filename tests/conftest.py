@@ -42,8 +42,11 @@ TESTS = Path(__file__).resolve().parent
 EXAMPLES = TESTS.parent / "examples"
 
 
+pytest_plugins = ["pytester"]
+
+
 class _Everything(logging.Handler):
-    """Every log line of the session, for the leak scan (tests/test_zz_no_leaks.py)."""
+    """Every log line of the session, for the leak scan (tests/leaks.py)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -54,6 +57,25 @@ class _Everything(logging.Handler):
 
 
 LOG_LINES = _Everything()
+PREFECT_TEXTS: list[str] = []  # what the session's Prefect harness held, read before it stops
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The leak scan (tests/leaks.py) over the whole session, whatever ran: a leak fails it."""
+    from .leaks import scan
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = factory.getbasetemp() if factory is not None else None
+    found = scan(LOG_LINES.lines, PREFECT_TEXTS, base)
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for where, hits in found.items():
+            line = f"fuite de données personnelles ou de secrets : {where} : {', '.join(hits)}"
+            if reporter is not None:
+                reporter.write_line(line, red=True)
+            else:
+                print(line)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
@@ -211,9 +233,12 @@ def prefect_server() -> Iterator[None]:
     from prefect import settings as ps
     from prefect.testing.utilities import prefect_test_harness
 
+    from .leaks import prefect_texts
+
     with prefect_test_harness(server_startup_timeout=180):
         with ps.temporary_settings(updates={ps.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield
+            PREFECT_TEXTS.extend(prefect_texts())
 
 
 @pytest.fixture

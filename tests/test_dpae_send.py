@@ -10,6 +10,9 @@ import gnupg
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from flows.cli import app
 
 from gedflow.dpae.send import send_batches
 from gedflow.errors import ConfigError
@@ -22,8 +25,8 @@ from .dpae_support import HIRE_1, HIRE_2
 from .test_crypto_phases import _real, _use_keys
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-MAPIBOX = ("[mapibox]\nprofil=Paie Tilleuls\na=due@urssaf.example\nsujet=DUE TILLEULS\n"
-           "note=Ci-joint\n")
+MAPIBOX = (b"[mapibox]\nprofil=Paie Tilleuls\na=due@urssaf.example\nsujet=DUE TILLEULS\n"
+           b"note=Ci-joint\n")
 
 
 class Inbox:
@@ -125,13 +128,32 @@ def test_mapibox_import_keeps_other_sections(settings: Settings) -> None:
     toml = settings.root / "gedflow.toml"
     before = toml.read_text()
     write_mail_section(toml, read_mapibox(MAPIBOX))
-    write_mail_section(toml, read_mapibox(MAPIBOX.replace("DUE TILLEULS", "DUE 2")))
+    write_mail_section(toml, read_mapibox(MAPIBOX.replace(b"DUE TILLEULS", b"DUE 2")))
     loaded = load_settings(settings.root)
     assert (loaded.mail_a, loaded.mail_sujet, loaded.mail_profil) == (
         "due@urssaf.example", "DUE 2", "Paie Tilleuls")
     assert toml.read_text().startswith(before.rstrip()) and toml.read_text().count("[mail]") == 1
     with pytest.raises(ConfigError, match="destinataire"):
-        read_mapibox("profil=x\n")
+        read_mapibox(b"profil=x\n")
+
+
+def test_mapibox_import_reads_windows_1252_and_keeps_the_users_keys(settings: Settings) -> None:
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text() + "\n# serveur de l'office\n[mail]\nsujet = \"ancien\"\n"
+                    "smtp_hote = \"smtp.office.example\"  # relais interne\nsmtp_port = 587\n")
+    mapibox = ("[mapibox]\r\nprofil=Paie Tilleuls\r\na=due@urssaf.example\r\n"
+               "sujet=Déclaration Unique d'Embauche TEST01\r\nnote=Ci-joint la DUE\r\n")
+    cfg = settings.root / "mapibox.cfg"
+    cfg.write_bytes(mapibox.encode("cp1252"))
+    result = CliRunner().invoke(app, ["mail", "import-mapibox", str(cfg), "--root",
+                                      str(settings.root)])
+    assert result.exit_code == 0, result.output
+    text = toml.read_text(encoding="utf-8")
+    assert "# serveur de l'office" in text and "# relais interne" in text
+    loaded = load_settings(settings.root)
+    assert loaded.mail_sujet == "Déclaration Unique d'Embauche TEST01"
+    assert (loaded.mail_smtp_hote, loaded.mail_smtp_port) == ("smtp.office.example", 587)
+    assert loaded.database_url == settings.database_url
 
 
 

@@ -22,7 +22,7 @@ from gedflow.registry.tables import (
 CRM_COLUMNS = {"integre": "intégrés", "deja_integre": "intégrés", "retenu": "retenus",
                "anomalies": "avec anomalies"}
 DPAE_COLUMNS = {"a_declarer": "à déclarer", "a_corriger": "à corriger",
-                "pret_a_envoyer": "préparées", "envoye": "envoyées",
+                "pret_a_envoyer": "préparées", "envoye": "envoyées", "incertain": "incertaines",
                 "enregistree": "AR : enregistrées", "erreur": "AR : en erreur"}
 
 

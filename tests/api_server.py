@@ -40,6 +40,8 @@ class FakeNetEntreprises:
         self.windows: list[tuple[str, str]] = []
         self.downloads: list[str] = []
         self.deposits: list[bytes] = []
+        # Take the deposit, then "drop" the connection unanswered, or answer too "slow"ly.
+        self.deposit_fault = ""
         self.rejected_names = {"BENALI"}  # their DPAE bilan is KO
         self.requests: list[tuple[str, str]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -166,6 +168,11 @@ class FakeNetEntreprises:
                     self._answer(*fake._login(body))
                 elif self.path.startswith("/deposer-dsn/1.0/") and self._authorised():
                     fake.deposits.append(gzip.decompress(body))
+                    if fake.deposit_fault == "drop":
+                        self.close_connection = True
+                        return
+                    if fake.deposit_fault == "slow":
+                        time.sleep(2)
                     idflux = f"FLUX{len(fake.deposits):019d}"
                     self._answer(200, f"<depot><idflux>{idflux}</idflux><envoi_etat>OK"
                                       "</envoi_etat></depot>".encode(), "application/xml")

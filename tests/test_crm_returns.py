@@ -67,8 +67,8 @@ def _rows(settings: Settings, rel: str = REL) -> pd.DataFrame:
 
 
 def _html(settings: Settings, rel: str = REL) -> str:
-    return html.unescape((settings.outbox / "crm_nominatif/2022_09" / f"{Path(rel).stem}.rapprochement.html"
-                          ).read_text())
+    page = settings.outbox / "crm_nominatif/2022_09" / f"{Path(rel).stem}.rapprochement.html"
+    return html.unescape(page.read_text())
 
 
 def _invalid(rows: pd.DataFrame) -> list[list[str]]:

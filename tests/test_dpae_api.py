@@ -160,3 +160,43 @@ def test_api_bilans_dropped_in_the_ar_folder(registry: Engine, settings: Setting
         first = conn.execute(select(contrat.c.statut, contrat.c.certificat)
                              .order_by(contrat.c.id)).first()
     assert tuple(first) == ("enregistree", "CERT-MAIN")
+
+
+@SQLITE
+@pytest.mark.parametrize("cut", ["dropped", "timeout"])
+def test_a_deposit_whose_answer_is_lost_is_never_sent_again(
+        registry: Engine, settings: Settings, urssaf_keys, urssaf, cut: str) -> None:
+    _build(registry, settings, urssaf_keys)
+    configured = connect(settings, urssaf, connexion="delai = 0.5\nessais = 3\nattente = 0\n",
+                         gedflow='dpae_canal = "api"\napi_intervalle = 0.05\napi_essais = 5\n')
+    urssaf.deposit_fault = "drop" if cut == "dropped" else "slow"  # taken, answer lost
+    [report] = send_batches_api(registry, configured)
+    assert len(urssaf.deposits) == 2  # one each, despite essais = 3
+    urssaf.deposit_fault = ""
+    assert [(r.nom, r.statut) for r in report.rows.itertuples()] == [
+        ("MARTINEAU", "incertain"), ("BENALI", "incertain")]
+    assert "jamais renvoyé" in report.rows["message"].iloc[0]
+    again = send_batches_api(registry, configured)  # the batch stays reported, nothing re-sent
+    assert len(urssaf.deposits) == 2
+    assert [r.statut for r in again[0].rows.itertuples()] == ["incertain", "incertain"]
+    with registry.connect() as conn:
+        assert conn.execute(select(dpae_batch.c.envoi)).scalar() == "incertain"
+
+
+@SQLITE
+def test_a_deposit_refused_by_the_server_can_go_again(registry: Engine, settings: Settings,
+                                                     urssaf_keys, urssaf) -> None:
+    _build(registry, settings, urssaf_keys)
+    configured = _api_settings(settings, urssaf)
+    with Portal(configured) as portal:  # log in first, so the next POST is the deposit
+        api = DpaeApi(Session(portal, f"{urssaf.base}/authentifier_dpae", ACCOUNT),
+                      f"{urssaf.base}/deposer-dsn/1.0/", f"{urssaf.base}/lister-retours-flux/2.0/")
+        api.session.login()
+        before = len(urssaf.requests)
+        urssaf.fail_next = [503]
+        with pytest.raises(PortalError, match="HTTP 503") as info:
+            api.deposit(b"<x/>")
+    assert info.value.status == 503 and urssaf.deposits == []
+    assert len(urssaf.requests) - before == 1  # one deposit call: a deposit is never retried
+    [report] = send_batches_api(registry, configured)
+    assert [r.statut for r in report.rows.itertuples()] == ["enregistree", "erreur"]

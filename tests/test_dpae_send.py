@@ -13,7 +13,6 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from flows.cli import app
-
 from gedflow.dpae.send import send_batches
 from gedflow.errors import ConfigError
 from gedflow.mail import read_mapibox, write_mail_section

@@ -196,7 +196,8 @@ def text_version(cr: CompteRendu, source: str) -> str:
     lines = [f"COMPTE RENDU DE VALIDATION DPAE - fichier {source} du {cr.created} - SIRET {sirets}",
              f"LOT  code retour lot {' '.join(cr.lot_codes) or '(vide)'}"]
     labels = {"enregistree": "ENREGISTREE", "enregistree_a_verifier": "A VERIFIER",
-              "erreur": "ERREUR", "sans_retour": "SANS RETOUR", "inconnue": "INCONNUE"}
+              "erreur": "ERREUR", "sans_retour": "SANS RETOUR", "inconnue": "INCONNUE",
+              "incertain": "INCERTAIN"}
     for n, row in enumerate(cr.rows.itertuples(index=False), start=1):
         detail = (f"dossier {row.numero_dossier}" if row.statut.startswith("enregistree")
                   else f"code {row.code_retour}" if row.statut == "erreur" else "")

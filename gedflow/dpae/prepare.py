@@ -36,7 +36,9 @@ from schemas.dpae import HIRES
 
 log = logging.getLogger(__name__)
 
-DECLARED = ("pret_a_envoyer", "envoye", "enregistree", "enregistree_a_verifier")
+# A hire in one of these is declared (or may be: an uncertain deposit): never declared again.
+DECLARED = ("pret_a_envoyer", "envoye", "enregistree", "enregistree_a_verifier",
+            "depot_en_cours", "incertain")
 TO_DECLARE = ("a_declarer", "a_corriger")
 EMPLOYER_COLUMNS = ["raison_sociale", "ape", "adresse1", "adresse2", "code_postal", "ville",
                     "telephone", "code_urssaf", "code_sst", "email_ar"]

@@ -58,7 +58,7 @@ def send_batches(engine: Engine, settings: Settings, mode: str) -> list[Sending]
     for batch in pending_batches(engine):
         folder = (settings.root / batch.path).parent
         sealed = folder / "dpae.txt.gpg"
-        if batch.envoi == "en_cours":
+        if batch.envoi in ("en_cours", "incertain"):
             done.append(Sending(batch.id, "incertain",
                                 "envoi interrompu : il est peut-être parti ; vérifiez la boîte "
                                 "d'envoi et l'AR avant toute action (jamais renvoyé seul)"))

@@ -2,6 +2,12 @@
 before polling (a re-run or a restart polls, never deposits again), the bilan recorded on the
 contrat (OK → `enregistree` with its certificat de conformité, KO → `erreur` with the message),
 and a compte rendu like the AR's.
+
+A deposit is recorded (`depot_en_cours`) before it is sent and never re-sent automatically: a
+deposit whose answer was lost (timeout, connection cut, a crash during the call) may have been
+taken, so its contrat becomes `incertain` — reported on every run until a person checks the
+declarant's returns on net-entreprises.fr. Only a deposit the server answered with an error is
+known not to have been taken, and goes back to `pret_a_envoyer`.
 """
 
 from __future__ import annotations
@@ -20,13 +26,16 @@ from gedflow.dpae.send import pending_batches
 from gedflow.errors import ConfigError
 from gedflow.portal.credentials import CredentialStore
 from gedflow.portal.dpae_api import DpaeApi
-from gedflow.portal.http import Portal
+from gedflow.portal.http import Portal, PortalError
 from gedflow.portal.session import Session
 from gedflow.registry.bulk import chunked
 from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)
+DEPOT_EN_COURS, INCERTAIN = "depot_en_cours", "incertain"
+INCERTAIN_MESSAGE = ("dépôt sans réponse : il a peut-être été reçu ; vérifiez les retours sur "
+                     "net-entreprises.fr avant toute action (jamais renvoyé automatiquement)")
 
 
 def dpae_session(portal: Portal, settings: Settings) -> DpaeApi:
@@ -83,34 +92,58 @@ def _send_batch(engine: Engine, settings: Settings, api: DpaeApi, batch) -> Comp
                           "pour l'API)")
     ids = _in_xml_order(engine, json.loads(batch.contrats))
     messages = one_message_per_hire((folder / "dpae.xml").read_bytes())
-    for contrat_id, message in zip(ids, messages, strict=True):
-        _deposit_then_poll(engine, api, contrat_id, message, settings)
+    uncertain = [contrat_id for contrat_id, message in zip(ids, messages, strict=True)
+                 if _deposit_then_poll(engine, api, contrat_id, message, settings) == INCERTAIN]
     with engine.begin() as conn:
         conn.execute(update(dpae_batch).where(dpae_batch.c.id == batch.id)
-                     .values(envoi="envoye", envoye_at=datetime.now(UTC)))
+                     .values(envoi=INCERTAIN if uncertain else "envoye",
+                             envoye_at=datetime.now(UTC)))
     return _compte_rendu(engine, settings, batch.id, ids)
 
 
+def _set(engine: Engine, contrat_id: int, **values: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(contrat).where(contrat.c.id == contrat_id).values(**values))
+
+
+def _deposit(engine: Engine, api: DpaeApi, contrat_id: int, message: bytes,
+             previous: str) -> str:
+    """The flow id of a deposit recorded before it is sent; "" when its answer was lost."""
+    _set(engine, contrat_id, statut=DEPOT_EN_COURS)
+    try:
+        idflux = api.deposit(message)
+    except PortalError as exc:
+        if exc.status is None:  # no answer: the hire may have been taken
+            _set(engine, contrat_id, statut=INCERTAIN, message_retour=INCERTAIN_MESSAGE)
+            log.warning("contrat %s: dépôt sans réponse (%s) : incertain", contrat_id, exc)
+            return ""
+        _set(engine, contrat_id, statut=previous)  # answered with an error: not taken
+        raise
+    _set(engine, contrat_id, idflux=idflux, statut="envoye")
+    return idflux
+
+
 def _deposit_then_poll(engine: Engine, api: DpaeApi, contrat_id: int,
-                       message: bytes, settings: Settings) -> None:
+                       message: bytes, settings: Settings) -> str:
+    """The contrat's statut once deposited (at most once) and its bilan polled."""
     with engine.connect() as conn:
         row = conn.execute(select(contrat.c.idflux, contrat.c.statut)
                            .where(contrat.c.id == contrat_id)).one()
-    if row.statut in ("enregistree", "erreur"):
-        return
-    idflux = row.idflux
+    if row.statut in ("enregistree", "erreur", INCERTAIN):
+        return row.statut
+    if row.statut == DEPOT_EN_COURS:  # a crash during the call: it may have left
+        _set(engine, contrat_id, statut=INCERTAIN, message_retour=INCERTAIN_MESSAGE)
+        return INCERTAIN
+    idflux = row.idflux or _deposit(engine, api, contrat_id, message, row.statut)
     if not idflux:
-        idflux = api.deposit(message)
-        with engine.begin() as conn:
-            conn.execute(update(contrat).where(contrat.c.id == contrat_id)
-                         .values(idflux=idflux, statut="envoye"))
+        return INCERTAIN
     bilan = api.bilan(idflux, settings.api_essais, settings.api_intervalle)
     ok = bilan.etat == "OK"
-    with engine.begin() as conn:
-        conn.execute(update(contrat).where(contrat.c.id == contrat_id).values(
-            statut="enregistree" if ok else "erreur", certificat=bilan.certificat,
-            message_retour=bilan.message, code_retour="" if ok else "KO"))
+    _set(engine, contrat_id, statut="enregistree" if ok else "erreur",
+         certificat=bilan.certificat, message_retour=bilan.message,
+         code_retour="" if ok else "KO")
     log.info("contrat %s: API bilan %s", contrat_id, bilan.etat)
+    return "enregistree" if ok else "erreur"
 
 
 def _compte_rendu(engine: Engine, settings: Settings, batch_id: str, ids: list[int]):
@@ -128,7 +161,7 @@ def _compte_rendu(engine: Engine, settings: Settings, batch_id: str, ids: list[i
                      "certificat", "idflux"])
     rows["date_embauche"] = pd.to_datetime(rows["date_embauche"]).dt.strftime("%d/%m/%Y")
     rows["numero_dossier"] = ""
-    rows["code_retour"] = rows["statut"].map({"enregistree": "OK"}).fillna("KO")
+    rows["code_retour"] = rows["statut"].map({"enregistree": "OK", INCERTAIN: ""}).fillna("KO")
     rows["message"] = rows["message_retour"].where(
         rows["statut"] != "enregistree",
         "certificat de conformité " + rows["certificat"].str.slice(0, 24) + "… (flux "

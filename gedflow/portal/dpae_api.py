@@ -34,9 +34,12 @@ class DpaeApi:
         self.retours = retours
 
     def deposit(self, message: bytes) -> str:
-        """Deposit one FR_DUE_Upload message (gzip); returns the flow id."""
+        """Deposit one FR_DUE_Upload message (gzip) in one try — a deposit whose answer was
+        lost may have been taken, and a second one would be a double DPAE; returns the flow
+        id. A `PortalError` without `status` means no answer came: the hire is uncertain."""
+        self.session.logged_in()  # first: a failed login has sent nothing
         answer = _parse(self.session.request(
-            "POST", self.depot, content=gzip.compress(message),
+            "POST", self.depot, tries=1, content=gzip.compress(message),
             headers={"Content-Encoding": "gzip", "Content-Type": "application/xml"}).content)
         idflux, etat = answer.findtext(".//idflux"), answer.findtext(".//envoi_etat")
         if etat != "OK" or not idflux:

@@ -40,6 +40,11 @@ class Session:
         self._token = token
         return token
 
+    def logged_in(self) -> None:
+        """Log in now unless a token is held."""
+        if not self._token:
+            self.login()
+
     @property
     def headers(self) -> dict[str, str]:
         return auth_header(self._token or self.login())
@@ -54,7 +59,10 @@ class Session:
             if exc.status != 401:
                 raise
         log.info("token expired for %s: logging in again", self.user)
-        self.login()
+        try:
+            self.login()
+        except PortalError as exc:  # the call itself was answered (401): it was not taken
+            raise PortalError(str(exc), exc.status or 401, exc.reason) from exc
         return self.portal.request(method, url, headers={**(headers or {}), **self.headers},
                                    **kwargs)
 

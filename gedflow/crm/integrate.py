@@ -161,7 +161,8 @@ def integrate(
             identifiant_crm=crm.identifiant[:40], kind=crm.kind, siren=decl["siren"][:9],
             nic=decl["nic"][:5], siret=decl["siret"][:14],
             periode=date.fromisoformat(decl["periode"]) if decl["periode"] else None,
-            sha256=sha256, source=source, personnes=decision.personnes, sans_taux=decision.sans_taux, statut=decision.statut, raison=decision.raison,
+            sha256=sha256, source=source, personnes=decision.personnes,
+            sans_taux=decision.sans_taux, statut=decision.statut, raison=decision.raison,
             date_disponibilite=available, created_at=datetime.now(UTC),
         )).inserted_primary_key[0]
         found = crm.anomalies[crm.anomalies["decl"] == decl["decl"]]

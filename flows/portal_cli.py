@@ -46,6 +46,9 @@ def credentials_set(
     dossier: Annotated[list[str] | None, typer.Option(
         "--dossier", help="Dossier servi par ces identifiants (répétable ; défaut : tous).")]
     = None,
+    declarant: Annotated[list[str] | None, typer.Option(
+        "--declarant", help="Concentrateur (98) : déclarant servi, « SIRET;NOM;PRENOM » "
+                            "(répétable).")] = None,
     root: RootOption = None,
 ) -> None:
     """Enregistre (chiffrés) les identifiants Net-Entreprises d'un utilisateur."""
@@ -58,7 +61,7 @@ def credentials_set(
         motdepasse=typer.prompt("Mot de passe", hide_input=True),
         service=service or typer.prompt(
             "Code service (25 déclarant, 26 agricole, 98 concentrateur)", default="25"),
-        dossiers=tuple(dossier or ()))
+        dossiers=tuple(dossier or ()), declarants=tuple(declarant or ()))
     try:
         CredentialStore(settings).save(name, who)
     except GedflowError as exc:

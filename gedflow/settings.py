@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gedflow.errors import ConfigError
 
@@ -75,8 +76,8 @@ class Settings:
     connexion_utilisateur: str = "administrateur"
     connexion_dsn_authentification: str = "https://services.net-entreprises.fr/authentifier/1.0/"
     connexion_dsn_depot: str = "https://depot.dsnrg.net-entreprises.fr/deposer-dsn/1.0/"
-    # The returns of the declarant over one window (at most 60 min): {debut} and {fin} are
-    # replaced by AAAA-MM-JJTHH:MM:SS (UTC).
+    # The returns of the declarant over one window (at most 60 min, 10 for a concentrator):
+    # {debut} and {fin} are replaced by AAAAMMJJHHMMSS in the `fuseau` time zone below.
     connexion_dsn_retours: str = ("https://consultation.dsnrg.net-entreprises.fr/"
                                   "lister-retours-declarant/2.0/{debut}/{fin}")
     connexion_dpae_authentification: str = "https://mon.urssaf.fr/authentifier_dpae"
@@ -85,6 +86,9 @@ class Settings:
                                    "lister-retours-flux/2.0/")
     # First CRM retrieval: how many days back; later ones start where the last one ended.
     connexion_depuis_jours: int = 31
+    # The servers' clock: window dates and publication stamps are local times of this zone
+    # (the official mock uses its server's local time; no source settles the real servers').
+    connexion_fuseau: str = "Europe/Paris"
     # The running service (section [service]): the local Prefect server's port, the watcher's
     # observer (inotify | polling: network shares have no inotify) and full-sweep period, how
     # many scheduled runs may run at once.
@@ -161,6 +165,11 @@ class Settings:
         return self.state_dir / "gnupg"
 
     @property
+    def zone(self) -> ZoneInfo:
+        """The Net-Entreprises servers' time zone (`[connexion] fuseau`)."""
+        return ZoneInfo(self.connexion_fuseau)
+
+    @property
     def registry_url(self) -> str:
         """The registry's SQLAlchemy URL: PostgreSQL when configured, else the embedded SQLite."""
         return self.database_url or f"sqlite:///{self.state_dir / 'registry.sqlite'}"
@@ -221,4 +230,10 @@ def load_settings(root: Path | str | None = None) -> Settings:
         if name in typed and typed[name] not in allowed:
             raise ConfigError(f"setting {name!r}: {typed[name]!r} is not one of "
                               + ", ".join(allowed))
-    return replace(Settings(root=base), **typed)
+    settings = replace(Settings(root=base), **typed)
+    try:
+        ZoneInfo(settings.connexion_fuseau)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ConfigError(f"setting 'connexion_fuseau': {settings.connexion_fuseau!r} is not a "
+                          "time zone (e.g. Europe/Paris, UTC)") from exc
+    return settings

@@ -43,9 +43,9 @@ def test_retrieval_flow_drops_the_crm_and_publishes(settings: Settings, fake) ->
     configured = connect(settings, fake, connexion="depuis_jours = 1")
     state = recuperer_crm(str(configured.root), return_state=True)
     assert state.is_completed() and state.message == "1 CRM déposé(s) dans l'inbox"
-    assert (configured.inbox / "crm_nominatif/travail/2022_07/crm_R-100.xml").exists()
+    assert (configured.inbox / "crm_nominatif/travail/2022_07/crm_R-100_94.xml").exists()
     artifacts = _artifacts(state)
-    assert "crm_R-100.xml" in artifacts["recuperation-crm-resume"].data
+    assert "crm_R-100_94.xml" in artifacts["recuperation-crm-resume"].data
     assert '"nouveaux": 1' in str(artifacts["recuperation-crm"].data)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -23,6 +24,7 @@ from .portal_support import ACCOUNT, connect
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 CRM = (EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml").read_bytes()
 NOW = datetime(2022, 8, 23, 12, 0, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
@@ -41,10 +43,11 @@ def _inbox_files(settings: Settings) -> list[str]:
 
 
 def test_windows_never_exceed_an_hour() -> None:
-    cuts = windows(NOW - timedelta(hours=2, minutes=30), NOW)
+    cuts = windows(NOW - timedelta(hours=2, minutes=30), NOW, PARIS)
     assert [b - a for a, b in cuts] == [timedelta(hours=1)] * 2 + [timedelta(minutes=30)]
-    assert cuts[0][0] == NOW - timedelta(hours=2, minutes=30) and cuts[-1][1] == NOW
-    assert windows(NOW, NOW) == []
+    assert cuts[0][0] == datetime(2022, 8, 23, 11, 30)  # Paris wall clock (UTC+2)
+    assert cuts[-1][1] == datetime(2022, 8, 23, 14, 0)
+    assert windows(NOW, NOW, PARIS) == []
 
 
 @SQLITE
@@ -54,9 +57,10 @@ def test_new_crms_dropped_by_period_then_nothing_twice(engine: Engine, settings:
     _start_at(engine, NOW - timedelta(hours=3))
     [result] = recuperer(engine, configured, now=NOW)
     assert (result.erreur, result.retours, result.deja_vus) == ("", 2, 0)
-    assert _inbox_files(configured) == ["crm_nominatif/travail/2022_07/crm_R-001.xml",
-                                        "crm_nominatif/travail/2022_08/crm_R-003.xml"]
-    assert (configured.inbox / "crm_nominatif/travail/2022_07/crm_R-001.xml").read_bytes() == CRM
+    assert _inbox_files(configured) == ["crm_nominatif/travail/2022_07/crm_R-001_94.xml",
+                                        "crm_nominatif/travail/2022_08/crm_R-003_94.xml"]
+    assert (configured.inbox / "crm_nominatif/travail/2022_07/crm_R-001_94.xml"
+            ).read_bytes() == CRM
     assert len(fake.windows) == 3 and fake.downloads == ["R-001", "R-003"]
     assert not list((configured.state_dir / "telechargements").glob("*"))
     [again] = recuperer(engine, configured, now=NOW + timedelta(minutes=30))
@@ -95,14 +99,14 @@ def test_download_cut_halfway_leaves_no_partial_file(engine: Engine, settings: S
     fake.cut = {"R-003"}
     [result] = recuperer(engine, configured, now=NOW)
     assert "connexion coupée avant la fin" in result.erreur
-    assert _inbox_files(configured) == ["crm_nominatif/travail/2022_07/crm_R-001.xml"]
+    assert _inbox_files(configured) == ["crm_nominatif/travail/2022_07/crm_R-001_94.xml"]
     assert not list((configured.state_dir / "telechargements").glob("*"))
     assert _cursor(engine) == start  # not advanced: the next run lists the window again
     fake.cut = set()
     [retry] = recuperer(engine, configured, now=NOW + timedelta(minutes=5))
     assert retry.erreur == "" and retry.deja_vus == 1 and retry.fichiers == [
-        "inbox/crm_nominatif/travail/2022_08/crm_R-003.xml"]
-    assert _cursor(engine) == NOW + timedelta(minutes=5)
+        "inbox/crm_nominatif/travail/2022_08/crm_R-003_94.xml"]
+    assert _cursor(engine) == NOW + timedelta(minutes=3)  # 2 minutes before now
 
 
 @SQLITE
@@ -128,7 +132,7 @@ def test_first_retrieval_looks_back_the_configured_days(engine: Engine, settings
     configured = connect(settings, fake, connexion="depuis_jours = 1")
     recuperer(engine, configured, now=NOW)
     assert len(fake.windows) == 24
-    assert fake.windows[0][0] == (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert fake.windows[0][0] == "20220822140000"  # Paris wall clock, yyyyMMddHHmmss
 
 
 @SQLITE
@@ -173,4 +177,4 @@ def test_unreadable_month_goes_to_the_month_before_publication(engine: Engine, s
         configured = connect(settings, fake)
         _start_at(engine, published - timedelta(minutes=30))
         [result] = recuperer(engine, configured, now=published + timedelta(minutes=5))
-    assert result.fichiers == ["inbox/crm_nominatif/travail/2022_09/crm_R-009.xml"]
+    assert result.fichiers == ["inbox/crm_nominatif/travail/2022_09/crm_R-009_94.xml"]

@@ -1,12 +1,16 @@
-"""Automatic CRM nominatif retrieval (API DSN, returns of nature 94): for each user's
-credentials, list the returns since that user's last complete retrieval, download every CRM not
-seen yet (by return id) and drop it atomically into `inbox/crm_nominatif/travail/YYYY_MM/`,
-where the CRM flow takes it. A refused authentication is an error, never a silent skip.
+"""Automatic CRM retrieval (API DSN, returns of nature 94, the CRM nominatif, and 95, the CRM
+taux sur taux): for each user's credentials (and, for a concentrator, each declarant it serves),
+list the returns since that user's last complete retrieval up to a couple of minutes before now
+(a return published at the edge is listed next time, not missed), download every CRM not seen
+yet (by download URL) and drop it atomically into `inbox/crm_nominatif/travail/YYYY_MM/`, where
+the CRM flow takes it. A refused authentication is an error, never a silent skip.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,8 +21,8 @@ from sqlalchemy import Engine, insert, select, update
 from gedflow.errors import GedflowError
 from gedflow.formats.crm import parse_dates
 from gedflow.fsutil import free_name, move
-from gedflow.portal.credentials import CredentialStore
-from gedflow.portal.dsn_api import CRM_NOMINATIF, DsnApi, Retour
+from gedflow.portal.credentials import CONCENTRATOR, CredentialStore, Identifiants
+from gedflow.portal.dsn_api import CRM_NOMINATIF, CRM_TAUX_SUR_TAUX, EDGE, DsnApi, Retour
 from gedflow.portal.http import Portal
 from gedflow.portal.session import Session
 from gedflow.registry.tables import dossier, recuperation, retour_crm
@@ -26,6 +30,7 @@ from gedflow.settings import Settings
 from gedflow.xmlsafe import HARDENED
 
 log = logging.getLogger(__name__)
+NATURES = (CRM_NOMINATIF, CRM_TAUX_SUR_TAUX)
 
 
 @dataclass
@@ -76,18 +81,26 @@ def _seen(engine: Engine, ids: list[str]) -> set[str]:
                                 .where(retour_crm.c.retour_id.in_(ids))).scalars())
 
 
+def file_name(retour: Retour) -> str:
+    """`crm_<flux>_<nature>.xml`, the flux id reduced to safe characters."""
+    flux = re.sub(r"[^A-Za-z0-9_-]+", "-", retour.flux).strip("-")[:60] or "retour"
+    return f"crm_{flux}_{retour.nature}.xml"
+
+
 def _drop(engine: Engine, settings: Settings, api: DsnApi, user: str, retour: Retour) -> str:
     """Download to the state folder, then one rename into the inbox; recorded after."""
-    part = settings.state_dir / "telechargements" / f"{retour.id}.part"
+    digest = hashlib.sha256(retour.key.encode()).hexdigest()[:32]
+    part = settings.state_dir / "telechargements" / f"{digest}.part"
     api.download(retour, part)
     folder = settings.inbox / "crm_nominatif" / "travail" / _period(part, retour)
-    target = move(part, free_name(folder / f"crm_{retour.id}.xml", datetime.now(UTC)))
+    target = move(part, free_name(folder / file_name(retour), datetime.now(UTC)))
     relative = str(target.relative_to(settings.root))
     with engine.begin() as conn:
         conn.execute(insert(retour_crm).values(
-            retour_id=retour.id, utilisateur=user, publication=retour.publication,
+            retour_id=retour.key, utilisateur=user, publication=retour.publication,
             fichier=relative, recupere_le=datetime.now(UTC)))
-    log.info("CRM return %s of %s dropped in %s", retour.id, user, relative)
+    log.info("CRM return (flux %s, nature %s) of %s dropped in %s", retour.flux, retour.nature,
+             user, relative)
     return relative
 
 
@@ -99,21 +112,36 @@ def _advance(engine: Engine, user: str, until: datetime) -> None:
             conn.execute(insert(recuperation).values(utilisateur=user, jusqu_au=until))
 
 
+def _listed(api: DsnApi, who: Identifiants, start: datetime, end: datetime) -> list[Retour]:
+    """The CRMs listed for the account, or for each declarant a concentrator serves."""
+    if who.service != CONCENTRATOR:
+        return [r for r in api.list_returns(start, end) if r.nature in NATURES]
+    if not who.declarants:
+        raise GedflowError("compte concentrateur (service 98) sans déclarant : gedflow "
+                           "credentials set --declarant 'SIRET;NOM;PRENOM'", code="identifiants")
+    found: dict[str, Retour] = {}
+    for declarant in who.declarants:
+        api.session.declarant = declarant
+        found.update((r.key, r) for r in api.list_returns(start, end) if r.nature in NATURES)
+    return list(found.values())
+
+
 def recuperer_user(engine: Engine, settings: Settings, portal: Portal, user: str,
                    now: datetime) -> Recuperation:
     result = Recuperation(user)
     who = CredentialStore(settings).load(user)
     session = Session(portal, settings.connexion_dsn_authentification, who, user)
     session.login()  # a refused account fails here, loudly
-    api = DsnApi(session, settings.connexion_dsn_retours)
-    result.debut, result.fin = _start(engine, user, now, settings), now
-    crms = [r for r in api.list_returns(result.debut, now) if r.nature == CRM_NOMINATIF]
-    seen = _seen(engine, [r.id for r in crms])
+    api = DsnApi(session, settings.connexion_dsn_retours, settings.zone)
+    result.debut, result.fin = _start(engine, user, now, settings), now - EDGE
+    crms = _listed(api, who, result.debut, result.fin) if result.fin > result.debut else []
+    seen = _seen(engine, [r.key for r in crms])
     result.retours, result.deja_vus = len(crms), len(seen)
     for retour in crms:
-        if retour.id not in seen:
+        if retour.key not in seen:
             result.fichiers.append(_drop(engine, settings, api, user, retour))
-    _advance(engine, user, now)  # only once every new CRM of the window is in the inbox
+    if result.fin > result.debut:  # only once every new CRM of the window is in the inbox
+        _advance(engine, user, result.fin)
     return result
 
 

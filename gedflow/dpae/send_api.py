@@ -25,7 +25,7 @@ from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
 from gedflow.dpae.send import pending_batches
 from gedflow.errors import ConfigError
 from gedflow.portal.credentials import CredentialStore
-from gedflow.portal.dpae_api import DpaeApi
+from gedflow.portal.dpae_api import DpaeApi, Rejected
 from gedflow.portal.http import Portal, PortalError
 from gedflow.portal.session import Session
 from gedflow.registry.bulk import chunked
@@ -108,10 +108,16 @@ def _set(engine: Engine, contrat_id: int, **values: str) -> None:
 
 def _deposit(engine: Engine, api: DpaeApi, contrat_id: int, message: bytes,
              previous: str) -> str:
-    """The flow id of a deposit recorded before it is sent; "" when its answer was lost."""
+    """The flow id of a deposit recorded before it is sent; "" when its answer was lost or
+    the deposit was rejected (the contrat says which)."""
     _set(engine, contrat_id, statut=DEPOT_EN_COURS)
     try:
         idflux = api.deposit(message)
+    except Rejected as exc:  # refused with its report: an error to correct, not a retry
+        _set(engine, contrat_id, statut="erreur", message_retour=exc.report[:2000],
+             code_retour="KO")
+        log.warning("contrat %s: dépôt rejeté", contrat_id)
+        return ""
     except PortalError as exc:
         if exc.status is None:  # no answer: the hire may have been taken
             _set(engine, contrat_id, statut=INCERTAIN, message_retour=INCERTAIN_MESSAGE)
@@ -136,7 +142,9 @@ def _deposit_then_poll(engine: Engine, api: DpaeApi, contrat_id: int,
         return INCERTAIN
     idflux = row.idflux or _deposit(engine, api, contrat_id, message, row.statut)
     if not idflux:
-        return INCERTAIN
+        with engine.connect() as conn:
+            return conn.execute(select(contrat.c.statut).where(contrat.c.id == contrat_id)
+                                ).scalar_one()
     bilan = api.bilan(idflux, settings.api_essais, settings.api_intervalle)
     ok = bilan.etat == "OK"
     _set(engine, contrat_id, statut="enregistree" if ok else "erreur",

@@ -31,6 +31,8 @@ PASSPHRASE_ENV = "GEDFLOW_CLE_IDENTIFIANTS"
 SUFFIX = ".json.chiffre"
 SERVICES = {"25": "déclarant / tiers déclarant", "26": "régime agricole (MSA)",
             "98": "concentrateur"}
+CONCENTRATOR = "98"
+DECLARANT = re.compile(r"\d{14};[^;]+;[^;]+")  # SIRET;NOM;PRENOM, as the API writes it
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CASE_NOTE = ("la casse est conservée telle quelle : le portail distingue majuscules et "
              "minuscules")
@@ -45,10 +47,13 @@ class Identifiants:
     service: str = "25"
     dossiers: tuple[str, ...] = ()  # empty: every dossier
     enregistre_le: str = ""
+    # A concentrator (service 98) acts for declarants: "SIRET;NOM;PRENOM" each.
+    declarants: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print the password
         return (f"Identifiants(siret={self.siret!r}, nom={self.nom!r}, "
-                f"service={self.service!r}, dossiers={self.dossiers!r})")
+                f"service={self.service!r}, dossiers={self.dossiers!r}, "
+                f"declarants={self.declarants!r})")
 
     def serves(self, dossier_code: str) -> bool:
         return not self.dossiers or dossier_code in self.dossiers
@@ -66,6 +71,11 @@ def problems(who: Identifiants) -> list[str]:
                          "le portail le refuserait")
     if who.siret and not bool(siret_valid(pd.Series([who.siret])).iloc[0]):
         found.append(f"SIRET {who.siret!r} invalide (14 chiffres, clé de contrôle)")
+    for declarant in who.declarants:
+        if not DECLARANT.fullmatch(declarant):
+            found.append(f"déclarant {declarant!r} : « SIRET;NOM;PRENOM » attendu")
+    if who.declarants and who.service != CONCENTRATOR:
+        found.append("des déclarants ne se donnent qu'à un compte concentrateur (service 98)")
     if who.service not in SERVICES:
         found.append(f"code service {who.service!r} inconnu : "
                      + ", ".join(f"{k} ({v})" for k, v in SERVICES.items()))
@@ -117,6 +127,7 @@ class CredentialStore:
             raise CredentialError("identifiants non enregistrés : " + " ; ".join(found))
         target = self._file(user)
         stamped = Identifiants(**{**asdict(who), "dossiers": tuple(who.dossiers),
+                                  "declarants": tuple(who.declarants),
                                   "enregistre_le": datetime.now(UTC).isoformat(timespec="seconds")})
         atomic_write(target, self._fernet.encrypt(json.dumps(asdict(stamped)).encode()))
         return stamped
@@ -132,6 +143,7 @@ class CredentialStore:
             raise CredentialError(f"identifiants de {user!r} illisibles : clé du coffre "
                                   f"changée, ou {PASSPHRASE_ENV} absente ou différente") from exc
         record["dossiers"] = tuple(record.get("dossiers", ()))
+        record["declarants"] = tuple(record.get("declarants", ()))
         return Identifiants(**record)
 
     def users(self) -> list[str]:

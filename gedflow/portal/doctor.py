@@ -1,6 +1,7 @@
 """The connection test ("tester l'accès aux serveurs"): one ✓/✗ line per endpoint with the
 reason in plain French. An authentication endpoint passes only if the user's credentials are
-accepted; the others pass when the server answers (without a token, a refusal is expected).
+accepted; the API DSN's returns are listed for a real (empty) window, so a refused date format
+shows; the others pass when the server answers (without a token, a refusal is expected).
 """
 
 from __future__ import annotations
@@ -11,21 +12,23 @@ from datetime import UTC, datetime, timedelta
 
 from gedflow.errors import GedflowError
 from gedflow.portal import offline
-from gedflow.portal.credentials import CredentialError, CredentialStore, Identifiants
-from gedflow.portal.dsn_api import STAMP
+from gedflow.portal.credentials import CONCENTRATOR, CredentialError, CredentialStore, Identifiants
+from gedflow.portal.dsn_api import EDGE, LISTING_REASONS, STAMP, DsnApi, windows
 from gedflow.portal.http import Connexion, Portal, PortalError
 from gedflow.portal.session import Session
 from gedflow.settings import Settings
 
-# (label, settings field, authentication endpoint?)
+AUTH, LISTING, REACH = "auth", "listing", "reach"
+# (label, settings field, how it is tested)
 ENDPOINTS = (
-    ("Authentification API DSN", "connexion_dsn_authentification", True),
-    ("Dépôt API DSN", "connexion_dsn_depot", False),
-    ("Retours API DSN", "connexion_dsn_retours", False),
-    ("Authentification API DPAE", "connexion_dpae_authentification", True),
-    ("Dépôt API DPAE", "connexion_dpae_depot", False),
-    ("Retours API DPAE", "connexion_dpae_retours", False),
+    ("Authentification API DSN", "connexion_dsn_authentification", AUTH),
+    ("Dépôt API DSN", "connexion_dsn_depot", REACH),
+    ("Retours API DSN", "connexion_dsn_retours", LISTING),
+    ("Authentification API DPAE", "connexion_dpae_authentification", AUTH),
+    ("Dépôt API DPAE", "connexion_dpae_depot", REACH),
+    ("Retours API DPAE", "connexion_dpae_retours", REACH),
 )
+PROBE = timedelta(minutes=1)  # the listing's window: the minute before the retrieval's edge
 REACHABLE = "serveur joignable"
 
 
@@ -47,10 +50,14 @@ class Diagnostic:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
+def _probe_window(settings: Settings) -> tuple[datetime, datetime]:
+    end = datetime.now(UTC) - EDGE
+    return end - PROBE, end
+
+
 def _url(settings: Settings, name: str) -> str:
-    now = datetime.now(UTC)
-    return getattr(settings, name).format(debut=(now - timedelta(hours=1)).strftime(STAMP),
-                                          fin=now.strftime(STAMP))
+    [(debut, fin)] = windows(*_probe_window(settings), settings.zone)
+    return getattr(settings, name).format(debut=debut.strftime(STAMP), fin=fin.strftime(STAMP))
 
 
 def _unreached(exc: PortalError) -> bool:
@@ -58,11 +65,13 @@ def _unreached(exc: PortalError) -> bool:
     return exc.status is None or exc.status in (407, 429) or exc.status >= 500
 
 
-def _reach(portal: Portal, label: str, url: str) -> Check:
+def _reach(portal: Portal, label: str, url: str, reasons: dict[int, str] | None = None) -> Check:
+    """Passes when the server answers; a status `reasons` words (the call's own refusal, such
+    as dates refused) fails."""
     try:
-        portal.request("GET", url, tries=1)
+        portal.request("GET", url, tries=1, reasons=reasons)
     except PortalError as exc:
-        if _unreached(exc):
+        if _unreached(exc) or exc.status in (reasons or {}):
             return Check(label, url, False, exc.reason)
         return Check(label, url, True, f"{REACHABLE} (HTTP {exc.status} sans jeton : normal)")
     return Check(label, url, True, REACHABLE)
@@ -90,6 +99,28 @@ def _authenticate(portal: Portal, label: str, url: str, user: str,
     return Check(label, url, True, f"identifiants de {user} acceptés")
 
 
+def _listing(portal: Portal, settings: Settings, label: str, url: str, user: str,
+             who: Identifiants | CredentialError) -> Check:
+    """The declarant's returns over a real one-minute window: with the user's credentials
+    when they are accepted, else without (the server checks the dates first); the
+    authentication's own line says why it failed."""
+    if isinstance(who, CredentialError) or who.service == CONCENTRATOR:
+        return _reach(portal, label, url, LISTING_REASONS)
+    session = Session(portal, settings.connexion_dsn_authentification, who, user)
+    try:
+        session.login()
+    except PortalError:
+        return _reach(portal, label, url, LISTING_REASONS)
+    try:
+        found = DsnApi(session, settings.connexion_dsn_retours, settings.zone).list_returns(
+            *_probe_window(settings))
+    except PortalError as exc:
+        return Check(label, url, False, exc.reason if _unreached(exc) else
+                     f"{REACHABLE}, mais {exc.reason}")
+    return Check(label, url, True, f"liste des retours lue (fenêtre d'une minute : "
+                                   f"{len(found)} retour(s))")
+
+
 def _proxy(settings: Settings) -> Check:
     where = f"{settings.connexion_proxy_hote}:{settings.connexion_proxy_port}"
     try:
@@ -110,18 +141,19 @@ def diagnose(settings: Settings, user: str | None = None) -> Diagnostic:
     if offline.status(settings) is not None:
         result.checks = [Check(label, getattr(settings, name), False,
                                f"non testé : {offline.MESSAGE}")
-                         for label, name, _auth in ENDPOINTS]
+                         for label, name, _kind in ENDPOINTS]
         return result
     if settings.connexion_mode == "proxy":
         result.checks.append(_proxy(settings))
     connexion = replace(Connexion.from_settings(settings), essais=1)
     credentials = _credentials(settings, who)
     with Portal(settings, connexion) as portal:
-        for label, name, is_auth in ENDPOINTS:
+        for label, name, kind in ENDPOINTS:
             url = _url(settings, name)
             try:
-                check = (_authenticate(portal, label, url, who, credentials) if is_auth
-                         else _reach(portal, label, url))
+                check = (_authenticate(portal, label, url, who, credentials) if kind == AUTH
+                         else _listing(portal, settings, label, url, who, credentials)
+                         if kind == LISTING else _reach(portal, label, url))
             except GedflowError as exc:
                 check = Check(label, url, False, str(exc))
             result.checks.append(check)
@@ -134,4 +166,4 @@ def test_credentials(settings: Settings, user: str) -> list[Check]:
     credentials = _credentials(settings, user)
     with Portal(settings, connexion) as portal:
         return [_authenticate(portal, label, getattr(settings, name), user, credentials)
-                for label, name, is_auth in ENDPOINTS if is_auth]
+                for label, name, kind in ENDPOINTS if kind == AUTH]

@@ -1,5 +1,7 @@
-"""The API DPAE (dpae_format.md §4, net_entreprises_api.md): deposit one hire (gzip), poll the
-returns until the `profil="DPAE"` bilan says OK (certificat de conformité) or KO (message).
+"""The API DPAE: deposit one hire (gzip), poll the returns until the `profil="DPAE"` bilan says
+OK (certificat de conformité) or KO (message). Answers are read as the public clients read them:
+`idflux` (23 characters) and `envoi_etat` of the deposit, a 422 carrying the rejection report,
+a listing whose `flux`/`retour` may be objects or arrays, 404 while the flux has no return yet.
 Authentication, the token and its renewal, proxies and errors are the `Session`'s.
 """
 
@@ -8,9 +10,11 @@ from __future__ import annotations
 import gzip
 import time
 from dataclasses import dataclass
+from datetime import UTC
 
 from lxml import etree
 
+from gedflow.portal.dsn_api import returns_of
 from gedflow.portal.http import PortalError
 from gedflow.portal.session import Session
 from gedflow.xmlsafe import HARDENED
@@ -23,8 +27,27 @@ class Bilan:
     message: str
 
 
+class Rejected(PortalError):
+    """The deposit was refused (HTTP 422): `report` says why, from the rejection report."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(f"dépôt rejeté : {report}", 422)
+        self.report = report
+
+
 def _parse(data: bytes) -> etree._Element:
     return etree.fromstring(data, etree.XMLParser(**HARDENED))
+
+
+def rejection(body: str) -> str:
+    """The anomalies of a rejection report (a GIP-MDS `rapport`), else its first words."""
+    try:
+        root = _parse(body.encode("utf-8"))
+    except (etree.XMLSyntaxError, ValueError):
+        return " ".join(body.split())[:300] or "aucun détail"
+    found = [" ".join(f"{d.findtext('code') or ''} {d.findtext('message') or ''}".split())
+             for d in root.iter("description")]
+    return " ; ".join(f for f in found if f) or "aucun détail"
 
 
 class DpaeApi:
@@ -38,9 +61,14 @@ class DpaeApi:
         lost may have been taken, and a second one would be a double DPAE; returns the flow
         id. A `PortalError` without `status` means no answer came: the hire is uncertain."""
         self.session.logged_in()  # first: a failed login has sent nothing
-        answer = _parse(self.session.request(
-            "POST", self.depot, tries=1, content=gzip.compress(message),
-            headers={"Content-Encoding": "gzip", "Content-Type": "application/xml"}).content)
+        try:
+            answer = _parse(self.session.request(
+                "POST", self.depot, tries=1, content=gzip.compress(message),
+                headers={"Content-Encoding": "gzip", "Content-Type": "application/xml"}).content)
+        except PortalError as exc:
+            if exc.status == 422:
+                raise Rejected(rejection(exc.body)) from exc
+            raise
         idflux, etat = answer.findtext(".//idflux"), answer.findtext(".//envoi_etat")
         if etat != "OK" or not idflux:
             raise PortalError(f"dépôt refusé (envoi_etat={etat})")
@@ -49,16 +77,20 @@ class DpaeApi:
     def bilan(self, idflux: str, attempts: int = 60, interval: float = 10.0) -> Bilan:
         """Poll the flow's returns until the DPAE bilan is there."""
         for attempt in range(attempts):
-            listing = self.session.request("GET", self.retours + idflux).json()
-            for flux in listing.get("retours", {}).get("flux", []):
-                for retour in flux.get("retour", []):
-                    document = _parse(self.session.request("GET", retour["url"]).content)
-                    if document.get("profil") == "DPAE":
-                        return Bilan(
-                            etat=(document.findtext(".//etat_conformite") or "").strip(),
-                            certificat=(document.findtext(".//certificat_conformite")
-                                        or "").strip(),
-                            message=(document.findtext(".//message") or "").strip())
+            try:
+                listing = self.session.request("GET", self.retours + idflux).json()
+            except PortalError as exc:
+                if exc.status != 404:  # 404: the flux has no return yet
+                    raise
+                listing = {}
+            for retour in returns_of(listing, UTC)[0]:
+                document = _parse(self.session.request("GET", retour.url).content)
+                if document.get("profil") == "DPAE":
+                    return Bilan(
+                        etat=(document.findtext(".//etat_conformite") or "").strip(),
+                        certificat=(document.findtext(".//certificat_conformite")
+                                    or "").strip(),
+                        message=(document.findtext(".//message") or "").strip())
             if attempt + 1 < attempts:
                 time.sleep(interval)
         raise PortalError(f"pas de bilan pour le flux {idflux} après {attempts} essais")

@@ -6,6 +6,7 @@ guard (nothing leaves the machine in mode assistance) and every failure turned i
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import socket
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 from urllib.parse import quote
 
 import httpx
@@ -29,12 +31,21 @@ PROXY_PASSWORD_ENV = "GEDFLOW_PROXY_MOT_DE_PASSE"
 REASONS = {
     401: "identifiants refusés : la casse et les caractères spéciaux comptent, copiez-collez "
          "depuis le portail (mot de passe expiré, ou compte pas encore actif ?)",
+    404: "introuvable sur le serveur",
     403: "accès refusé : compte bloqué, ou habilitation / licence refusée pour ce service",
     407: "le proxy refuse l'authentification (utilisateur ou mot de passe du proxy)",
     422: "identifiants mal formés (SIRET, nom, prénom ou code service)",
     429: "trop de requêtes : le serveur demande d'attendre, réessayez plus tard",
 }
 RETRIED = {429, 500, 502, 503, 504}
+# 401 realms (`WWW-Authenticate: DSNLogin realm="…"`): what each means for the user.
+REALMS = {
+    "jeton manquant ou invalide": "jeton manquant, invalide ou expiré : reconnectez-vous",
+    "utilisateur non-inscrit au service": "utilisateur non inscrit à ce service sur "
+                                          "net-entreprises.fr (inscription pas encore active ?)",
+    "mot de passe expiré": "mot de passe expiré : changez-le sur net-entreprises.fr",
+}
+USER_AGENT = f"Client-DSN (gedflow/{version('gedflow')}; projet gedflow)"
 
 
 class PortalError(GedflowError):
@@ -43,15 +54,30 @@ class PortalError(GedflowError):
 
     code = "portail"
 
-    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
+    def __init__(self, message: str, status: int | None = None, reason: str = "",
+                 body: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason or message
+        self.body = body  # what the server answered (a deposit's rejection report)
 
 
-def http_reason(status: int, via_proxy: bool = False) -> str:
-    if status in REASONS:
-        return f"HTTP {status} : {REASONS[status]}"
+def realm_of(header: str) -> str:
+    """The realm of a `WWW-Authenticate` header, "" if none."""
+    _before, found, rest = header.partition('realm="')
+    return rest.split('"', 1)[0] if found else ""
+
+
+def http_reason(status: int, via_proxy: bool = False, reasons: dict[int, str] | None = None,
+                realm: str = "") -> str:
+    """What an HTTP status means here; `reasons` says it for one kind of call."""
+    if status == 401 and realm:
+        meaning = REALMS.get(realm.strip().lower())
+        if meaning:
+            return f"HTTP 401 : {meaning}"
+    chosen = {**REASONS, **(reasons or {})}
+    if status in chosen:
+        return f"HTTP {status} : {chosen[status]}"
     if via_proxy and status in (502, 503, 504):
         return f"HTTP {status} : le proxy n'a pas pu joindre le serveur"
     if status >= 500:
@@ -134,6 +160,8 @@ class Portal:
             trust_env=self.connexion.mode == "systeme",
             verify=self.connexion.securise,
             timeout=self.connexion.delai,
+            # The servers answer gzip (and 406 to a client that does not accept it).
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
         )
 
     @property
@@ -159,8 +187,16 @@ class Portal:
         except httpx.HTTPError as exc:
             raise PortalError(network_reason(exc, self.via_proxy, self.connexion.delai)) from exc
 
-    def request(self, method: str, url: str, tries: int | None = None, **kwargs) -> httpx.Response:
-        """The answer (2xx), after up to `tries` attempts on 429, 5xx and timeouts."""
+    def _refusal(self, answer: httpx.Response, reasons: dict[int, str] | None) -> PortalError:
+        status = answer.status_code
+        reason = http_reason(status, self.via_proxy, reasons,
+                             realm_of(answer.headers.get("WWW-Authenticate", "")))
+        return PortalError(reason, status, body=answer.text[:4000])
+
+    def request(self, method: str, url: str, tries: int | None = None,
+                reasons: dict[int, str] | None = None, **kwargs) -> httpx.Response:
+        """The answer (2xx), after up to `tries` attempts on 429, 5xx and timeouts; `reasons`
+        words the refusals of this kind of call."""
         tries = tries or self.connexion.essais
         for attempt in range(1, tries + 1):
             try:
@@ -173,8 +209,7 @@ class Portal:
             if answer.is_success:
                 return answer
             if answer.status_code not in RETRIED or attempt == tries:
-                raise PortalError(http_reason(answer.status_code, self.via_proxy),
-                                  answer.status_code)
+                raise self._refusal(answer, reasons)
             self._pause(attempt, answer.headers.get("Retry-After"))
         raise AssertionError("unreachable")
 
@@ -191,8 +226,8 @@ class Portal:
         try:
             with self._client.stream("GET", url, headers=headers) as answer:
                 if not answer.is_success:
-                    raise PortalError(http_reason(answer.status_code, self.via_proxy),
-                                      answer.status_code)
+                    answer.read()
+                    raise self._refusal(answer, None)
                 yield answer
         except httpx.HTTPError as exc:
             raise PortalError(network_reason(exc, self.via_proxy, self.connexion.delai)) from exc
@@ -207,5 +242,10 @@ def identifiants_xml(siret: str, nom: str, prenom: str, motdepasse: str, service
     return etree.tostring(root)
 
 
-def auth_header(token: str) -> dict[str, str]:
-    return {"Authorization": f"DSNLogin jeton={token}"}
+def auth_header(token: str, declarant: str = "") -> dict[str, str]:
+    """`DSNLogin jeton=…`; for a concentrator (service 98) acting for a declarant
+    (`SIRET;NOM;PRENOM`), `DSNLogin concentrateur=…,declarant=<base64>`."""
+    if not declarant:
+        return {"Authorization": f"DSNLogin jeton={token}"}
+    snp = base64.b64encode(declarant.encode("utf-8")).decode("ascii")
+    return {"Authorization": f"DSNLogin concentrateur={token},declarant={snp}"}

@@ -18,11 +18,16 @@ log = logging.getLogger(__name__)
 
 
 class Session:
-    def __init__(self, portal: Portal, auth_url: str, who: Identifiants, user: str = "") -> None:
+    """`declarant` (`SIRET;NOM;PRENOM`) is set when a concentrator account (service 98) acts
+    for one of its declarants."""
+
+    def __init__(self, portal: Portal, auth_url: str, who: Identifiants, user: str = "",
+                 declarant: str = "") -> None:
         self.portal = portal
         self.auth_url = auth_url
         self.who = who
         self.user = user or who.nom
+        self.declarant = declarant
         self._token = ""
 
     def login(self) -> str:
@@ -47,7 +52,7 @@ class Session:
 
     @property
     def headers(self) -> dict[str, str]:
-        return auth_header(self._token or self.login())
+        return auth_header(self._token or self.login(), self.declarant)
 
     def request(self, method: str, url: str, headers: dict | None = None,
                 **kwargs) -> httpx.Response:

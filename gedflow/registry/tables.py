@@ -215,13 +215,13 @@ crm_anomalie = Table(
     Column("matricule", String(30), nullable=False),
 )
 
-# CRM nominatif returns (nature 94) downloaded from the API DSN: one row per return id, so a
-# return listed twice (or again after a restart) is never downloaded twice.
+# CRM returns (natures 94 and 95) downloaded from the API DSN: one row per return, known by its
+# download URL, so a return listed twice (or again after a restart) is never downloaded twice.
 retour_crm = Table(
     "retour_crm",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("retour_id", String(64), nullable=False, unique=True),
+    Column("retour_id", String(1000), nullable=False, unique=True),  # its download URL
     Column("utilisateur", String(64), nullable=False),
     Column("publication", DateTime(timezone=True)),
     Column("fichier", Text, nullable=False),  # relative to the root, where it was dropped

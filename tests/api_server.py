@@ -73,6 +73,7 @@ class FakeNetEntreprises:
         # Take the deposit, then "drop" the connection unanswered, or answer too "slow"ly.
         self.deposit_fault = ""
         self.rejected_names = {"BENALI"}  # their DPAE bilan is KO
+        self.not_yet = 0  # listings of a DPAE flux answered 404 (no return yet) before the bilan
         self.requests: list[tuple[str, str]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.scheme = "http"
@@ -274,7 +275,10 @@ class FakeNetEntreprises:
                     return
                 if not self._authorised():
                     return
-                if self.path.startswith("/lister-retours-flux/2.0/"):
+                if self.path.startswith("/lister-retours-flux/2.0/") and fake.not_yet > 0:
+                    fake.not_yet -= 1
+                    self._answer(404, b"")
+                elif self.path.startswith("/lister-retours-flux/2.0/"):
                     idflux = parts[-1]
                     listing = {"retours": {"flux": [{"retour": [
                         {"id": "1", "nature": "AEE", "url": f"{fake.base}/aee/{idflux}"},

@@ -27,6 +27,11 @@ NOW = datetime(2022, 8, 23, 12, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
 
 
+def wall(*parts: int) -> datetime:
+    """A time on the servers' wall clock (naive, as the windows are)."""
+    return datetime(*parts, tzinfo=PARIS).replace(tzinfo=None)
+
+
 @pytest.fixture
 def fake():
     with FakeNetEntreprises() as server:
@@ -45,8 +50,8 @@ def _inbox_files(settings: Settings) -> list[str]:
 def test_windows_never_exceed_an_hour() -> None:
     cuts = windows(NOW - timedelta(hours=2, minutes=30), NOW, PARIS)
     assert [b - a for a, b in cuts] == [timedelta(hours=1)] * 2 + [timedelta(minutes=30)]
-    assert cuts[0][0] == datetime(2022, 8, 23, 11, 30)  # Paris wall clock (UTC+2)
-    assert cuts[-1][1] == datetime(2022, 8, 23, 14, 0)
+    assert cuts[0][0] == wall(2022, 8, 23, 11, 30)  # Paris wall clock (UTC+2)
+    assert cuts[-1][1] == wall(2022, 8, 23, 14, 0)
     assert windows(NOW, NOW, PARIS) == []
 
 

@@ -170,4 +170,8 @@ def recuperer(engine: Engine, settings: Settings,
             except GedflowError as exc:
                 log.error("CRM retrieval failed for %s: %s", user, exc)
                 results.append(Recuperation(user, erreur=str(exc)))
+            except (KeyError, TypeError, ValueError) as exc:  # an answer of an unknown shape
+                log.exception("CRM retrieval failed for %s", user)
+                results.append(Recuperation(user, erreur=f"réponse inattendue du serveur "
+                                                         f"({type(exc).__name__}: {exc})"))
     return results

@@ -292,3 +292,16 @@ def test_one_person_per_declaration_and_nir_is_kept(people: list[tuple[int, str]
         parsed = crm_format.read(path)
     got = sorted(zip(parsed.salaries["decl"], parsed.salaries["nir"], strict=True))
     assert got == sorted(set(people))
+
+
+def test_refused_deposit_without_declaration_is_archived(seeded: Settings,
+                                                         engine: Engine) -> None:
+    content = _rapport(root_type="CRM financier", identifiant=None, etat="KO").replace(
+        "</envoi_bilan>", "</envoi_bilan><envoi_anomalie><description><code>CBS03</code>"
+        "<categorie>bloquant</categorie><message>IBAN inconnu</message></description>"
+        "</envoi_anomalie>")
+    outcome = _process(seeded, engine, content)
+    assert outcome.outcome == "archived", outcome.reason
+    page = _html(seeded)
+    assert "Anomalies de l'envoi : CBS03 IBAN inconnu" in page
+    assert "aucune déclaration" in page

@@ -59,6 +59,10 @@ def envoi_notes(crm: crm_format.Crm) -> list[str]:
     if crm.envoi.get("etat", "").upper() == "KO":
         notes.append(f"Envoi {crm.envoi.get('idflux', '')} refusé (envoi_etat KO) : corrigez et "
                      "redéposez la déclaration.")
+    if crm.envoi.get("anomalies"):
+        notes.append(f"Anomalies de l'envoi : {crm.envoi['anomalies']}")
+    if crm.declarations.empty:
+        notes.append("Ce compte rendu ne contient aucune déclaration.")
     if crm.kind == crm_format.NOMINATIF and not crm.identifiant:
         notes.append("Ce CRM n'a pas d'identifiant : la rubrique S21.G00.50.008 ne peut pas en "
                      "être tirée.")

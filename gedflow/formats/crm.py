@@ -389,7 +389,12 @@ def read_envoi(path: Path) -> dict[str, str]:
                                    etree.XMLParser(**HARDENED))
     except etree.XMLSyntaxError:
         return {}
-    return {f.name: " ".join(element.findtext(f.path, "").split()) for f in ENVOI.fields}
+    found = {f.name: " ".join(element.findtext(f.path, "").split()) for f in ENVOI.fields}
+    problems = [" ".join(f"{d.findtext('code', '')} {d.findtext('message', '')}".split())
+                for d in element.iterfind("envoi_anomalie/description")]
+    if problems:
+        found["anomalies"] = " ; ".join(problems)
+    return found
 
 
 def read(path: Path) -> Crm:
@@ -401,7 +406,8 @@ def read(path: Path) -> Crm:
         raise _not_a_rapport(tag)
     kind = _kind_from_type(attributes.get("type", ""))
     frames = _tables(path)
-    if frames[DECLARATION].empty:
+    envoi = read_envoi(path)
+    if frames[DECLARATION].empty and not (kind and envoi):  # a refused deposit may have none
         raise InputError("le compte rendu ne contient aucune déclaration", code="vide",
                          todo=f"déposez le {WHAT} complet")
     crm = Crm(
@@ -410,7 +416,7 @@ def read(path: Path) -> Crm:
         declarations=frames[DECLARATION],
         salaries=frames[SALARIE],
         anomalies=frames[ANOMALIE],
-        envoi=read_envoi(path),
+        envoi=envoi,
     )
     if not crm.kind:
         crm.kind = NOMINATIF if len(crm.salaries) else FINANCIER

@@ -54,7 +54,10 @@ def move(src: Path, dst: Path) -> Path:
     src.rename(dst)
     fsync_dir(dst.parent)
     if src.parent != dst.parent:
-        fsync_dir(src.parent)
+        try:
+            fsync_dir(src.parent)
+        except FileNotFoundError:  # emptied and removed meanwhile: nothing left to make durable
+            pass
     return dst
 
 

@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import Engine, insert, select, update
 
 from gedflow.errors import InputError
-from gedflow.fsutil import atomic_write, free_name, move, sha256_of
-from gedflow.procs import pid_alive
+from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, sha256_of
+from gedflow.procs import pid_alive, started_after
 from gedflow.registry.tables import ledger
 from gedflow.settings import INBOX_FOLDERS, Settings
 
@@ -164,10 +164,14 @@ def _register(settings: Settings, engine: Engine, claimed: Path) -> Claim:
     return Claim(id=row.id, kind=row.kind, rel=row.source_path, path=claimed, sha256=row.sha256)
 
 
+def _new_token() -> str:
+    """A claim's folder name: when, which host, which process (`_abandoned` reads it)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{socket.gethostname()}-{os.getpid()}"
+
+
 def claim(settings: Settings, engine: Engine, pending: Pending) -> Claim | None:
     """Take a complete file out of the inbox by atomic rename; None if another run took it."""
-    token = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{socket.gethostname()}-{os.getpid()}"
-    target = settings.processing / token / pending.rel
+    target = settings.processing / _new_token() / pending.rel
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         move(pending.path, target)
@@ -177,8 +181,11 @@ def claim(settings: Settings, engine: Engine, pending: Pending) -> Claim | None:
 
 
 def _finish_move(settings: Settings, engine: Engine, row_id: int, src: Path, dst: Path) -> None:
-    if src.exists():
+    try:
         move(src, dst)
+    except FileNotFoundError:  # moved already (before a crash, or by another recoverer)
+        if not dst.exists():
+            raise
     with engine.begin() as conn:
         conn.execute(
             update(ledger)
@@ -206,8 +213,9 @@ def _abandoned(token: str, now: datetime) -> bool:
     """Whether the process that made a claim is gone (`<time>-<host>-<pid>`).
 
     Claims of this process count as abandoned: callers recover between batches, when none of
-    their own claims is in flight. Another live process on this host keeps its claims; another
-    host's are taken over once old. Tokens of another shape (hand-made) are abandoned.
+    their own claims is in flight. Another live process on this host keeps its claims, unless
+    it started after the claim (its pid was reused); another host's are taken over once old.
+    Tokens of another shape (hand-made) are abandoned.
     """
     stamp, _, rest = token.partition("-")
     host, _, pid = rest.rpartition("-")
@@ -218,7 +226,8 @@ def _abandoned(token: str, now: datetime) -> bool:
         return True
     if host != socket.gethostname():
         return (now - made).total_seconds() > FOREIGN_CLAIM_SECONDS
-    return owner == os.getpid() or not pid_alive(owner)
+    return (owner == os.getpid() or not pid_alive(owner)
+            or started_after(owner, made.timestamp()))
 
 
 def _claim_token(settings: Settings, claim_path: Path) -> str:
@@ -239,13 +248,44 @@ def recover(settings: Settings, engine: Engine) -> list[Claim]:
         _finish_move(settings, engine, row.id, src, settings.root / row.final_path)
     claims = []
     if settings.processing.exists():
+        mine = settings.processing / _new_token()
         for token in sorted(p.name for p in settings.processing.iterdir()):
             if not _abandoned(token, now):
                 continue
             for dirpath, _dirs, filenames in os.walk(settings.processing / token):
                 for name in sorted(filenames):
-                    claims.append(_register(settings, engine, Path(dirpath) / name))
+                    found = _take_over(settings, engine, Path(dirpath) / name, token, mine)
+                    if found:
+                        claims.append(found)
+            _prune_token(settings.processing / token)
     return claims
+
+
+def _take_over(settings: Settings, engine: Engine, path: Path, token: str,
+               mine: Path) -> Claim | None:
+    """An abandoned claim made ours by one atomic rename into our own claim folder: when
+    several sweepers (the watcher, the scheduled sweep, other machines) recover at once, one
+    rename wins and the others find the file gone. The ledger row follows the file."""
+    target = mine / path.relative_to(settings.processing / token)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.rename(target)
+    except FileNotFoundError:  # another sweeper's rename won
+        return None
+    fsync_dir(target.parent)
+    with engine.begin() as conn:
+        conn.execute(update(ledger).where(ledger.c.claim_path == _rel_root(settings, path))
+                     .values(claim_path=_rel_root(settings, target)))
+    return _register(settings, engine, target)
+
+
+def _prune_token(folder: Path) -> None:
+    """Remove an abandoned claim folder once empty (its files taken over)."""
+    for dirpath, _dirs, _files in sorted(os.walk(folder), reverse=True):
+        try:
+            Path(dirpath).rmdir()
+        except OSError:
+            pass
 
 
 def _previous_archive(engine: Engine, claim_: Claim) -> str | None:

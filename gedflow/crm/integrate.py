@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gedflow.crm.reconcile import RECORDED, REGISTRY_COLUMNS, valid_until
 from gedflow.formats.crm import Crm
@@ -72,30 +73,41 @@ RAISONS = {
 }
 
 
-def _already(conn: Connection, crm: Crm, decl: dict, sha256: str):
-    """When this CRM's declaration was integrated: by identifiant + SIREN + NIC, or, for a CRM
-    without identifiant (a CRM financier has none), by the file's hash + SIREN + NIC."""
-    same = (crm_declaration.c.identifiant_crm == crm.identifiant if crm.identifiant
-            else and_(crm_declaration.c.identifiant_crm == "",
-                      crm_declaration.c.sha256 == sha256))
-    return conn.execute(
-        select(crm_declaration.c.created_at).where(and_(
-            same, crm_declaration.c.siren == decl["siren"][:9],
-            crm_declaration.c.nic == decl["nic"][:5],
-        )).limit(1)
-    ).scalar()
+def identity(crm: Crm, sha256: str) -> str:
+    """What makes a CRM the same CRM: its identifiant, else (a CRM financier has none) the
+    file's hash."""
+    return crm.identifiant[:40] if crm.identifiant else f"sha256:{sha256}"
 
 
-def _decide(conn: Connection, crm: Crm, decl: dict, people: pd.DataFrame, threshold: float,
-            sha256: str) -> Decision:
+def _record_declaration(conn: Connection, values: dict) -> int | None:
+    """Insert the declaration's row, or detect it is there already (its identity is a unique
+    key): the new row's id, else None. Two runs integrating the same CRM at once cannot both
+    get an id; the second waits for the first's transaction, then finds the key taken."""
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        crm_declaration).values(**values)
+    statement = insert.on_conflict_do_nothing(
+        index_elements=["identite", "siren", "nic"]).returning(crm_declaration.c.id)
+    return conn.execute(statement).scalar()
+
+
+def _integrated_on(conn: Connection, values: dict):
+    return conn.execute(select(crm_declaration.c.created_at).where(and_(
+        crm_declaration.c.identite == values["identite"],
+        crm_declaration.c.siren == values["siren"], crm_declaration.c.nic == values["nic"],
+    ))).scalar()
+
+
+def _already(crm: Crm, decision: Decision, seen) -> Decision:
+    what = f"CRM {crm.identifiant}" if crm.identifiant else "Ce CRM"
+    return Decision(decision.siret, decision.periode, "deja_integre",
+                    f"{what} déjà intégré le {seen:%d/%m/%Y} : rien de modifié",
+                    decision.personnes, decision.sans_taux)
+
+
+def _decide(conn: Connection, crm: Crm, decl: dict, people: pd.DataFrame,
+            threshold: float) -> Decision:
     count = len(people)
     without = int(((people["taux"] == "") & ~people["taux_invalide"]).sum())
-    seen = _already(conn, crm, decl, sha256)
-    if seen is not None:
-        what = f"CRM {crm.identifiant}" if crm.identifiant else "Ce CRM"
-        return Decision(decl["siret"], decl["periode"], "deja_integre",
-                        f"{what} déjà intégré le {seen:%d/%m/%Y} : rien de modifié",
-                        count, without)
     if not decl["siret_ok"]:
         return Decision(decl["siret"], decl["periode"], "invalide",
                         f"SIRET invalide ({decl['siret'][:20]}) : rien de cette déclaration "
@@ -146,25 +158,27 @@ def integrate(
     available: date,
     threshold: float,
 ) -> list[Decision]:
-    """Record what each declaration of the CRM says; one transaction (the caller's)."""
+    """Record what each declaration of the CRM says; one transaction (the caller's). The
+    declaration's row goes first: if its identity is already recorded, nothing else is."""
     decisions = []
     for decl in crm.declarations.to_dict("records"):
         people = crm.salaries[crm.salaries["decl"] == decl["decl"]]
-        decision = _decide(conn, crm, decl, people, threshold, sha256)
-        decisions.append(decision)
-        if decision.statut == "deja_integre":
-            continue
-        if decision.statut == "integre":
-            _record_rates(conn, rows[rows["siret"] == decl["siret"]], crm.identifiant,
-                          available, source)
-        decl_id = conn.execute(crm_declaration.insert().values(
-            identifiant_crm=crm.identifiant[:40], kind=crm.kind, siren=decl["siren"][:9],
-            nic=decl["nic"][:5], siret=decl["siret"][:14],
+        decision = _decide(conn, crm, decl, people, threshold)
+        values = dict(
+            identifiant_crm=crm.identifiant[:40], identite=identity(crm, sha256), kind=crm.kind,
+            siren=decl["siren"][:9], nic=decl["nic"][:5], siret=decl["siret"][:14],
             periode=date.fromisoformat(decl["periode"]) if decl["periode"] else None,
             sha256=sha256, source=source, personnes=decision.personnes,
             sans_taux=decision.sans_taux, statut=decision.statut, raison=decision.raison,
-            date_disponibilite=available, created_at=datetime.now(UTC),
-        )).inserted_primary_key[0]
+            date_disponibilite=available, created_at=datetime.now(UTC))
+        decl_id = _record_declaration(conn, values)
+        if decl_id is None:
+            decisions.append(_already(crm, decision, _integrated_on(conn, values)))
+            continue
+        decisions.append(decision)
+        if decision.statut == "integre":
+            _record_rates(conn, rows[rows["siret"] == decl["siret"]], crm.identifiant,
+                          available, source)
         found = crm.anomalies[crm.anomalies["decl"] == decl["decl"]]
         bulk_insert(conn, crm_anomalie, pd.DataFrame({
             c.name: found[c.name].str.slice(0, c.type.length) if c.type.length else found[c.name]

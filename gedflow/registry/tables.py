@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -197,6 +198,10 @@ crm_declaration = Table(
     Column("raison", Text, nullable=False, server_default=""),
     Column("date_disponibilite", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The CRM's identifiant, or "sha256:<file hash>" for a CRM without one: with SIREN and NIC,
+    # the declaration's identity, recorded once (the unique key makes "never twice" hold).
+    Column("identite", String(80), nullable=False, server_default=""),
+    Index("uq_crm_declaration_identite", "identite", "siren", "nic", unique=True),
 )
 
 crm_anomalie = Table(

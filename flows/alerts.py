@@ -16,6 +16,7 @@ from prefect.automations import Automation, EventTrigger, Posture, SendNotificat
 from prefect.blocks.abstract import NotificationBlock
 from prefect.client.orchestration import get_client
 
+from gedflow.health import alert_log
 from gedflow.settings import Settings
 from tasks.intake import QUARANTINE_EVENT
 
@@ -56,10 +57,6 @@ class JournalNotification(NotificationBlock):
             journal.parent.mkdir(parents=True, exist_ok=True)
             with journal.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
-
-
-def alert_log(settings: Settings) -> Path:
-    return settings.state_dir / "logs" / "alertes.log"
 
 
 def _block_id(settings: Settings) -> UUID:

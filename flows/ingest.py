@@ -46,12 +46,19 @@ def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
     return outcomes
 
 
+def in_order(kind: str, claims: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The order a kind's files are processed in: employeurs files before salaries files, the
+    others by path (periods in order)."""
+    if kind != "registre":
+        return sorted(claims, key=lambda c: c[1])
+    order = {rel: i for i, rel in enumerate(import_order([rel for _id, rel in claims]))}
+    return sorted(claims, key=lambda c: order[c[1]])
+
+
 @flow(name="registre", flow_run_name=_run_name)
 def registre(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     """Registry imports: employeurs files first, then salaries files."""
-    order = {rel: i for i, rel in enumerate(import_order([rel for _id, rel in claims]))}
-    ordered = sorted(claims, key=lambda c: order[c[1]])
-    return _process_all(root, "registre", ordered)
+    return _process_all(root, "registre", in_order("registre", claims))
 
 
 @flow(name="crm", flow_run_name=_run_name)
@@ -59,19 +66,25 @@ def crm(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     """CRM nominatif / financier: reconcile with the registry, record rates, report. On Dask,
     the files of one period are parsed in parallel (the hold rule compares periods in order)."""
     parallel = load_settings(root).service_executeur == "dask"
-    return _process_all(root, "crm", sorted(claims, key=lambda c: c[1]), parallel)
+    return _process_all(root, "crm", in_order("crm", claims), parallel)
 
 
 @flow(name="dpae", flow_run_name=_run_name)
 def dpae(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     """DPAE hires: test de préparation, then dpae.txt / dpae.xml as the mode allows."""
-    return _process_all(root, "dpae", sorted(claims, key=lambda c: c[1]))
+    return _process_all(root, "dpae", in_order("dpae", claims))
 
 
 @flow(name="ar", flow_run_name=_run_name)
 def ar(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
     """DPAE acknowledgements: the compte rendu de validation, statuts back in the registry."""
-    return _process_all(root, "ar", sorted(claims, key=lambda c: c[1]))
+    return _process_all(root, "ar", in_order("ar", claims))
+
+
+@flow(name="publier-en-attente", flow_run_name="publier {kind} en attente")
+def publier_en_attente(root: str, kind: str, outcomes: list[Outcome]) -> None:
+    """The artifacts of files processed while the Prefect server was away."""
+    publish_outcomes(root, kind, outcomes)
 
 
 # Inbox folder kind → the flow that takes its files, in the order a run takes them: the registry

@@ -13,12 +13,20 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.events import emit_event
 from prefect.runner import Runner
 from prefect.schedules import Cron
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    temporary_settings,
+)
+from sqlalchemy.exc import SQLAlchemyError
 
+from flows import pending
 from flows.alerts import install_automations
 from flows.connexion import doctor, recuperer_crm
 from flows.maintenance import expiration_taux, suivi_dpae
-from flows.sweep import balayer_inbox, dispatch
+from flows.server import server_answers
+from flows.sweep import balayer_inbox, dispatch, dispatch_direct
+from gedflow import health
 from gedflow.intake import claim_ready
 from gedflow.registry.db import migrate
 from gedflow.settings import Settings
@@ -50,13 +58,40 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     ]
 
 
+def prefect_up() -> bool:
+    """Whether the Prefect API this process uses answers now."""
+    url = PREFECT_API_URL.value() or ""
+    return bool(url) and server_answers(url)
+
+
+def _claims(settings: Settings):
+    """Claim what is complete; the registry database away is an incident (files wait)."""
+    try:
+        engine = migrate(settings.registry_url)
+        found = claim_ready(settings, engine)
+    except SQLAlchemyError as exc:
+        health.begin(settings, health.BASE, f"{type(exc).__name__}: {exc}"[:300])
+        raise
+    health.end(settings, health.BASE)
+    return found
+
+
 def inbox_sweep(settings: Settings) -> SweepResult:
-    """One watcher sweep: claim what is complete, one flow run per folder kind, in this thread."""
-    engine = migrate(settings.registry_url)
-    claims, settling = claim_ready(settings, engine)
-    if claims:
-        # Flows called from the watcher: no heartbeat thread (~1 s per run, prefect.md §2).
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    """One watcher sweep: claim what is complete, one flow run per folder kind, in this thread.
+    Without a Prefect server the files are processed all the same and their outcomes kept for
+    publication; the outage is an incident, said without Prefect."""
+    claims, settling = _claims(settings)
+    if not prefect_up():
+        health.begin(settings, health.PREFECT, PREFECT_API_URL.value() or
+                     "aucune API Prefect configurée")
+        if claims:
+            dispatch_direct(settings, claims)
+        return SweepResult(done=len(claims), settling=len(settling))
+    health.end(settings, health.PREFECT)
+    # Flows called from the watcher: no heartbeat thread (~1 s per run, prefect.md §2).
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        pending.publish(settings)
+        if claims:
             dispatch(settings, claims)
     return SweepResult(done=len(claims), settling=len(settling))
 

@@ -17,12 +17,14 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from flows import pending
 from flows.cli_common import RootOption, console, create_folders, settings_or_exit
 from flows.prefect_env import configure
 from flows.server import local_server, server_answers, server_log, stop_background_server
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import expiring
 from gedflow.dpae.suivi import overdue, undeclared
+from gedflow.health import INCIDENTS, open_incidents
 from gedflow.intake import scan
 from gedflow.portal import offline
 from gedflow.portal.credentials import CredentialStore
@@ -117,6 +119,17 @@ def _watcher_lines(settings: Settings) -> list[str]:
     return lines
 
 
+def _health_lines(settings: Settings) -> list[str]:
+    """What is degraded, and since when (incidents said without Prefect)."""
+    lines = [f"✗ dégradé ({name}) depuis {found['depuis']} : {INCIDENTS[name]} — "
+             f"{found['detail']}" for name, found in sorted(open_incidents(settings).items())]
+    waiting = len(pending.waiting(settings))
+    if waiting:
+        lines.append(f"  ⚠ {waiting} lot(s) de résultats traités sans Prefect, publiés à son "
+                     "retour")
+    return lines
+
+
 def _inbox_lines(settings: Settings) -> list[str]:
     pending = scan(settings)
     by_kind: dict[str, int] = {}
@@ -179,7 +192,8 @@ def status(root: RootOption = None) -> None:
     else:
         console.print(f"✗ Prefect : aucun serveur sur {settings.api_url} "
                       f"(gedflow serve le démarre ; journal : {server_log(settings)})")
-    for line in [*_watcher_lines(settings), *_inbox_lines(settings), *_ledger_lines(settings),
+    for line in [*_watcher_lines(settings), *_health_lines(settings), *_inbox_lines(settings),
+                 *_ledger_lines(settings),
                  *_connexion_lines(settings)]:
         console.print(line)
 

@@ -11,11 +11,30 @@ from collections.abc import Callable
 
 from prefect import flow
 
-from flows.ingest import FLOWS
+from flows import pending
+from flows.ingest import FLOWS, in_order
 from flows.runners import task_runner
 from gedflow.intake import Claim, Outcome, claim_ready, count_outcomes, process, refuse_unknown
 from gedflow.registry.db import migrate
 from gedflow.settings import Settings, load_settings
+from tasks.intake import HANDLERS
+
+
+def dispatch_direct(settings: Settings, claims: list[Claim]) -> list[Outcome]:
+    """Without the Prefect server: the same handlers in the same order, in this process; the
+    outcomes are kept to be published when the server is back (`flows.pending`)."""
+    engine = migrate(settings.registry_url)
+    by_id = {c.id: c for c in claims}
+    outcomes: list[Outcome] = []
+    for kind in FLOWS:
+        mine = [(c.id, c.rel) for c in claims if c.kind == kind]
+        done = [process(settings, engine, by_id[i], HANDLERS[kind])
+                for i, _rel in in_order(kind, mine)]
+        if done:
+            pending.keep(settings, kind, done)
+        outcomes += done
+    unknown = [c for c in claims if c.kind not in FLOWS]
+    return outcomes + [process(settings, engine, c, refuse_unknown) for c in unknown]
 
 
 def dispatch(

@@ -49,3 +49,10 @@ class InputError(GedflowError):
 
 class TransferError(GedflowError):
     code = "transfert"
+
+
+class StorageError(GedflowError):
+    """The disk is full or the outbox not writable: the file is not at fault and stays claimed,
+    to be processed again once there is room."""
+
+    code = "stockage"

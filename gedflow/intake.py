@@ -10,6 +10,7 @@ A crash leaves files in the processing area or rows in "moving"; `recover` compl
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -20,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import Engine, insert, select, update
 
-from gedflow.errors import InputError
+from gedflow.errors import InputError, StorageError
 from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, sha256_of
 from gedflow.procs import pid_alive, started_after
 from gedflow.registry.tables import ledger
@@ -329,6 +330,16 @@ def _finish(
     return dest
 
 
+# Writing failed for want of room or rights: the environment's fault, never the file's.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _internal(exc: Exception) -> str:
+    return (f"Problème : erreur interne de gedflow ({type(exc).__name__}: {exc})\n"
+            "Code : erreur_interne\n"
+            "Que faire : signalez-le ; une fois corrigé, redéposez le fichier.\n")
+
+
 def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler) -> Outcome:
     """Run `handler` on a claimed file and archive it, or quarantine it with a reason."""
     now = datetime.now(UTC)
@@ -343,13 +354,15 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
         result = handler(Job(settings, engine, claim_, archive_path))
     except InputError as exc:
         reason = exc.explain()
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:  # not the file's fault: it stays claimed, untouched
+            raise StorageError(f"écriture impossible ({exc.strerror}) : {exc.filename or ''} "
+                               f"— fichier {claim_.rel} laissé à traiter") from exc
+        log.exception("internal error on ledger row %s", claim_.id)
+        reason = _internal(exc)
     except Exception as exc:  # a bug or an environment fault: the file must still not be lost
         log.exception("internal error on ledger row %s", claim_.id)
-        reason = (
-            f"Problème : erreur interne de gedflow ({type(exc).__name__}: {exc})\n"
-            "Code : erreur_interne\n"
-            "Que faire : signalez-le ; une fois corrigé, redéposez le fichier.\n"
-        )
+        reason = _internal(exc)
     else:
         _finish(settings, engine, claim_, "archived", archive_path, report=result.report_path)
         return Outcome(

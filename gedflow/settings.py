@@ -99,6 +99,10 @@ class Settings:
     # The notification block of the alerts (failed runs, quarantined files): `<type>/<nom>` of
     # a block saved in Prefect (e.g. `slack-webhook/paie`); empty: log-only (alertes.log).
     service_notification: str = ""
+    # Incidents of the service (Prefect, the registry database or the disk away, sweeps failing
+    # `echecs_balayage` times in a row) also go to this address, with the [mail] SMTP settings.
+    service_alerte_email: str = ""
+    service_echecs_balayage: int = 3
     # Where the CRM files of a run are parsed: "threads" (in the flow's process, one after the
     # other) or "dask" (spread over the Dask cluster at `dask_adresse`, tcp://hote:8786; one
     # period after the other, the files of a period in parallel; use a PostgreSQL registry).

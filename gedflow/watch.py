@@ -26,6 +26,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from gedflow import health
+from gedflow.errors import StorageError
 from gedflow.fsutil import atomic_write
 from gedflow.intake import is_ignored
 from gedflow.settings import Settings
@@ -116,6 +118,7 @@ class Watcher:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._observer: BaseObserver | None = None
+        self.failures = 0  # sweeps failed in a row
         polling = (settings.service_observateur == "polling"
                    or on_network_share(settings.inbox))
         self.heartbeat = Heartbeat(
@@ -180,13 +183,26 @@ class Watcher:
                 self._observer.join(timeout=10)
 
     def _safe_sweep(self) -> SweepResult:
+        """The sweep; its failures counted, and said (health) once they are an incident: the
+        disk at once, any other after `service_echecs_balayage` in a row."""
         try:
-            return self._sweep()
+            result = self._sweep()
         except Exception as exc:  # the watcher must outlive one bad sweep (prefect.md §4)
             log.exception("inbox sweep failed")
             self.heartbeat.errors += 1
-            self.heartbeat.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            self.failures += 1
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            self.heartbeat.last_error = detail
+            if isinstance(exc, StorageError):
+                health.begin(self.settings, health.DISQUE, detail)
+            if self.failures >= self.settings.service_echecs_balayage:
+                health.begin(self.settings, health.BALAYAGES,
+                             f"{self.failures} balayages en échec d'affilée ; dernier : {detail}")
             return SweepResult(0, 0)  # the next periodic sweep tries again
+        self.failures = 0
+        health.end(self.settings, health.DISQUE)
+        health.end(self.settings, health.BALAYAGES)
+        return result
 
     def _beat(self, result: SweepResult) -> None:
         beat = self.heartbeat

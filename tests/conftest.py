@@ -30,7 +30,11 @@ os.environ.update(
 for _name in [n for n in os.environ if n.startswith("GEDFLOW_") and n != "GEDFLOW_SKIP_POSTGRES"]:
     del os.environ[_name]
 
+import email  # noqa: E402
+from email import policy  # noqa: E402
+
 import pytest  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
 from sqlalchemy import Engine, create_engine, text, update  # noqa: E402
 
 from gedflow.registry.db import engine_for, migrate  # noqa: E402
@@ -225,6 +229,29 @@ def seeded(settings: Settings, engine: Engine) -> Settings:
     toml = settings.root / "gedflow.toml"
     toml.write_text(toml.read_text() + 'crm_disponibilite = "2022-08-13"\n')
     return settings.__class__(**{**settings.__dict__, "crm_disponibilite": "2022-08-13"})
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message received."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, inbox
+    controller.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,11 @@
 """Sending DPAE batches by e-mail: a real SMTP server on loopback (aiosmtpd), the encrypted
 attachment decrypted with the test key, test mode (.eml only), idempotency, mapibox import."""
 
-import email
 import socket
 from datetime import UTC, datetime
-from email import policy
 
 import gnupg
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -26,29 +23,6 @@ from .test_crypto_phases import _real, _use_keys
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 MAPIBOX = (b"[mapibox]\nprofil=Paie Tilleuls\na=due@urssaf.example\nsujet=DUE TILLEULS\n"
            b"note=Ci-joint\n")
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message received."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
-    controller.stop()
 
 
 def _configure(settings: Settings, port: int) -> Settings:

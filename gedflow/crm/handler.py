@@ -97,18 +97,20 @@ def handle_crm(job: Job) -> HandlerResult:
     outdir = job.settings.outbox / "crm_nominatif" / period
     stem = Path(job.claim.rel).stem
     archived = job.archive_path.relative_to(job.settings.root).as_posix()
+    notes = [f"Date de mise à disposition : {available:%d/%m/%Y} ({date_source}).",
+             *envoi_notes(crm), *crm.warnings]
+    title = f"CRM {crm.kind} {period} — {stem}"
+    # The reports are written before the integration commits: a report that cannot be written
+    # (disk full) leaves nothing integrated, and the file is processed again later.
     with job.engine.begin() as conn:
         sirets = crm.declarations["siret"].tolist()
         registry = rates_in_force(copy, sirets, available)
         rows = reconcile(crm, registry, available)
         decisions = integrate(conn, crm, rows, sha256=job.claim.sha256, source=archived,
                               available=available, threshold=job.settings.crm_seuil_sans_taux)
-    notes = [f"Date de mise à disposition : {available:%d/%m/%Y} ({date_source}).",
-             *envoi_notes(crm), *crm.warnings]
-    title = f"CRM {crm.kind} {period} — {stem}"
-    report = write_reports(rows, crm, decisions, title, notes, outdir, stem)
-    if crm.kind != crm_format.NOMINATIF:
-        report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
+        report = write_reports(rows, crm, decisions, title, notes, outdir, stem)
+        if crm.kind != crm_format.NOMINATIF:
+            report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
     artifacts = []
     for siret, part in rows.groupby("siret", sort=True):
         mine = [d for d in decisions if d.siret == siret]

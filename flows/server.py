@@ -7,20 +7,24 @@ prefect.md §3); `gedflow server stop` stops it. Its output goes to `.gedflow/lo
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gedflow import health
 from gedflow.errors import ConfigError
 from gedflow.procs import pid_alive
 from gedflow.settings import Settings
 
+log = logging.getLogger(__name__)
 START_TIMEOUT = 180.0
 
 
@@ -109,16 +113,60 @@ def _alive(pid: int) -> bool:
         return True
 
 
+class Supervisor(threading.Thread):
+    """Keeps the server this process started alive: when it dies, it is started again after
+    a pause that doubles each time (2 s up to 60 s), each step logged and the outage said as
+    an incident (the watcher goes on without it meanwhile)."""
+
+    def __init__(self, settings: Settings, env: dict[str, str], proc: subprocess.Popen,
+                 check: float = 2.0) -> None:
+        super().__init__(name="gedflow-superviseur-prefect", daemon=True)
+        self.settings, self.env, self.proc, self.check = settings, env, proc, check
+        self.restarts = 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        pause = 2.0
+        while not self._stop.wait(self.check):
+            if self.proc.poll() is None:
+                continue
+            log.warning("Prefect server stopped (code %s): restarting in %.0f s",
+                        self.proc.returncode, pause)
+            health.begin(self.settings, health.PREFECT,
+                         f"le serveur Prefect local s'est arrêté (code {self.proc.returncode})")
+            if self._stop.wait(pause):
+                return
+            try:
+                self.proc = start_server(self.settings, self.env)
+            except ConfigError as exc:
+                log.error("Prefect server restart failed: %s", exc)
+                pause = min(pause * 2, 60.0)
+                continue
+            self.restarts += 1
+            pause = 2.0
+            log.warning("Prefect server restarted (%d)", self.restarts)
+            health.end(self.settings, health.PREFECT)
+
+    def stop(self) -> subprocess.Popen:
+        self._stop.set()
+        self.join(timeout=10)
+        return self.proc
+
+
 @contextmanager
-def local_server(settings: Settings, env: dict[str, str]) -> Iterator[str]:
+def local_server(settings: Settings, env: dict[str, str],
+                 supervise: bool = False) -> Iterator[str]:
     """The local server's API URL for the duration of the block: reused when it already
-    answers, else started as a child and stopped at the end."""
+    answers, else started as a child (kept alive with `supervise`) and stopped at the end."""
     if server_answers(settings.api_url):
         yield settings.api_url
         return
     proc = start_server(settings, env)
+    supervisor = Supervisor(settings, env, proc) if supervise else None
+    if supervisor:
+        supervisor.start()
     try:
         yield settings.api_url
     finally:
-        stop(proc)
+        stop(supervisor.stop() if supervisor else proc)
         _pidfile(settings).unlink(missing_ok=True)

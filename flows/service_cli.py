@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import httpx
 import typer
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -24,6 +25,7 @@ from flows.server import local_server, server_answers, server_log, stop_backgrou
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import expiring
 from gedflow.dpae.suivi import overdue, undeclared
+from gedflow.errors import GedflowError
 from gedflow.health import INCIDENTS, open_incidents
 from gedflow.intake import scan
 from gedflow.portal import offline
@@ -48,7 +50,7 @@ def _prefect_for_service(settings: Settings) -> Iterator[str]:
     if url and url != settings.api_url:
         yield url
         return
-    with local_server(settings, dict(os.environ)) as local:
+    with local_server(settings, dict(os.environ), supervise=True) as local:
         os.environ["PREFECT_API_URL"] = local
         yield local
 
@@ -78,6 +80,10 @@ def serve(root: RootOption = None) -> None:
             serve_all(settings)
     except KeyboardInterrupt:
         pass
+    except (GedflowError, OSError, httpx.HTTPError) as exc:  # said plainly, never a traceback
+        console.print(f"[red]✗ service arrêté : {exc}[/]")
+        console.print(f"  journal du serveur Prefect : {server_log(settings)}")
+        raise typer.Exit(2) from exc
     console.print("service arrêté")
 
 
@@ -93,6 +99,9 @@ def watch(root: RootOption = None) -> None:
             watch_only(settings)
     except KeyboardInterrupt:
         pass
+    except (GedflowError, OSError, httpx.HTTPError) as exc:
+        console.print(f"[red]✗ watcher arrêté : {exc}[/]")
+        raise typer.Exit(2) from exc
     console.print("watcher arrêté")
 
 

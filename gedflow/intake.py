@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gedflow.errors import InputError, StorageError
 from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, sha256_of
@@ -354,6 +355,8 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
         result = handler(Job(settings, engine, claim_, archive_path))
     except InputError as exc:
         reason = exc.explain()
+    except (OperationalError, InterfaceError):
+        raise  # the registry database is away: the file stays claimed, processed again later
     except OSError as exc:
         if exc.errno in STORAGE_ERRNOS:  # not the file's fault: it stays claimed, untouched
             raise StorageError(f"écriture impossible ({exc.strerror}) : {exc.filename or ''} "

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
@@ -195,11 +196,14 @@ class Watcher:
             self.heartbeat.last_error = detail
             if isinstance(exc, StorageError):
                 health.begin(self.settings, health.DISQUE, detail)
+            if isinstance(exc, OperationalError | InterfaceError):
+                health.begin(self.settings, health.BASE, detail)
             if self.failures >= self.settings.service_echecs_balayage:
                 health.begin(self.settings, health.BALAYAGES,
                              f"{self.failures} balayages en échec d'affilée ; dernier : {detail}")
             return SweepResult(0, 0)  # the next periodic sweep tries again
         self.failures = 0
+        health.end(self.settings, health.BASE)
         health.end(self.settings, health.DISQUE)
         health.end(self.settings, health.BALAYAGES)
         return result

@@ -106,37 +106,53 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PgCluster:
+    """A real PostgreSQL cluster in a temporary directory (as user `postgres` when root), which
+    a test may stop and start again."""
+
+    def __init__(self) -> None:
+        initdb, self.pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+        if not initdb or not self.pg_ctl:
+            pytest.fail("PostgreSQL binaries not found: run `make test` (it installs them)")
+        self.tmp = Path(tempfile.mkdtemp(prefix="gedflow-pg-"))
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.tmp, "postgres", "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.data, self.port = self.tmp / "data", free_port()
+        subprocess.run(
+            [*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres",
+             "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True,
+        )
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+                   " -c max_connections=200")
+        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
+                        str(self.tmp / "log"), "-w", "start"], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "immediate",
+                        "stop"], capture_output=True)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A real PostgreSQL cluster in a temporary directory (as user `postgres` when root)."""
+    """The session's PostgreSQL server (GEDFLOW_SKIP_POSTGRES=1 skips what needs it)."""
     if os.environ.get("GEDFLOW_SKIP_POSTGRES") == "1":
         pytest.skip("GEDFLOW_SKIP_POSTGRES=1")
-    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.fail("PostgreSQL binaries not found: run `make test` (it installs them)")
-    tmp = Path(tempfile.mkdtemp(prefix="gedflow-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(tmp, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = tmp / "data", free_port()
-    subprocess.run(
-        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-         "--no-sync"],
-        check=True, capture_output=True,
-    )
-    options = (f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-               " -c max_connections=200")
-    subprocess.run(
-        [*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(tmp / "log"), "-w", "start"],
-        check=True, capture_output=True,
-    )
+    cluster = PgCluster()
+    cluster.start()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield cluster.url
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        cluster.remove()
 
 
 def _new_pg_database(server: str) -> str:

@@ -133,3 +133,63 @@ def test_sweeps_failing_in_a_row_are_an_incident(seeded: Settings, smtp_server) 
     assert _subjects(inbox) == ["gedflow : service dégradé (balayages)",
                                 "gedflow : rétabli (balayages)"]
     assert watcher.heartbeat.errors == 3
+
+
+@pytest.mark.postgres
+def test_registry_database_restarted_mid_run(tmp_path: Path, monkeypatch) -> None:
+    """PostgreSQL stopped after two of five files: those two archived, the others left claimed
+    (none quarantined, none half-done), the outage an incident; started again, the rest goes
+    through by itself and each CRM is integrated once."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.service import inbox_sweep
+    from gedflow.registry.db import engine_for, migrate
+    from gedflow.registry.importer import import_csv
+    from tasks import intake as tasks_intake
+
+    from .conftest import EXAMPLES, PgCluster, _new_pg_database
+
+    if os.environ.get("GEDFLOW_SKIP_POSTGRES") == "1":
+        pytest.skip("GEDFLOW_SKIP_POSTGRES=1")
+    cluster = PgCluster()
+    cluster.start()
+    try:
+        url = _new_pg_database(cluster.url)
+        root = tmp_path / "root"
+        (root / "inbox/crm_nominatif/travail").mkdir(parents=True)
+        (root / "gedflow.toml").write_text(
+            f'[gedflow]\ndatabase_url = "{url}"\nsettle_seconds = 0\n'
+            'crm_disponibilite = "2022-09-13"\n')
+        settings = load_settings(root)
+        engine = migrate(url)
+        for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+            import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
+        _drop_crms(settings, 5)
+        calls = []
+
+        def stops_after_two(job):
+            if len(calls) == 2:
+                cluster.stop()
+            calls.append(job.claim.rel)
+            return handle_crm(job)
+
+        monkeypatch.setitem(tasks_intake.HANDLERS, "crm", stops_after_two)
+        with temporary_settings(updates={PREFECT_API_URL: ""}):
+            watcher = Watcher(settings, lambda: inbox_sweep(settings))
+            watcher._safe_sweep()  # fails on the third file
+            assert "base" in health.open_incidents(settings)
+            assert len(list(settings.archive.rglob("*.xml"))) == 2
+            assert not settings.quarantine.exists() or not list(settings.quarantine.rglob("*"))
+            assert len(list(settings.processing.rglob("*.xml"))) == 3
+            cluster.start()
+            watcher._safe_sweep()  # by itself, once the database is back
+        assert "base" not in health.open_incidents(settings)  # (no Prefect here: its own)
+        assert len(list(settings.archive.rglob("*.xml"))) == 5
+        with engine_for(url).connect() as conn:
+            assert conn.execute(select(func.count()).select_from(crm_declaration)).scalar() == 5
+            assert set(conn.execute(select(ledger.c.state)).scalars()) == {"done"}
+        engine_for(url).dispose()
+    finally:
+        cluster.remove()

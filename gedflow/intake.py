@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gedflow.errors import InputError, StorageError
 from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, sha256_of
 from gedflow.procs import pid_alive, started_after
-from gedflow.registry.tables import ledger
+from gedflow.registry.tables import contenu, ledger
 from gedflow.settings import INBOX_FOLDERS, Settings
 
 log = logging.getLogger(__name__)
@@ -290,16 +291,31 @@ def _prune_token(folder: Path) -> None:
             pass
 
 
-def _previous_archive(engine: Engine, claim_: Claim) -> str | None:
+def _holder(engine: Engine, claim_: Claim) -> int:
+    """The ledger row that holds this content: ours once our key is in (insert-or-detect on
+    the SHA-256: two runs of the same bytes cannot both get it), else the other's."""
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(
+        contenu).values(sha256=claim_.sha256, ledger_id=claim_.id)
+    with engine.begin() as conn:
+        conn.execute(insert.on_conflict_do_nothing(index_elements=["sha256"]))
+        return conn.execute(select(contenu.c.ledger_id)
+                            .where(contenu.c.sha256 == claim_.sha256)).scalar_one()
+
+
+def _release(engine: Engine, claim_: Claim) -> None:
+    """A content quarantined may come again (once fixed): our key is given back."""
+    with engine.begin() as conn:
+        conn.execute(delete(contenu).where(contenu.c.sha256 == claim_.sha256)
+                     .where(contenu.c.ledger_id == claim_.id))
+
+
+def _where(engine: Engine, ledger_id: int) -> str:
     with engine.connect() as conn:
-        return conn.execute(
-            select(ledger.c.final_path)
-            .where(ledger.c.sha256 == claim_.sha256)
-            .where(ledger.c.outcome == "archived")
-            .where(ledger.c.id != claim_.id)
-            .order_by(ledger.c.id)
-            .limit(1)
-        ).scalar()
+        row = conn.execute(select(ledger.c.final_path, ledger.c.state)
+                           .where(ledger.c.id == ledger_id)).one_or_none()
+    if row is None or row.state != "done" or not row.final_path:
+        return f"ligne {ledger_id} du registre des fichiers, en cours de traitement"
+    return row.final_path
 
 
 def _finish(
@@ -344,9 +360,10 @@ def _internal(exc: Exception) -> str:
 def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler) -> Outcome:
     """Run `handler` on a claimed file and archive it, or quarantine it with a reason."""
     now = datetime.now(UTC)
-    previous = _previous_archive(engine, claim_)
-    if previous:
-        reason = f"duplicate of {previous}\n(même contenu déjà traité : rien n'a été refait)\n"
+    holder = _holder(engine, claim_)
+    if holder != claim_.id:
+        reason = (f"duplicate of {_where(engine, holder)}\n"
+                  "(même contenu déjà traité : rien n'a été refait)\n")
         dest = free_name(settings.quarantine / claim_.rel, now)
         _finish(settings, engine, claim_, "duplicate", dest, reason=reason)
         return Outcome(claim_.id, claim_.kind, claim_.rel, "duplicate", dest, reason=reason)
@@ -374,6 +391,7 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
         )
     dest = free_name(settings.quarantine / claim_.rel, now)
     _finish(settings, engine, claim_, "quarantined", dest, reason=reason)
+    _release(engine, claim_)
     return Outcome(claim_.id, claim_.kind, claim_.rel, "quarantined", dest, reason=reason)
 
 

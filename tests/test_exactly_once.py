@@ -99,3 +99,23 @@ def test_a_reused_pid_does_not_keep_a_dead_claim() -> None:
     finally:
         young.kill()
         young.wait()
+
+
+def test_two_files_of_the_same_bytes_never_both_processed(seeded: Settings,
+                                                          engine: Engine) -> None:
+    """The content key decides, not a read: the second claim of the same bytes is a
+    duplicate even while the first is still being processed."""
+    content = _crm(_p("2850375112034", "6.00"))
+    drop(seeded, "crm_nominatif/travail/2022_09/a.xml", content)
+    drop(seeded, "crm_nominatif/travail/2022_09/b.xml", content)
+    first, second = [c for p in scan(seeded) if (c := claim(seeded, engine, p))]
+    seen = []
+
+    def handler(job):  # while the first is in hand, the second comes
+        seen.append(process(seeded, engine, second, handle_crm).outcome)
+        return handle_crm(job)
+
+    assert process(seeded, engine, first, handler).outcome == "archived"
+    assert seen == ["duplicate"]
+    reason = (seeded.quarantine / "crm_nominatif/travail/2022_09/b.xml.reason.txt").read_text()
+    assert "en cours de traitement" in reason

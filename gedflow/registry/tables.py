@@ -165,6 +165,15 @@ ledger = Table(
     Column("processed_at", DateTime(timezone=True)),
 )
 
+# Which ledger row holds each content: the one archiving it (or processing it now). The key is
+# the SHA-256, so two files of the same bytes cannot both be processed, whoever runs them.
+contenu = Table(
+    "contenu",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("ledger_id", Integer, nullable=False),
+)
+
 transfer_audit = Table(
     "transfer_audit",
     metadata,

@@ -108,6 +108,18 @@ class _Hints(FileSystemEventHandler):
             self._wake.set()
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a failure comes from a stop signal (Ctrl-C, SIGTERM) caught inside a flow run:
+    the orchestrator turns it into its own termination signal, sometimes re-raised as another
+    error (seen: ValueError "Task run is not set")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt) or type(seen).__name__ == "TerminationSignal":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Watcher:
     """Sweeps the inbox on every hint and periodically; `sweep` does the work (claim + flows)."""
 
@@ -189,6 +201,8 @@ class Watcher:
         try:
             result = self._sweep()
         except Exception as exc:  # the watcher must outlive one bad sweep (prefect.md §4)
+            if _interrupted(exc):  # a stop signal that reached a flow run: stop, as asked
+                raise KeyboardInterrupt from exc
             log.exception("inbox sweep failed")
             self.heartbeat.errors += 1
             self.failures += 1

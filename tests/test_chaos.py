@@ -100,11 +100,11 @@ def test_chaos(tmp_path_factory: pytest.TempPathFactory) -> None:
         sources = conn.execute(select(ledger.c.source_path)).scalars().all()
         integrated = conn.execute(select(func.count()).select_from(crm_declaration)).scalar()
     assert sorted(sources) == sorted(rel for rel, _b, _k in files)  # each file once
-    assert integrated == sum(k == "crm" for _r, _b, k in files)  # each CRM once
-    quarantine = service.settings.quarantine
-    for rel, _b, kind in files:
-        if kind in ("quarantined", "duplicate"):
-            where = quarantine / rel
-            assert list(where.parent.glob(f"{where.stem}*.reason.txt")), rel
+    assert integrated == 2 * sum(k == "crm" for _r, _b, k in files)  # each CRM (2 SIRETs) once
+    with engine.connect() as conn:  # which of equal files is the duplicate: the later taken
+        refused = conn.execute(select(ledger.c.final_path)
+                               .where(ledger.c.outcome != "archived")).scalars().all()
+    for final in refused:
+        assert (root / f"{final}.reason.txt").exists(), final
     assert not list(service.settings.processing.rglob("*.*"))
     print(f"chaos: {len(files)} files, {KILLS} kills, seed {SEED}, drained in {drained:.0f} s")

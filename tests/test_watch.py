@@ -143,3 +143,22 @@ def test_polling_when_configured_or_on_a_network_share(
     assert on_network_share(Path("/mnt/smb"), mounts)
     assert not on_network_share(Path("/mnt/gedx"), mounts)
     assert not on_network_share(Path("/home/paie/inbox"), mounts)
+
+
+def test_a_stop_signal_caught_inside_a_flow_stops_the_watcher(settings) -> None:
+    """SIGTERM during a flow run comes back as another error: the watcher stops, as asked."""
+    from gedflow.watch import Watcher
+
+    class TerminationSignal(Exception):  # noqa: N818 (the orchestrator's name)
+        pass
+
+    def sweep():
+        try:
+            raise TerminationSignal(15)
+        except TerminationSignal:
+            raise ValueError("Task run is not set") from None
+
+    watcher = Watcher(settings, sweep)
+    with pytest.raises(KeyboardInterrupt):
+        watcher._safe_sweep()
+    assert watcher.heartbeat.errors == 0

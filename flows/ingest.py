@@ -10,6 +10,7 @@ from prefect.runtime import flow_run
 
 from gedflow.crm.handler import folder_period
 from gedflow.intake import Outcome, chunks, rounds
+from gedflow.kinds import INBOX_KINDS, InboxKind
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import import_order
 from gedflow.settings import load_settings
@@ -55,30 +56,22 @@ def in_order(kind: str, claims: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return sorted(claims, key=lambda c: order[c[1]])
 
 
-@flow(name="registre", flow_run_name=_run_name)
-def registre(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
-    """Registry imports: employeurs files first, then salaries files."""
-    return _process_all(root, "registre", in_order("registre", claims))
+def _flow_of(inbox: InboxKind):
+    """The flow of one inbox kind: its files in order, in chunks; on Dask, the kinds that
+    allow it parse a period's files in parallel (the CRM hold rule compares periods)."""
+
+    def run(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+        parallel = inbox.on_dask and load_settings(root).service_executeur == "dask"
+        return _process_all(root, inbox.kind, in_order(inbox.kind, claims), parallel)
+
+    run.__name__ = run.__qualname__ = inbox.kind
+    run.__doc__ = inbox.description
+    return flow(name=inbox.kind, flow_run_name=_run_name, description=inbox.description)(run)
 
 
-@flow(name="crm", flow_run_name=_run_name)
-def crm(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
-    """CRM nominatif / financier: reconcile with the registry, record rates, report. On Dask,
-    the files of one period are parsed in parallel (the hold rule compares periods in order)."""
-    parallel = load_settings(root).service_executeur == "dask"
-    return _process_all(root, "crm", in_order("crm", claims), parallel)
-
-
-@flow(name="dpae", flow_run_name=_run_name)
-def dpae(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
-    """DPAE hires: test de préparation, then dpae.txt / dpae.xml as the mode allows."""
-    return _process_all(root, "dpae", in_order("dpae", claims))
-
-
-@flow(name="ar", flow_run_name=_run_name)
-def ar(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
-    """DPAE acknowledgements: the compte rendu de validation, statuts back in the registry."""
-    return _process_all(root, "ar", in_order("ar", claims))
+# Inbox folder kind → the flow that takes its files, in the order a sweep takes them.
+FLOWS = {k.kind: _flow_of(k) for k in INBOX_KINDS}
+registre, dsn, crm, dpae, ar = (FLOWS[k] for k in ("registre", "dsn", "crm", "dpae", "ar"))
 
 
 @flow(name="publier-en-attente", flow_run_name="publier {kind} en attente")
@@ -86,7 +79,3 @@ def publier_en_attente(root: str, kind: str, outcomes: list[Outcome]) -> None:
     """The artifacts of files processed while the Prefect server was away."""
     publish_outcomes(root, kind, outcomes)
 
-
-# Inbox folder kind → the flow that takes its files, in the order a run takes them: the registry
-# first (the others read it), then the CRM, the hires, and the ARs of declarations built before.
-FLOWS = {"registre": registre, "crm": crm, "dpae": dpae, "ar": ar}

@@ -25,6 +25,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gedflow.errors import InputError, StorageError
 from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, sha256_of
+from gedflow.kinds import INBOX_KINDS
 from gedflow.procs import pid_alive, started_after
 from gedflow.registry.tables import contenu, ledger
 from gedflow.settings import INBOX_FOLDERS, Settings
@@ -32,21 +33,14 @@ from gedflow.settings import INBOX_FOLDERS, Settings
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload")
-# Inbox folder (relative, POSIX) → kind of file, i.e. which flow takes it.
-KINDS = (
-    ("crm_nominatif/travail/", "crm"),
-    ("AR/", "ar"),
-    ("dpae/", "dpae"),
-    ("registre/", "registre"),
-)
 UNKNOWN = "inconnu"
 
 
 def kind_of(rel: str) -> str:
-    """The kind of a file from its path relative to `inbox/`."""
-    for prefix, kind in KINDS:
-        if rel.startswith(prefix):
-            return kind
+    """The kind of a file from its path relative to `inbox/` (gedflow/kinds.py)."""
+    for k in INBOX_KINDS:
+        if rel.startswith(f"{k.folder}/"):
+            return k.kind
     return UNKNOWN
 
 

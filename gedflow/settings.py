@@ -13,13 +13,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gedflow.errors import ConfigError
+from gedflow.kinds import INBOX_KINDS
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 STATE_DIR = ".gedflow"
 
-# Inbox folders mirror the GED layout; each is watched and dispatched to the flow of its kind.
-INBOX_FOLDERS = ("crm_nominatif/travail", "AR", "dpae", "registre")
-OUTBOX_FOLDERS = ("crm_nominatif", "AR", "dpae", "archive", "quarantine")
+# Inbox folders mirror the GED layout; each is watched and dispatched to the flow of its kind
+# (gedflow/kinds.py declares them).
+INBOX_FOLDERS = tuple(k.folder for k in INBOX_KINDS)
+OUTBOX_FOLDERS = (*(k.outbox for k in INBOX_KINDS if k.outbox), "archive", "quarantine")
 # Sections of gedflow.toml → the prefix of their keys in `Settings`.
 SECTIONS = {"gedflow": "", "mail": "mail_", "service": "service_", "planification": "planif_",
             "connexion": "connexion_"}

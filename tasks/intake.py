@@ -11,18 +11,14 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run, task_run
 
 from gedflow.board import boards
-from gedflow.crm.handler import handle_crm
-from gedflow.dpae.handler import handle_ar, handle_dpae
 from gedflow.intake import Handler, Outcome, claims_by_id, count_outcomes, process
+from gedflow.kinds import INBOX_KINDS, handler_of
 from gedflow.registry.db import migrate
-from gedflow.registry.importer import handle_registre
 from gedflow.settings import load_settings
 
 QUARANTINE_EVENT = "gedflow.fichiers.quarantaine"
 # Inbox folder kind → the domain function that processes one of its files.
-HANDLERS: dict[str, Handler] = {
-    "registre": handle_registre, "crm": handle_crm, "dpae": handle_dpae, "ar": handle_ar,
-}
+HANDLERS: dict[str, Handler] = {k.kind: handler_of(k.kind) for k in INBOX_KINDS}
 
 
 def _chunk_name() -> str:

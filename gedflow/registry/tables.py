@@ -123,7 +123,57 @@ contrat = Table(
     Column("certificat", Text, nullable=False, server_default=""),
     Column("message_retour", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # What a DSN says of the contract (S21.G00.40.007, .009, .010; S21.G00.62.001, .002).
+    Column("nature_dsn", String(2), nullable=False, server_default=""),
+    Column("numero_contrat", String(20), nullable=False, server_default=""),
+    Column("fin_prevue", Date),
+    Column("date_fin_reelle", Date),
+    Column("motif_fin", String(3), nullable=False, server_default=""),
     UniqueConstraint("salarie_id", "date_embauche", "heure_embauche", name="uq_contrat_embauche"),
+)
+
+# Each DSN declaration read (one SIRET, one month): its identity is a unique key, so the same
+# declaration dropped twice changes nothing. statut: integree | test | remplacee | rien.
+dsn_declaration = Table(
+    "dsn_declaration",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("siret", String(14), nullable=False),
+    Column("mois", Date),
+    Column("nature", String(2), nullable=False),
+    Column("type", String(2), nullable=False),
+    Column("fraction", String(2), nullable=False),
+    Column("ordre", String(10), nullable=False),
+    Column("date_constitution", String(8), nullable=False),
+    Column("identifiant_metier", String(15), nullable=False),
+    Column("essai_reel", String(4), nullable=False),  # test | reel
+    Column("sha256", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("individus", Integer, nullable=False),
+    Column("contrats", Integer, nullable=False),
+    Column("versements", Integer, nullable=False),
+    Column("statut", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("uq_dsn_declaration_identite", "siret", "nature", "mois", "fraction", "ordre",
+          "date_constitution", "essai_reel", unique=True),
+)
+
+# The PAS payroll applied, per versement of a DSN (S21.G00.50); the CRM rate history is `taux`.
+versement_pas = Table(
+    "versement_pas",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dsn_declaration_id", ForeignKey("dsn_declaration.id", ondelete=CASCADE),
+           nullable=False, index=True),
+    Column("salarie_id", ForeignKey("salarie.id", ondelete=CASCADE), nullable=False,
+           index=True),
+    Column("date_versement", Date),
+    Column("remuneration_nette_fiscale", String(16), nullable=False),
+    Column("taux", String(6), nullable=False),
+    Column("type_taux", String(2), nullable=False),
+    Column("identifiant_taux", String(18), nullable=False),
+    Column("montant_pas", String(16), nullable=False),
+    Column("montant_soumis", String(16), nullable=False),
 )
 
 # Every dpae.txt / dpae.xml built: the AR issue matches acknowledgements back to these.

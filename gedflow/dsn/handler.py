@@ -1,0 +1,104 @@
+"""Intake handler for `inbox/dsn/` (optionally `inbox/dsn/<DOSSIER>/…`): read the DSN
+leniently, feed the registry from its réel monthly declarations, report. Reports in
+`outbox/dsn/YYYY_MM/`: `<stem>.lecture.csv` (every reading problem) and `<stem>.dsn.html`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from gedflow.crm.handler import PARIS
+from gedflow.dsn.feed import Fed, dossier_of_siret, feed
+from gedflow.dsn.read import DsnView, view
+from gedflow.errors import InputError
+from gedflow.formats import dsn as dsn_format
+from gedflow.formats.csv_table import to_csv_text
+from gedflow.fsutil import atomic_write
+from gedflow.htmlreport import render, table
+from gedflow.intake import Artifact, HandlerResult, Job
+from schemas.dsn import LECTURE_COLUMNS
+
+DECLARATION_HEADINGS = {"siret": "SIRET", "mois": "mois", "nature": "nature", "type": "type",
+                        "statut": "statut", "raison": "détail", "salaries_crees": "salariés créés",
+                        "salaries_maj": "salariés mis à jour", "contrats_crees": "contrats créés",
+                        "contrats_maj": "contrats mis à jour", "versements": "versements"}
+
+
+def dossier_from_path(rel: str) -> str | None:
+    """`dsn/<DOSSIER>/…/file` → the dossier; a file at the top of `dsn/` names none."""
+    parts = PurePosixPath(rel).parts
+    return parts[1] if len(parts) > 2 else None
+
+
+def period(dsn_view: DsnView) -> str:
+    months = dsn_view.declarations["mois"]
+    first = months[months != ""]
+    return (first.iloc[0][:7].replace("-", "_") if len(first)
+            else f"{datetime.now(PARIS):%Y_%m}")
+
+
+def _check_dossiers(conn: Connection, dsn_view: DsnView, code: str | None) -> None:
+    if code is not None:
+        return
+    wanted = dsn_view.declarations[dsn_view.declarations["reel"]
+                                   & dsn_view.declarations["a_integrer"]]
+    unknown = [s for s in wanted["siret"] if dossier_of_siret(conn, s) is None]
+    if unknown:
+        raise InputError(
+            f"établissement inconnu : {', '.join(unknown[:3])}",
+            code="etablissement_inconnu", where="S21.G00.06.001 + S21.G00.11.001",
+            todo="déposez la DSN dans inbox/dsn/<DOSSIER>/ (le dossier est créé s'il n'existe "
+                 "pas)")
+
+
+def write_reports(dsn: dsn_format.Dsn, dsn_view: DsnView, fed: list[Fed], folder: Path,
+                  stem: str, title: str) -> Path:
+    lecture = atomic_write(folder / f"{stem}.lecture.csv",
+                           to_csv_text(dsn.problems[LECTURE_COLUMNS]))
+    decls = dsn_view.declarations.reset_index(drop=True)
+    rows = pd.DataFrame([asdict(f) for f in fed]).assign(nature=decls["nature"],
+                                                        type=decls["type"]) if fed else decls
+    atomic_write(folder / f"{stem}.dsn.html", render(
+        "dsn.html", title=title, encoding=dsn.encoding, lines=dsn.lines,
+        individus=len(dsn_view.individus), contrats=len(dsn_view.contrats),
+        versements=len(dsn_view.versements), notes=dsn.warnings,
+        problems=table(dsn.problems, {c: c for c in LECTURE_COLUMNS}, "code")
+        if len(dsn.problems) else "",
+        declarations=table(rows, {c: h for c, h in DECLARATION_HEADINGS.items() if c in rows},
+                           "statut")))
+    return lecture
+
+
+def _artifact_key(siret: str, mois: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", f"dsn-{siret}-{mois[:7]}".lower()).strip("-")
+
+
+def handle_dsn(job: Job) -> HandlerResult:
+    dsn = dsn_format.read(job.claim.path.read_bytes())
+    dsn_view = view(dsn)
+    code = dossier_from_path(job.claim.rel)
+    stem = Path(job.claim.rel).stem
+    when = period(dsn_view)
+    archived = job.archive_path.relative_to(job.settings.root).as_posix()
+    with job.engine.begin() as conn:
+        _check_dossiers(conn, dsn_view, code)
+        fed = feed(conn, dsn_view, code, job.claim.sha256, archived)
+        report = write_reports(dsn, dsn_view, fed, job.settings.outbox / "dsn" / when, stem,
+                               f"DSN {when} — {stem}")
+    artifacts = [Artifact(
+        key=_artifact_key(f.siret, f.mois or when.replace("_", "-")), kind="markdown",
+        data=(f"# DSN {f.mois[:7] or when} — SIRET {f.siret}\n\n- statut : {f.statut}\n"
+              f"- {f.raison}\n- salariés créés / mis à jour : {f.salaries_crees} / "
+              f"{f.salaries_maj}\n- contrats créés / mis à jour : {f.contrats_crees} / "
+              f"{f.contrats_maj}\n- versements : {f.versements}\n- problèmes de lecture : "
+              f"{len(dsn.problems)}"),
+        description=f"DSN, SIRET {f.siret}") for f in fed]
+    summary = {"declarations": len(dsn_view.declarations), "individus": len(dsn_view.individus),
+               "problemes": len(dsn.problems), **{f.siret: f.statut for f in fed}}
+    return HandlerResult(report_path=report, summary=summary, artifacts=artifacts)

@@ -1,0 +1,294 @@
+"""The DSN (NEODeS text lines `Sxx.Gxx.xx.xxx,'value'`), read leniently and without a Python
+loop per line: the bytes are cut into lines by numpy and handled as Arrow arrays. Layout:
+`schemas.dsn`.
+
+- Encoding: UTF-8 (BOM or not) when the bytes are UTF-8, else ISO-8859-1; CRLF or LF.
+- The value is the text between the first `,'` and the last `'` (quotes inside are not
+  escaped).
+- A new block instance starts when the block changes or its rubric number goes down or repeats
+  (never relying on `.001`); it attaches to the latest instance of its parent above it, within
+  the same declaration, else it is out of place.
+- Several declarations (S20) per envoi and lot envelopes (S05/S06/S95/S96, outside the totals).
+- Every problem is one row of `Dsn.problems` (`ligne;rubrique;valeur;code;message`, NIR masked)
+  and the rest is read; only a file that is not a DSN, or not text, raises `InputError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gedflow.checks import mask_nir, nir_checked
+from gedflow.errors import InputError
+from schemas.dsn import (
+    BLOCKS,
+    DECLARATION,
+    ENVOI,
+    LECTURE_COLUMNS,
+    LOT_PREFIXES,
+    READING_CODES,
+    TOTAL,
+    Block,
+    Kind,
+)
+
+log = logging.getLogger(__name__)
+BOM = b"\xef\xbb\xbf"
+LINE = r"^S\d{2}\.G\d{2}\.\d{2}\.\d{3},'.*'$"
+_PATTERNS = {Kind.DATE: r"\d{8}", Kind.AMOUNT: r"-?\d+\.\d{2}", Kind.CODE: r"[^\s']+"}
+_NOT_DSN = (
+    (b"%PDF", "un PDF"), (b"PK\x03\x04", "une archive ZIP"), (b"\x1f\x8b", "un fichier gzip"),
+    (b"<?xml", "un fichier XML (un compte rendu ? déposez-le dans inbox/crm_nominatif/travail/)"),
+    (b"<", "une page HTML ou un fichier XML"),
+)
+
+
+@dataclass
+class Dsn:
+    """A read DSN: one table per declared block (`schemas.dsn`), each row a block instance
+    with its rubrics by name (absent: ""), `_id` (instance), `_parent` (its parent's `_id`),
+    `_decl` (its declaration's `_id`, -1 above the declarations) and `_ligne` (first line)."""
+
+    tables: dict[str, pd.DataFrame]
+    problems: pd.DataFrame
+    encoding: str
+    lines: int
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, block: Block) -> pd.DataFrame:
+        return self.tables[block.name]
+
+
+def _what_it_is(head: bytes) -> str:
+    stripped = head.lstrip()
+    for magic, what in _NOT_DSN:
+        if stripped.startswith(magic):
+            return what
+    first = stripped.split(b"\n", 1)[0][:60].decode("latin-1", "replace").strip()
+    if ";" in first or "," in first:
+        return f"un tableau (première ligne « {first} »)"
+    return f"un fichier dont la première ligne est « {first} »" if first else "un fichier vide"
+
+
+def sniff(raw: bytes) -> None:
+    """Raise `InputError` unless the file begins as a DSN (or a lot of DSNs) does."""
+    head = raw[:4096].removeprefix(BOM).lstrip(b"\r\n\t ")
+    if b"\x00" in raw[:4096]:
+        raise InputError("ce n'est pas une DSN : fichier binaire", code="pas_dsn",
+                         todo="déposez la DSN exportée par la paie (fichier texte)")
+    if not (head.startswith(b"S10.G00.00.001,'") or head.startswith(b"S05.G51.00.")):
+        raise InputError(
+            f"ce n'est pas une DSN : c'est {_what_it_is(head)}", code="pas_dsn",
+            where="début du fichier",
+            todo="déposez le fichier DSN (lignes S10.G00.00.001,'…') exporté par la paie")
+
+
+def _decode(raw: bytes) -> tuple[bytes, str]:
+    """The bytes as UTF-8, and the encoding they were in."""
+    data = raw.removeprefix(BOM)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1").encode("utf-8"), "iso-8859-1"
+    return data, "utf-8"
+
+
+def _lines(data: bytes) -> pa.LargeStringArray:
+    """The file's lines (LF or CRLF) as one Arrow array, cut by numpy (no copy per line)."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    offsets = np.concatenate([[0], ends + 1]).astype(np.int64)
+    lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets),
+                                             pa.py_buffer(data))
+    return pc.utf8_rtrim(lines, characters="\r\n")
+
+
+def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
+    return pd.DataFrame({"ligne": line, "rubrique": rubrique, "valeur": valeur, "code": code,
+                         "message": READING_CODES[code]}, columns=LECTURE_COLUMNS)
+
+
+class _Reader:
+    """One file's lines, rubrics and block instances as arrays."""
+
+    def __init__(self, lines: pa.Array) -> None:
+        self.problems: list[pd.DataFrame] = []
+        number = np.arange(1, len(lines) + 1)
+        filled = pc.greater(pc.utf8_length(lines), 0).to_numpy(zero_copy_only=False)
+        shaped = pc.match_substring_regex(lines, LINE).to_numpy(zero_copy_only=False)
+        bad = filled & ~shaped
+        if bad.any():
+            shown = pc.utf8_slice_codeunits(lines.filter(pa.array(bad)), 0, 60)
+            self.problems.append(_problem(number[bad], "", shown.to_pandas(), "LIGNE_ILLISIBLE"))
+        kept = lines.filter(pa.array(shaped))
+        self.line = number[shaped]
+        self.block = pc.utf8_slice_codeunits(kept, 0, 10)
+        self.code = pc.utf8_slice_codeunits(kept, 0, 14)
+        self.value = pc.utf8_slice_codeunits(kept, 16, -1)
+        lot = np.zeros(len(kept), dtype=bool)
+        for prefix in LOT_PREFIXES:
+            lot |= pc.starts_with(kept, prefix).to_numpy(zero_copy_only=False)
+        self.lot = lot
+        encoded = pc.dictionary_encode(self.block)
+        self.names = encoded.dictionary.to_pylist()
+        self.block_index = encoded.indices.to_numpy()
+        self.number = pc.cast(pc.utf8_slice_codeunits(kept, 11, 14), pa.int32()).to_numpy()
+        new = np.ones(len(kept), dtype=bool)
+        new[1:] = ((self.block_index[1:] != self.block_index[:-1])
+                   | (self.number[1:] <= self.number[:-1]))
+        self.instance = np.cumsum(new) - 1
+        self.instance_block = self.block_index[new]
+        self.instance_line = self.line[new]
+        self.usable = ~lot
+
+    def positions(self, code: str) -> np.ndarray:
+        """The instances of a block, in file order."""
+        if code not in self.names:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.instance_block == self.names.index(code))
+
+    def check_values(self) -> None:
+        """Each declared rubric's values against its kind; an unusable one is a problem row
+        and left out (absent)."""
+        empty = pc.equal(pc.utf8_length(self.value), 0).to_numpy(zero_copy_only=False)
+        empty &= self.usable
+        if empty.any():
+            self.problems.append(_problem(self.line[empty], self._codes(empty), "",
+                                          "VALEUR_VIDE"))
+            self.usable &= ~empty
+        for block in BLOCKS:
+            for rubric in block.rubrics:
+                full = f"{block.code}.{rubric.number}"
+                at = np.flatnonzero(self.usable & pc.equal(self.code, full).to_numpy(
+                    zero_copy_only=False))
+                if len(at):
+                    self._check(at, full, rubric.kind, rubric.max_length)
+
+    def _codes(self, mask: np.ndarray) -> pd.Series:
+        return self.code.filter(pa.array(mask)).to_pandas()
+
+    def _check(self, at: np.ndarray, full: str, kind: Kind, max_length: int) -> None:
+        values = self.value.take(pa.array(at))
+        if kind is Kind.NIR:
+            text = pd.Series(values.to_pandas(), dtype="str").str.upper()
+            ok = (nir_checked(text)[0] & (text.str.len() == 13)).to_numpy()
+            code, shown = "NIR_INVALIDE", mask_nir(text)
+        else:
+            ok = np.ones(len(at), dtype=bool)
+            if kind in _PATTERNS:
+                ok &= pc.match_substring_regex(values, f"^{_PATTERNS[kind]}$").to_numpy(
+                    zero_copy_only=False)
+            if kind is Kind.DATE and ok.any():
+                distinct = pd.Series(values.to_pandas()).where(ok)
+                ok &= pd.to_datetime(distinct, format="%d%m%Y", errors="coerce").notna().to_numpy()
+            if max_length:
+                ok &= pc.less_equal(pc.utf8_length(values), max_length).to_numpy(
+                    zero_copy_only=False)
+            code, shown = "FORMAT", pd.Series(values.to_pandas()).str.slice(0, 60)
+        if not ok.all():
+            self.problems.append(_problem(self.line[at[~ok]], full, shown[~ok].to_numpy(), code))
+            self.usable[at[~ok]] = False
+
+
+def _attach(reader: _Reader) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each declared block's valid instances, their parent instance and declaration: the
+    latest parent instance above, within the same declaration; out of place otherwise."""
+    declarations = reader.positions(DECLARATION.code)
+    found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for block in BLOCKS:  # parents come before children in BLOCKS
+        mine = reader.positions(block.code)
+        slot_decl = np.searchsorted(declarations, mine, side="right") - 1
+        decl = (np.where(slot_decl >= 0, declarations[np.maximum(slot_decl, 0)], -1)
+                if len(declarations) else np.full(len(mine), -1))
+        if not block.parent:
+            parent = np.full(len(mine), -1)
+            ok = np.ones(len(mine), dtype=bool)
+        else:
+            parents, _parent_parent, parent_decl = found.get(
+                block.parent, (np.zeros(0, np.int64),) * 3)
+            slot = np.searchsorted(parents, mine, side="right") - 1
+            ok = slot >= 0
+            safe = np.maximum(slot, 0)
+            parent = np.where(ok, parents[safe], -1) if len(parents) else np.full(len(mine), -1)
+            if block.parent != ENVOI.code and len(parents):
+                ok &= np.where(ok, parent_decl[safe], -2) == decl
+        if not ok.all():
+            lines = reader.instance_line[mine[~ok]]
+            reader.problems.append(_problem(lines, block.code, "", "BLOC_HORS_PLACE"))
+        found[block.code] = (mine[ok], parent[ok], decl[ok])
+    return found
+
+
+def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.ndarray,
+           decls: np.ndarray) -> pd.DataFrame:
+    """One row per instance, one column per declared rubric (pivoted in Arrow)."""
+    row_of = np.full(len(reader.instance_block), -1)
+    row_of[instances] = np.arange(len(instances))
+    columns: dict[str, pa.Array] = {}
+    in_block = pc.equal(reader.block, block.code).to_numpy(zero_copy_only=False) & reader.usable
+    for rubric in block.rubrics:
+        at = np.flatnonzero(in_block & (reader.number == int(rubric.number)))
+        rows = row_of[reader.instance[at]]
+        at, rows = at[rows >= 0], rows[rows >= 0]
+        source = np.full(len(instances), -1)
+        source[rows] = at  # a rubric given twice in one instance: the last one
+        taken = reader.value.take(pa.array(source, mask=source < 0))
+        columns[rubric.name] = pc.fill_null(taken, "")
+    frame = pa.table(columns).to_pandas() if columns else pd.DataFrame(index=range(0))
+    frame["_id"] = instances
+    frame["_parent"] = parents
+    frame["_decl"] = decls
+    frame["_ligne"] = reader.instance_line[instances] if len(instances) else []
+    return frame
+
+
+def _totals(reader: _Reader, tables: dict[str, pd.DataFrame]) -> None:
+    """S90.G00.90.001 = the rubric lines of its envoi (S10…S90, lot lines out); .002 = its
+    declarations."""
+    envois = reader.positions(ENVOI.code)
+    if not len(envois):
+        return
+    starts = reader.instance_line[envois]
+    counted = ~reader.lot
+    envoi_of_line = np.searchsorted(starts, reader.line, side="right") - 1
+    lines = np.bincount(envoi_of_line[counted & (envoi_of_line >= 0)], minlength=len(envois))
+    declarations = tables[DECLARATION.name]
+    per_envoi = np.bincount(np.searchsorted(envois, declarations["_parent"], side="right") - 1,
+                            minlength=len(envois)) if len(declarations) else np.zeros(
+        len(envois), dtype=np.int64)
+    for total in tables[TOTAL.name].to_dict("records"):  # one per envoi: a handful
+        envoi = int(np.searchsorted(envois, total["_parent"], side="right") - 1)
+        want = (str(lines[envoi]), str(per_envoi[envoi]))
+        if (total["lignes"], total["declarations"]) != want:
+            reader.problems.append(_problem(
+                np.array([total["_ligne"]]), TOTAL.rubric("lignes"),
+                f"{total['lignes']} / {total['declarations']} (fichier : {want[0]} / "
+                f"{want[1]})", "TOTAUX_S90"))
+
+
+def read(raw: bytes) -> Dsn:
+    """Read a DSN leniently, or raise `InputError` for a file that is not one."""
+    sniff(raw)
+    data, encoding = _decode(raw)
+    reader = _Reader(_lines(data))
+    reader.check_values()
+    attached = _attach(reader)
+    tables = {b.name: _table(reader, b, *attached[b.code]) for b in BLOCKS}
+    _totals(reader, tables)
+    problems = (pd.concat(reader.problems, ignore_index=True).sort_values("ligne", kind="stable")
+                if reader.problems else pd.DataFrame(columns=LECTURE_COLUMNS))
+    warnings = []
+    if encoding == "utf-8" and re.search(rb"[\x80-\xff]", data[:1 << 20]):
+        warnings.append("fichier en UTF-8 (la norme attend ISO-8859-1) : lu en UTF-8")
+    log.info("DSN: %d lines, %d declarations, %d individuals, %d reading problems",
+             len(reader.line), len(tables[DECLARATION.name]), len(tables["individu"]),
+             len(problems))
+    return Dsn(tables=tables, problems=problems.reset_index(drop=True), encoding=encoding,
+               lines=len(reader.line), warnings=warnings)

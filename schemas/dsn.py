@@ -1,0 +1,115 @@
+"""The DSN (déclaration sociale nominative) blocks and rubrics gedflow reads, declared once:
+each rubric with its kind, each block with its parent in the tree (the rubric codes of the norm,
+NEODeS P24V01–P26V01). A line is `Sxx.Gxx.xx.xxx,'value'`; a block instance attaches to the
+latest instance of its parent above it. Blocks not declared here are kept for the totals and
+otherwise ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    TEXT = "texte"
+    DATE = "date JJMMAAAA"
+    AMOUNT = "montant"  # -?digits.2 decimals
+    CODE = "code"  # digits and letters, no blank
+    NIR = "NIR"  # 13 characters, no key
+
+
+@dataclass(frozen=True)
+class Rubric:
+    number: str  # the last 3 digits: "001"
+    name: str
+    kind: Kind
+    max_length: int = 0  # 0: no limit checked
+
+
+@dataclass(frozen=True)
+class Block:
+    code: str  # "S21.G00.30"
+    name: str
+    parent: str  # "" for the envoi
+    rubrics: tuple[Rubric, ...]
+
+    def rubric(self, name: str) -> str:
+        """The full rubric code of a named rubric: `S21.G00.30.001`."""
+        return f"{self.code}.{next(r.number for r in self.rubrics if r.name == name)}"
+
+
+T, D, A, C, N = Kind.TEXT, Kind.DATE, Kind.AMOUNT, Kind.CODE, Kind.NIR
+
+ENVOI = Block("S10.G00.00", "envoi", "", (
+    Rubric("001", "logiciel", T), Rubric("005", "essai_reel", C, 2),  # 01 test, 02 réel
+    Rubric("006", "norme", C, 6), Rubric("008", "type_envoi", C, 2),
+))
+DECLARATION = Block("S20.G00.05", "declaration", "S10.G00.00", (
+    Rubric("001", "nature", C, 2), Rubric("002", "type", C, 2), Rubric("003", "fraction", C, 2),
+    Rubric("004", "ordre", C, 10), Rubric("005", "mois", D), Rubric("006", "id_annulee", T),
+    Rubric("007", "date_constitution", D), Rubric("009", "identifiant_metier", T, 15),
+))
+ENTREPRISE = Block("S21.G00.06", "entreprise", "S20.G00.05", (
+    Rubric("001", "siren", C, 9), Rubric("002", "nic_siege", C, 5), Rubric("003", "apen", C, 5),
+    Rubric("004", "adresse", T, 50), Rubric("005", "code_postal", C, 5),
+    Rubric("006", "ville", T, 50),
+))
+ETABLISSEMENT = Block("S21.G00.11", "etablissement", "S21.G00.06", (
+    Rubric("001", "nic", C, 5), Rubric("002", "apet", C, 5), Rubric("003", "adresse", T, 50),
+    Rubric("004", "code_postal", C, 5), Rubric("005", "ville", T, 50),
+))
+VERSEMENT_OPS = Block("S21.G00.20", "versement_organisme", "S21.G00.11", (
+    Rubric("001", "organisme", T, 14), Rubric("005", "montant", A), Rubric("010", "mode", C, 2),
+    Rubric("012", "siret_payeur", C, 14),
+))
+INDIVIDU = Block("S21.G00.30", "individu", "S21.G00.11", (
+    Rubric("001", "nir", N), Rubric("002", "nom", T, 80), Rubric("003", "nom_usage", T, 80),
+    Rubric("004", "prenoms", T, 80), Rubric("005", "sexe", C, 2),
+    Rubric("006", "date_naissance", C, 8),  # JJMMAAAA, 99 allowed for day and month
+    Rubric("007", "lieu_naissance", T, 30), Rubric("014", "dept_naissance", C, 2),
+    Rubric("019", "matricule", T, 30), Rubric("020", "ntt", C, 40),
+))
+CONTRAT = Block("S21.G00.40", "contrat", "S21.G00.30", (
+    Rubric("001", "date_debut", D), Rubric("007", "nature", C, 2), Rubric("009", "numero", T, 20),
+    Rubric("010", "fin_prevue", D),
+))
+FIN_CONTRAT = Block("S21.G00.62", "fin_contrat", "S21.G00.40", (
+    Rubric("001", "date_fin", D), Rubric("002", "motif", C, 3),
+))
+VERSEMENT = Block("S21.G00.50", "versement", "S21.G00.30", (
+    Rubric("001", "date_versement", D), Rubric("002", "remuneration_nette_fiscale", A),
+    Rubric("006", "taux", T, 5), Rubric("007", "type_taux", C, 2),
+    Rubric("008", "identifiant_taux", T, 18), Rubric("009", "montant_pas", A),
+    Rubric("013", "montant_soumis", A),
+))
+TOTAL = Block("S90.G00.90", "total", "S10.G00.00", (
+    Rubric("001", "lignes", C, 10), Rubric("002", "declarations", C, 10),
+))
+BLOCKS = (ENVOI, DECLARATION, ENTREPRISE, ETABLISSEMENT, VERSEMENT_OPS, INDIVIDU, CONTRAT,
+          FIN_CONTRAT, VERSEMENT, TOTAL)
+BY_CODE = {b.code: b for b in BLOCKS}
+# Lot envelope of files as an organism receives them: around whole DSNs, outside their totals.
+LOT_PREFIXES = ("S05.", "S06.", "S95.", "S96.")
+
+# S10.G00.00.005; S20.G00.05.001 / .002.
+REEL, TEST = "02", "01"
+MENSUELLE = "01"
+ANNULE_ET_REMPLACE = "03"
+SANS_INDIVIDU_TYPES = ("02", "05")
+# S21.G00.40.007 → the DPAE side's contract nature.
+NATURE_CONTRAT = {"01": "CDI", "02": "CDD", "03": "CTT", "07": "CDI", "08": "CDI"}
+STAGE = "29"
+# S21.G00.30.005.
+SEXE = {"01": "M", "02": "F"}
+
+# What gedflow could not use while reading (one row of <stem>.lecture.csv each).
+READING_CODES = {
+    "LIGNE_ILLISIBLE": "ligne hors de la syntaxe Sxx.Gxx.xx.xxx,'valeur' : ignorée",
+    "BLOC_HORS_PLACE": "bloc sans son bloc parent au-dessus de lui : ignoré",
+    "VALEUR_VIDE": "valeur vide : traitée comme absente",
+    "FORMAT": "valeur de la mauvaise forme ou longueur : ignorée",
+    "NIR_INVALIDE": "NIR inutilisable : salarié rapproché par son matricule",
+    "TOTAUX_S90": "totaux S90 différents du fichier",
+}
+LECTURE_COLUMNS = ["ligne", "rubrique", "valeur", "code", "message"]

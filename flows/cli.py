@@ -29,6 +29,7 @@ from flows.cli_common import (
     parse_day,
     settings_or_exit,
 )
+from flows.dsn_cli import dsn_app
 from flows.portal_cli import credentials_app, doctor, offline_app
 from flows.prefect_env import LazyApi, configure, migrate_prefect_home
 from flows.service_cli import serve, server_app, status, watch
@@ -49,7 +50,7 @@ from gedflow.intake import Outcome, claim_ready
 from gedflow.mail import read_mapibox, write_mail_section
 from gedflow.portal import offline
 from gedflow.registry.db import migrate
-from gedflow.registry.tables import dossier, employeur, salarie, taux
+from gedflow.registry.tables import dossier, employeur, salarie, taux, versement_pas
 from gedflow.registry.transfer import TransferRequest, transfer
 from gedflow.settings import Settings
 
@@ -235,23 +236,32 @@ def _show_dossier(conn: Connection, code: str) -> None:
     latest = select(taux.c.salarie_id, func.max(taux.c.id).label("tid")).group_by(
         taux.c.salarie_id
     ).subquery()
+    applied = select(versement_pas.c.salarie_id, func.max(versement_pas.c.id).label("vid")
+                     ).group_by(versement_pas.c.salarie_id).subquery()
     rows = conn.execute(
         select(employeur.c.siret, employeur.c.raison_sociale, salarie.c.matricule,
-               salarie.c.nom, salarie.c.prenoms, salarie.c.nir, taux.c.taux_pas, taux.c.type_taux)
+               salarie.c.nom, salarie.c.prenoms, salarie.c.nir, taux.c.taux_pas, taux.c.type_taux,
+               versement_pas.c.taux.label("applique"), versement_pas.c.type_taux.label("type_dsn"),
+               versement_pas.c.date_versement)
         .select_from(employeur)
         .outerjoin(salarie, salarie.c.employeur_id == employeur.c.id)
         .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
         .outerjoin(taux, taux.c.id == latest.c.tid)
+        .outerjoin(applied, applied.c.salarie_id == salarie.c.id)
+        .outerjoin(versement_pas, versement_pas.c.id == applied.c.vid)
         .where(employeur.c.dossier_id == dossier_id)
         .order_by(employeur.c.siret, salarie.c.matricule)
     ).all()
     table = Table(title=f"Dossier {code}")
-    for col in ("siret", "raison sociale", "matricule", "nom", "prénoms", "nir", "taux", "type"):
+    for col in ("siret", "raison sociale", "matricule", "nom", "prénoms", "nir", "taux", "type",
+                "dernier taux appliqué (DSN)"):
         table.add_column(col)
     masked = mask_nir(pd.Series([r.nir or "" for r in rows], dtype=object))
     for r, nir in zip(rows, masked, strict=True):
+        applied_text = (f"{r.applique} ({r.type_dsn}) le {r.date_versement:%d/%m/%Y}"
+                        if r.applique is not None and r.date_versement else r.applique or "")
         table.add_row(r.siret, r.raison_sociale, r.matricule or "", r.nom or "", r.prenoms or "",
-                      nir, r.taux_pas or "", r.type_taux or "")
+                      nir, r.taux_pas or "", r.type_taux or "", applied_text)
     console.print(table)
 
 
@@ -517,6 +527,7 @@ for command in (serve, watch, status, doctor):
     app.command()(command)
 app.add_typer(server_app, name="server")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(dsn_app, name="dsn")
 app.add_typer(offline_app, name="offline")
 
 

@@ -200,3 +200,23 @@ def test_reading_problems_in_the_lecture_report(settings: Settings, engine: Engi
     assert "28503751120" not in Path(settings.outbox / "dsn/2026_03/p.lecture.csv").read_text()
     with engine.connect() as conn:  # matched on its matricule, NIR left empty
         assert conn.execute(select(salarie.c.matricule, salarie.c.nir)).all() == [("A001", "")]
+
+
+def test_the_example_completes_the_example_registry(registry: Engine, settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    from .conftest import EXAMPLES
+
+    outcome = _run(settings, registry, "dsn/ASSO-TILLEULS/dsn_2022_09.dsn",
+                   (EXAMPLES / "dsn/dsn_2022_09.dsn").read_bytes())
+    assert outcome.outcome == "archived", outcome.reason
+    assert (outcome.summary["81234567600017"], outcome.summary["42198765200029"]) == (
+        "integree", "integree")
+    assert _lecture(settings, "dsn_2022_09", "2022_09").empty
+    with registry.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(salarie)).scalar() == 4  # matched
+    shown = CliRunner().invoke(app, ["registry", "show", "--dossier", "ASSO-TILLEULS",
+                                     "--root", str(settings.root)], terminal_width=200)
+    assert "5.10 (01) le 30/09/2022" in shown.output and "1790169123045" not in shown.output

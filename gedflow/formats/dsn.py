@@ -40,7 +40,9 @@ from schemas.dsn import (
 
 log = logging.getLogger(__name__)
 BOM = b"\xef\xbb\xbf"
-LINE = r"^S\d{2}\.G\d{2}\.\d{2}\.\d{3},'.*'$"
+TEXT = pa.large_string()
+CODE = r"S\d{2}\.G\d{2}\.\d{2}\.\d{3}"  # a line is CODE,'value'
+
 _PATTERNS = {Kind.DATE: r"\d{8}", Kind.AMOUNT: r"-?\d+\.\d{2}", Kind.CODE: r"[^\s']+"}
 _NOT_DSN = (
     (b"%PDF", "un PDF"), (b"PK\x03\x04", "une archive ZIP"), (b"\x1f\x8b", "un fichier gzip"),
@@ -99,15 +101,38 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     return data, "utf-8"
 
 
-def _lines(data: bytes) -> pa.LargeStringArray:
-    """The file's lines (LF or CRLF) as one Arrow array, cut by numpy (no copy per line)."""
+@dataclass
+class _Cut:
+    """The file's lines as positions in its buffer: where each starts and ends (without the
+    `\r\n`), found by numpy; texts are taken out of the buffer by Arrow, never one by one."""
+
+    data: bytes
+    bytes_: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def texts(self, begin: np.ndarray, stop: np.ndarray, kind: pa.DataType = TEXT) -> pa.Array:
+        """The texts [begin, stop) of the buffer (begin ≤ stop, both increasing): an array
+        alternating gaps and texts over the buffer, its texts taken. Bytes (`kind` binary)
+        where a cut may fall inside a character."""
+        bounds = np.empty(2 * len(begin) + 1, dtype=np.int64)
+        bounds[0] = 0
+        bounds[1::2] = begin
+        bounds[2::2] = stop
+        both = pa.Array.from_buffers(kind, 2 * len(begin),
+                                     [None, pa.py_buffer(bounds), pa.py_buffer(self.data)])
+        return both.take(pa.array(np.arange(1, 2 * len(begin), 2)))
+
+
+def _cut(data: bytes) -> _Cut:
     if not data.endswith(b"\n"):
         data += b"\n"
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    offsets = np.concatenate([[0], ends + 1]).astype(np.int64)
-    lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets),
-                                             pa.py_buffer(data))
-    return pc.utf8_rtrim(lines, characters="\r\n")
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    newline = np.flatnonzero(buffer == 10)
+    start = np.concatenate([[0], newline[:-1] + 1]).astype(np.int64)
+    end = newline.astype(np.int64)
+    end -= (end > start) & (buffer[np.maximum(end - 1, 0)] == 13)  # CRLF
+    return _Cut(data, buffer, start, end)
 
 
 def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
@@ -116,37 +141,57 @@ def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
 
 
 class _Reader:
-    """One file's lines, rubrics and block instances as arrays."""
+    """One file's lines, rubrics and block instances as arrays. Lines are grouped by rubric
+    code once (a stable sort of their dictionary codes), so each declared rubric is found
+    without a pass over the whole file."""
 
-    def __init__(self, lines: pa.Array) -> None:
+    def __init__(self, cut: _Cut) -> None:
         self.problems: list[pd.DataFrame] = []
-        number = np.arange(1, len(lines) + 1)
-        filled = pc.greater(pc.utf8_length(lines), 0).to_numpy(zero_copy_only=False)
-        shaped = pc.match_substring_regex(lines, LINE).to_numpy(zero_copy_only=False)
-        bad = filled & ~shaped
+        start, end, buffer = cut.start, cut.end, cut.bytes_
+        number = np.arange(1, len(start) + 1)
+        length = end - start
+        long_enough = length >= 17  # CODE (14) ,' (2) … '
+        at = np.where(long_enough, start, 0)
+        shaped = long_enough & (buffer[at + 14] == 44) & (buffer[at + 15] == 39) & (
+            buffer[np.where(long_enough, end - 1, 0)] == 39)
+        codes = pc.dictionary_encode(cut.texts(start, np.minimum(start + 14, end),
+                                               pa.large_binary()))
+        names = [n.decode("utf-8", "replace") for n in codes.dictionary.to_pylist()]
+        known = np.array([re.fullmatch(CODE, n) is not None for n in names] + [False])
+        index = codes.indices.to_numpy()
+        shaped &= known[index]
+        bad = (length > 0) & ~shaped
         if bad.any():
-            shown = pc.utf8_slice_codeunits(lines.filter(pa.array(bad)), 0, 60)
-            self.problems.append(_problem(number[bad], "", shown.to_pandas(), "LIGNE_ILLISIBLE"))
-        kept = lines.filter(pa.array(shaped))
-        self.line = number[shaped]
-        self.block = pc.utf8_slice_codeunits(kept, 0, 10)
-        self.code = pc.utf8_slice_codeunits(kept, 0, 14)
-        self.value = pc.utf8_slice_codeunits(kept, 16, -1)
-        lot = np.zeros(len(kept), dtype=bool)
-        for prefix in LOT_PREFIXES:
-            lot |= pc.starts_with(kept, prefix).to_numpy(zero_copy_only=False)
-        self.lot = lot
-        encoded = pc.dictionary_encode(self.block)
-        self.names = encoded.dictionary.to_pylist()
-        self.block_index = encoded.indices.to_numpy()
-        self.number = pc.cast(pc.utf8_slice_codeunits(kept, 11, 14), pa.int32()).to_numpy()
-        new = np.ones(len(kept), dtype=bool)
+            shown = [t.decode("utf-8", "replace") for t in cut.texts(
+                start[bad], np.minimum(end[bad], start[bad] + 60), pa.large_binary()).to_pylist()]
+            self.problems.append(_problem(number[bad], "", shown, "LIGNE_ILLISIBLE"))
+        keep = np.flatnonzero(shaped)
+        self.line = number[keep]
+        self.value = cut.texts(start[keep] + 16, end[keep] - 1)
+        self.code_index = index[keep]
+        self.code_names = names
+        blocks = [n[:10] for n in names]
+        self.names = sorted(set(blocks))
+        self.block_index = np.array([self.names.index(b) for b in blocks] + [0])[
+            self.code_index]
+        self.number = np.array([int(n[11:14]) if re.fullmatch(CODE, n) else 0
+                                for n in names] + [0])[self.code_index]
+        self.lot = np.array([n.startswith(LOT_PREFIXES) for n in names] + [False])[
+            self.code_index]
+        order = np.argsort(self.code_index, kind="stable")
+        bounds = np.searchsorted(self.code_index[order], np.arange(len(names) + 1))
+        self._by_code = {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
+        new = np.ones(len(keep), dtype=bool)
         new[1:] = ((self.block_index[1:] != self.block_index[:-1])
                    | (self.number[1:] <= self.number[:-1]))
         self.instance = np.cumsum(new) - 1
         self.instance_block = self.block_index[new]
         self.instance_line = self.line[new]
-        self.usable = ~lot
+        self.usable = ~self.lot
+
+    def at(self, code: str) -> np.ndarray:
+        """The positions (in file order) of a rubric's lines."""
+        return self._by_code.get(code, np.zeros(0, dtype=np.int64))
 
     def positions(self, code: str) -> np.ndarray:
         """The instances of a block, in file order."""
@@ -156,45 +201,48 @@ class _Reader:
 
     def check_values(self) -> None:
         """Each declared rubric's values against its kind; an unusable one is a problem row
-        and left out (absent)."""
+        and left out (absent). Empty values anywhere are reported and left out."""
         empty = pc.equal(pc.utf8_length(self.value), 0).to_numpy(zero_copy_only=False)
         empty &= self.usable
         if empty.any():
-            self.problems.append(_problem(self.line[empty], self._codes(empty), "",
-                                          "VALEUR_VIDE"))
+            codes = np.array(self.code_names)[self.code_index[empty]]
+            self.problems.append(_problem(self.line[empty], codes, "", "VALEUR_VIDE"))
             self.usable &= ~empty
         for block in BLOCKS:
             for rubric in block.rubrics:
                 full = f"{block.code}.{rubric.number}"
-                at = np.flatnonzero(self.usable & pc.equal(self.code, full).to_numpy(
-                    zero_copy_only=False))
+                at = self.at(full)
+                at = at[self.usable[at]]
                 if len(at):
                     self._check(at, full, rubric.kind, rubric.max_length)
 
-    def _codes(self, mask: np.ndarray) -> pd.Series:
-        return self.code.filter(pa.array(mask)).to_pandas()
-
     def _check(self, at: np.ndarray, full: str, kind: Kind, max_length: int) -> None:
-        values = self.value.take(pa.array(at))
+        """The rubric's values against its kind, each distinct value checked once."""
+        encoded = pc.dictionary_encode(self.value.take(pa.array(at)))
+        distinct = encoded.dictionary
         if kind is Kind.NIR:
-            text = pd.Series(values.to_pandas(), dtype="str").str.upper()
+            text = pd.Series(distinct.to_pandas(), dtype="str").str.upper()
             ok = (nir_checked(text)[0] & (text.str.len() == 13)).to_numpy()
-            code, shown = "NIR_INVALIDE", mask_nir(text)
+            code = "NIR_INVALIDE"
         else:
-            ok = np.ones(len(at), dtype=bool)
+            ok = np.ones(len(distinct), dtype=bool)
             if kind in _PATTERNS:
-                ok &= pc.match_substring_regex(values, f"^{_PATTERNS[kind]}$").to_numpy(
+                ok &= pc.match_substring_regex(distinct, f"^{_PATTERNS[kind]}$").to_numpy(
                     zero_copy_only=False)
             if kind is Kind.DATE and ok.any():
-                distinct = pd.Series(values.to_pandas()).where(ok)
-                ok &= pd.to_datetime(distinct, format="%d%m%Y", errors="coerce").notna().to_numpy()
+                dates = pd.Series(distinct.to_pandas()).where(ok)
+                ok &= pd.to_datetime(dates, format="%d%m%Y", errors="coerce").notna().to_numpy()
             if max_length:
-                ok &= pc.less_equal(pc.utf8_length(values), max_length).to_numpy(
+                ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
                     zero_copy_only=False)
-            code, shown = "FORMAT", pd.Series(values.to_pandas()).str.slice(0, 60)
-        if not ok.all():
-            self.problems.append(_problem(self.line[at[~ok]], full, shown[~ok].to_numpy(), code))
-            self.usable[at[~ok]] = False
+            code = "FORMAT"
+        if ok.all():
+            return
+        bad = ~ok[encoded.indices.to_numpy()]
+        values = pd.Series(self.value.take(pa.array(at[bad])).to_pandas(), dtype="str")
+        shown = mask_nir(values.str.upper()) if kind is Kind.NIR else values.str.slice(0, 60)
+        self.problems.append(_problem(self.line[at[bad]], full, shown.to_numpy(), code))
+        self.usable[at[bad]] = False
 
 
 def _attach(reader: _Reader) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -232,9 +280,9 @@ def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.nda
     row_of = np.full(len(reader.instance_block), -1)
     row_of[instances] = np.arange(len(instances))
     columns: dict[str, pa.Array] = {}
-    in_block = pc.equal(reader.block, block.code).to_numpy(zero_copy_only=False) & reader.usable
     for rubric in block.rubrics:
-        at = np.flatnonzero(in_block & (reader.number == int(rubric.number)))
+        at = reader.at(f"{block.code}.{rubric.number}")
+        at = at[reader.usable[at]]
         rows = row_of[reader.instance[at]]
         at, rows = at[rows >= 0], rows[rows >= 0]
         source = np.full(len(instances), -1)
@@ -277,7 +325,7 @@ def read(raw: bytes) -> Dsn:
     """Read a DSN leniently, or raise `InputError` for a file that is not one."""
     sniff(raw)
     data, encoding = _decode(raw)
-    reader = _Reader(_lines(data))
+    reader = _Reader(_cut(data))
     reader.check_values()
     attached = _attach(reader)
     tables = {b.name: _table(reader, b, *attached[b.code]) for b in BLOCKS}

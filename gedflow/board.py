@@ -1,6 +1,7 @@
-"""The rolling status board per dossier and month, for the Prefect UI: CRM received / integrated /
-held, DPAE prepared / sent / AR received / errors, files quarantined. Months are the data's own
-(CRM period, hiring date; quarantine: the day the file came, all dossiers)."""
+"""The rolling status board per dossier and month, for the Prefect UI: DSN read / integrated,
+CRM received / integrated / held, DPAE prepared / sent / AR received / errors, files
+quarantined. Months are the data's own (DSN and CRM period, hiring date; quarantine: the day the
+file came, all dossiers)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from gedflow.registry.tables import (
     contrat,
     crm_declaration,
     dossier,
+    dsn_declaration,
     employeur,
     ledger,
     salarie,
 )
 
+DSN_COLUMNS = {"integree": "intégrées", "remplacee": "remplacées", "test": "de test",
+               "rien": "sans rien à intégrer"}
 CRM_COLUMNS = {"integre": "intégrés", "deja_integre": "intégrés", "retenu": "retenus",
                "anomalies": "avec anomalies"}
 DPAE_COLUMNS = {"a_declarer": "à déclarer", "a_corriger": "à corriger",
@@ -38,7 +42,7 @@ def _month(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).dt.strftime("%Y-%m")
 
 
-def _frames(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _frames(engine: Engine) -> tuple[pd.DataFrame, ...]:
     """Counts per (dossier, date, statut), counted by the database, not row by row here."""
     n = func.count().label("n")
     with engine.connect() as conn:
@@ -55,13 +59,20 @@ def _frames(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             .join(dossier, dossier.c.id == employeur.c.dossier_id)
             .group_by(dossier.c.code, contrat.c.date_embauche, contrat.c.statut)).all(),
             columns=["dossier", "date_embauche", "statut", "n"])
+        dsn = pd.DataFrame(conn.execute(
+            select(dossier.c.code, dsn_declaration.c.mois, dsn_declaration.c.statut, n)
+            .join(employeur, employeur.c.siret == dsn_declaration.c.siret)
+            .join(dossier, dossier.c.id == employeur.c.dossier_id)
+            .group_by(dossier.c.code, dsn_declaration.c.mois, dsn_declaration.c.statut)).all(),
+            columns=["dossier", "mois", "statut", "n"])
         quarantined = pd.DataFrame(conn.execute(
             select(ledger.c.received_at).where(ledger.c.outcome == "quarantined")).all(),
             columns=["received_at"])
     crm["month"] = _month(crm["periode"])
     hires["month"] = _month(hires["date_embauche"])
     quarantined["month"] = _month(quarantined["received_at"])
-    return crm, hires, quarantined
+    dsn["month"] = _month(dsn["mois"])
+    return crm, hires, quarantined, dsn
 
 
 def _slug(code: str) -> str:
@@ -77,16 +88,20 @@ def _counts(frame: pd.DataFrame, labels: dict[str, str]) -> dict[str, int]:
 
 def boards(engine: Engine, latest_months: int = 3) -> list[Board]:
     """Each dossier's board for the latest months that have CRM or hires data."""
-    crm, hires, quarantined = _frames(engine)
-    months = sorted(set(crm["month"].dropna()) | set(hires["month"].dropna()))[-latest_months:]
-    dossiers = sorted(set(crm["dossier"]) | set(hires["dossier"]))
+    crm, hires, quarantined, dsn = _frames(engine)
+    months = sorted(set(crm["month"].dropna()) | set(hires["month"].dropna())
+                    | set(dsn["month"].dropna()))[-latest_months:]
+    dossiers = sorted(set(crm["dossier"]) | set(hires["dossier"]) | set(dsn["dossier"]))
     out = []
     for code in dossiers:
         for month in months:
             c = crm[(crm["dossier"] == code) & (crm["month"] == month)]
             h = hires[(hires["dossier"] == code) & (hires["month"] == month)]
             q = int((quarantined["month"] == month).sum())
+            d = dsn[(dsn["dossier"] == code) & (dsn["month"] == month)]
             lines = [f"# {code} — {month}", "", "| | |", "|---|---|",
+                     f"| DSN lues | {int(d['n'].sum())} |",
+                     *[f"| DSN {k} | {v} |" for k, v in _counts(d, DSN_COLUMNS).items()],
                      f"| CRM reçus | {int(c['n'].sum())} |",
                      *[f"| CRM {k} | {v} |" for k, v in _counts(c, CRM_COLUMNS).items()],
                      f"| DPAE (embauches du mois) | {int(h['n'].sum())} |",

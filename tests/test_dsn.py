@@ -220,3 +220,13 @@ def test_the_example_completes_the_example_registry(registry: Engine, settings: 
     shown = CliRunner().invoke(app, ["registry", "show", "--dossier", "ASSO-TILLEULS",
                                      "--root", str(settings.root)], terminal_width=200)
     assert "5.10 (01) le 30/09/2022" in shown.output and "1790169123045" not in shown.output
+
+
+def test_the_dossier_board_has_a_dsn_line(settings: Settings, engine: Engine) -> None:
+    from gedflow.board import boards
+
+    _run(settings, engine, "dsn/ASSO/a.dsn",
+         dsn_bytes(envoi(declaration([Person(nir=NIR_A, matricule="A001")]))))
+    [board] = [b for b in boards(engine) if b.dossier == "ASSO" and b.month == "2026-03"]
+    assert "| DSN lues | 1 |" in board.markdown
+    assert "| DSN intégrées | 1 |" in board.markdown

@@ -111,17 +111,20 @@ class _Cut:
     start: np.ndarray
     end: np.ndarray
 
-    def texts(self, begin: np.ndarray, stop: np.ndarray, kind: pa.DataType = TEXT) -> pa.Array:
-        """The texts [begin, stop) of the buffer (begin ≤ stop, both increasing): an array
-        alternating gaps and texts over the buffer, its texts taken. Bytes (`kind` binary)
-        where a cut may fall inside a character."""
+    def over(self, begin: np.ndarray, stop: np.ndarray, kind: pa.DataType = TEXT) -> pa.Array:
+        """An array alternating gaps and the texts [begin, stop) over the buffer (begin ≤
+        stop, both increasing), copying nothing: text i is element 2i+1. Bytes (`kind`
+        binary) where a cut may fall inside a character."""
         bounds = np.empty(2 * len(begin) + 1, dtype=np.int64)
         bounds[0] = 0
         bounds[1::2] = begin
         bounds[2::2] = stop
-        both = pa.Array.from_buffers(kind, 2 * len(begin),
+        return pa.Array.from_buffers(kind, 2 * len(begin),
                                      [None, pa.py_buffer(bounds), pa.py_buffer(self.data)])
-        return both.take(pa.array(np.arange(1, 2 * len(begin), 2)))
+
+    def texts(self, begin: np.ndarray, stop: np.ndarray, kind: pa.DataType = TEXT) -> pa.Array:
+        """The texts [begin, stop) of the buffer, as one contiguous array."""
+        return self.over(begin, stop, kind).take(pa.array(np.arange(1, 2 * len(begin), 2)))
 
 
 def _cut(data: bytes) -> _Cut:
@@ -167,8 +170,9 @@ class _Reader:
             self.problems.append(_problem(number[bad], "", shown, "LIGNE_ILLISIBLE"))
         keep = np.flatnonzero(shaped)
         self.line = number[keep]
-        self.value = cut.texts(start[keep] + 16, end[keep] - 1)
-        self.code_index = index[keep]
+        self._values = cut.over(start[keep] + 16, end[keep] - 1)  # taken where needed
+        self.empty = (end[keep] - 1) == (start[keep] + 16)
+        self.code_index = index[keep].astype(np.int16 if len(names) < 2**15 else np.int32)
         self.code_names = names
         blocks = [n[:10] for n in names]
         self.names = sorted(set(blocks))
@@ -189,6 +193,11 @@ class _Reader:
         self.instance_line = self.line[new]
         self.usable = ~self.lot
 
+    def values(self, positions: np.ndarray) -> pa.Array:
+        """The values of the lines at `positions` (-1: null)."""
+        odd = 2 * positions + 1
+        return self._values.take(pa.array(odd, mask=positions < 0))
+
     def at(self, code: str) -> np.ndarray:
         """The positions (in file order) of a rubric's lines."""
         return self._by_code.get(code, np.zeros(0, dtype=np.int64))
@@ -202,8 +211,7 @@ class _Reader:
     def check_values(self) -> None:
         """Each declared rubric's values against its kind; an unusable one is a problem row
         and left out (absent). Empty values anywhere are reported and left out."""
-        empty = pc.equal(pc.utf8_length(self.value), 0).to_numpy(zero_copy_only=False)
-        empty &= self.usable
+        empty = self.empty & self.usable
         if empty.any():
             codes = np.array(self.code_names)[self.code_index[empty]]
             self.problems.append(_problem(self.line[empty], codes, "", "VALEUR_VIDE"))
@@ -218,7 +226,7 @@ class _Reader:
 
     def _check(self, at: np.ndarray, full: str, kind: Kind, max_length: int) -> None:
         """The rubric's values against its kind, each distinct value checked once."""
-        encoded = pc.dictionary_encode(self.value.take(pa.array(at)))
+        encoded = pc.dictionary_encode(self.values(at))
         distinct = encoded.dictionary
         if kind is Kind.NIR:
             text = pd.Series(distinct.to_pandas(), dtype="str").str.upper()
@@ -239,7 +247,7 @@ class _Reader:
         if ok.all():
             return
         bad = ~ok[encoded.indices.to_numpy()]
-        values = pd.Series(self.value.take(pa.array(at[bad])).to_pandas(), dtype="str")
+        values = pd.Series(self.values(at[bad]).to_pandas(), dtype="str")
         shown = mask_nir(values.str.upper()) if kind is Kind.NIR else values.str.slice(0, 60)
         self.problems.append(_problem(self.line[at[bad]], full, shown.to_numpy(), code))
         self.usable[at[bad]] = False
@@ -287,7 +295,7 @@ def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.nda
         at, rows = at[rows >= 0], rows[rows >= 0]
         source = np.full(len(instances), -1)
         source[rows] = at  # a rubric given twice in one instance: the last one
-        taken = reader.value.take(pa.array(source, mask=source < 0))
+        taken = reader.values(source)
         columns[rubric.name] = pc.fill_null(taken, "")
     frame = pa.table(columns).to_pandas() if columns else pd.DataFrame(index=range(0))
     frame["_id"] = instances

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from gedflow.crm.handler import PARIS
 from gedflow.errors import GedflowError
+from gedflow.fsutil import make_dirs, protect
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
 # Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
@@ -37,10 +38,15 @@ def settings_or_exit(root: Path | None) -> Settings:
 
 
 def create_folders(settings: Settings) -> None:
+    """The GED folders (protected as the policy says: owner-only, or the team's group) and
+    the private state (always owner-only)."""
     for rel in INBOX_FOLDERS:
-        (settings.inbox / rel).mkdir(parents=True, exist_ok=True)
+        make_dirs(settings.inbox / rel)
     for rel in OUTBOX_FOLDERS:
-        (settings.outbox / rel).mkdir(parents=True, exist_ok=True)
+        make_dirs(settings.outbox / rel)
+    for path in [settings.inbox, settings.outbox, *settings.inbox.rglob("*"),
+                 *settings.outbox.rglob("*")]:
+        protect(path)  # what an earlier version, or a copy, left wider
     for private in (settings.state_dir, settings.gnupg_home):
         private.mkdir(parents=True, exist_ok=True)
         private.chmod(0o700)

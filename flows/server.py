@@ -7,13 +7,16 @@ prefect.md §3); `gedflow server stop` stops it. Its output goes to `.gedflow/lo
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +37,27 @@ def server_answers(api_url: str, timeout: float = 1.0) -> bool:
             return answer.status == 200
     except OSError:
         return False
+
+
+def open_to_network(api_url: str, timeout: float = 3.0) -> str:
+    """Why an API reachable beyond this machine is a risk, "" when it is not: it answers
+    without authentication (no `PREFECT_SERVER_API_AUTH_STRING` on the server)."""
+    host = urllib.parse.urlsplit(api_url).hostname or ""
+    try:
+        if ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+            return ""
+    except (OSError, ValueError):
+        return ""
+    request = urllib.request.Request(f"{api_url.rstrip('/')}/flows/filter", data=b"{}",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 (our API)
+            pass
+    except OSError:  # refused (401: authentication on), unreachable or failing: not open
+        return ""
+    return (f"l'API {api_url} répond sans authentification à qui la joint sur le réseau "
+            "(runs et artefacts nominatifs) : PREFECT_SERVER_API_AUTH_STRING sur le serveur, "
+            "PREFECT_API_AUTH_STRING sur les postes")
 
 
 def _pidfile(settings: Settings) -> Path:

@@ -21,7 +21,13 @@ from sqlalchemy.engine import make_url
 from flows import pending
 from flows.cli_common import RootOption, console, create_folders, settings_or_exit
 from flows.prefect_env import configure
-from flows.server import local_server, server_answers, server_log, stop_background_server
+from flows.server import (
+    local_server,
+    open_to_network,
+    server_answers,
+    server_log,
+    stop_background_server,
+)
 from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import expiring
 from gedflow.dpae.suivi import overdue, undeclared
@@ -198,7 +204,11 @@ def status(root: RootOption = None) -> None:
     console.print(f"• registre : {registry}")
     if server_answers(settings.api_url):
         console.print(f"✓ Prefect : {settings.api_url.removesuffix('/api')} (interface web)")
-    else:
+    remote = os.environ.get("PREFECT_API_URL", "")
+    if remote and remote != settings.api_url:
+        exposed = open_to_network(remote)
+        console.print(f"✗ Prefect : {exposed}" if exposed else f"✓ Prefect distant : {remote}")
+    elif not server_answers(settings.api_url):
         console.print(f"✗ Prefect : aucun serveur sur {settings.api_url} "
                       f"(gedflow serve le démarre ; journal : {server_log(settings)})")
     for line in [*_watcher_lines(settings), *_health_lines(settings), *_inbox_lines(settings),

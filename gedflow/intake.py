@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gedflow.errors import InputError, StorageError
-from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, sha256_of
+from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, protect, sha256_of
 from gedflow.kinds import INBOX_KINDS
 from gedflow.procs import pid_alive, started_after
 from gedflow.registry.tables import contenu, ledger
@@ -178,11 +178,14 @@ def claim(settings: Settings, engine: Engine, pending: Pending) -> Claim | None:
 
 
 def _finish_move(settings: Settings, engine: Engine, row_id: int, src: Path, dst: Path) -> None:
+    """The move to the archive or quarantine, the file made owner-only there (it keeps the mode
+    it was dropped with otherwise), then the ledger."""
     try:
         move(src, dst)
     except FileNotFoundError:  # moved already (before a crash, or by another recoverer)
         if not dst.exists():
             raise
+    protect(dst)
     with engine.begin() as conn:
         conn.execute(
             update(ledger)
@@ -345,6 +348,17 @@ def _finish(
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
+def _within_size(settings: Settings, claim_: Claim) -> None:
+    """A file above `taille_max_mo` is refused before any parsing (memory and disk stay
+    bounded, whatever is dropped)."""
+    size = claim_.path.stat().st_size
+    if size > settings.taille_max_mo * 1024 * 1024:
+        raise InputError(
+            f"fichier trop gros ({size / 1024 / 1024:.0f} Mo, au plus {settings.taille_max_mo} "
+            "Mo) : non lu", code="taille",
+            todo="vérifiez que c'est le bon fichier ; sinon augmentez [gedflow] taille_max_mo")
+
+
 def _internal(exc: Exception) -> str:
     return (f"Problème : erreur interne de gedflow ({type(exc).__name__}: {exc})\n"
             "Code : erreur_interne\n"
@@ -363,6 +377,7 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
         return Outcome(claim_.id, claim_.kind, claim_.rel, "duplicate", dest, reason=reason)
     archive_path = free_name(settings.archive / claim_.rel, now)
     try:
+        _within_size(settings, claim_)
         result = handler(Job(settings, engine, claim_, archive_path))
     except InputError as exc:
         reason = exc.explain()

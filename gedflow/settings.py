@@ -6,6 +6,7 @@ be moved with `GEDFLOW_ROOT` or the command line's `--root`.
 
 from __future__ import annotations
 
+import grp
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -13,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gedflow.errors import ConfigError
+from gedflow.fsutil import set_group
 from gedflow.kinds import INBOX_KINDS
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -36,6 +38,12 @@ class Settings:
     settle_seconds: float = 2.0
     max_wait_seconds: float = 120.0
     user: str = field(default_factory=lambda: os.environ.get("USER", "administrateur"))
+    # The payroll team's group when it shares the GED folder: what gedflow writes is then
+    # readable by that group (0640 / 0750); empty: owner-only (0600 / 0700).
+    groupe: str = ""
+    # A dropped file larger than this is quarantined before any parsing (no input may take
+    # memory or disk beyond a bound).
+    taille_max_mo: int = 4096
     # CRM: availability date (AAAA-MM-JJ) when not the file's date; hold threshold (0–1).
     crm_disponibilite: str = ""
     crm_seuil_sans_taux: float = 0.5
@@ -237,6 +245,12 @@ def load_settings(root: Path | str | None = None) -> Settings:
             raise ConfigError(f"setting {name!r}: {typed[name]!r} is not one of "
                               + ", ".join(allowed))
     settings = replace(Settings(root=base), **typed)
+    if settings.groupe:
+        try:
+            grp.getgrnam(settings.groupe)
+        except KeyError as exc:
+            raise ConfigError(f"setting 'groupe': no group {settings.groupe!r} here") from exc
+    set_group(settings.groupe)
     try:
         ZoneInfo(settings.connexion_fuseau)
     except (ValueError, ZoneInfoNotFoundError) as exc:

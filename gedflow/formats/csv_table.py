@@ -153,12 +153,32 @@ def _quoted(cells: pa.ChunkedArray, sep: str) -> pa.ChunkedArray:
     return pc.if_else(needs_quotes, quoted, cells)
 
 
+# A text cell starting with one of these is a formula to a spreadsheet: written after a `'`,
+# which spreadsheets take as "text" (numbers such as -12.50 stay as they are).
+FORMULA_TRIGGERS = b"=+-@\t\r"
+_TRIGGER = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?\d+(?:[.,]\d+)?$"
+
+
+def neutralised(cells: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text cells that a spreadsheet would run as a formula, prefixed with `'`; amounts,
+    rates and dates stay plain."""
+    if not any_byte(cells, FORMULA_TRIGGERS):
+        return cells
+    formula = pc.and_(pc.match_substring_regex(cells, _TRIGGER),
+                      pc.invert(pc.match_substring_regex(cells, _NUMBER)))
+    prefixed = pc.binary_join_element_wise(pa.scalar("'", pa.large_string()), cells,
+                                           pa.scalar("", pa.large_string()))
+    return pc.if_else(formula, prefixed, cells)
+
+
 def write_csv_to(frame: pd.DataFrame, handle: BinaryIO, sep: str = ";") -> None:
     """Write `frame.to_csv(sep=sep, index=False)`'s UTF-8 (minimal quoting, `\n` line ends) to
     `handle`, built column-wise in Arrow: pandas' own writer costs ~3 s per million rows of text.
-    Without a cell to quote (the usual case) Arrow's CSV writer streams it all."""
+    Without a cell to quote (the usual case) Arrow's CSV writer streams it all. Every CSV of
+    gedflow goes through here: formula triggers are neutralised (`neutralised`)."""
     header = pa.chunked_array([pa.array([str(c) for c in frame.columns], pa.large_string())])
-    cells = [text_array(frame[column]) for column in frame.columns]
+    cells = [neutralised(text_array(frame[column])) for column in frame.columns]
     special = (sep + '"\n\r').encode()
     if not any(any_byte(column, special) for column in [header, *cells]):
         handle.write((sep.join(header.to_pylist()) + "\n").encode())

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from gedflow.checks import siret_valid
 from gedflow.errors import ConfigError, GedflowError
-from gedflow.fsutil import atomic_write
+from gedflow.fsutil import OWNER_ONLY, atomic_write
 from gedflow.settings import Settings
 
 PASSPHRASE_ENV = "GEDFLOW_CLE_IDENTIFIANTS"
@@ -102,7 +102,7 @@ class CredentialStore:
         path = self.folder / name
         if not path.exists():
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            atomic_write(path, make())
+            atomic_write(path, make(), OWNER_ONLY)
         return path.read_bytes()
 
     @property
@@ -129,7 +129,8 @@ class CredentialStore:
         stamped = Identifiants(**{**asdict(who), "dossiers": tuple(who.dossiers),
                                   "declarants": tuple(who.declarants),
                                   "enregistre_le": datetime.now(UTC).isoformat(timespec="seconds")})
-        atomic_write(target, self._fernet.encrypt(json.dumps(asdict(stamped)).encode()))
+        atomic_write(target, self._fernet.encrypt(json.dumps(asdict(stamped)).encode()),
+                     OWNER_ONLY)
         return stamped
 
     def load(self, user: str) -> Identifiants:

@@ -1,0 +1,190 @@
+"""Security promises (docs/threat-model.md): personal data owner-only wherever gedflow writes
+or moves it (or the team's group when one is set), CSV cells safe to open in a spreadsheet,
+inputs bounded in size."""
+
+from __future__ import annotations
+
+import csv
+import grp
+import io
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from gedflow.crm.handler import handle_crm
+from gedflow.dsn.handler import handle_dsn
+from gedflow.formats.csv_table import to_csv_text
+from gedflow.intake import claim, process, scan
+from gedflow.registry.importer import handle_registre
+from gedflow.settings import Settings, load_settings
+
+from .conftest import EXAMPLES
+
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+HANDLERS = {"registre": handle_registre, "crm": handle_crm, "dsn": handle_dsn}
+
+
+def _drop_examples(settings: Settings, engine: Engine) -> list:
+    import shutil
+
+    from flows.cli_common import create_folders
+
+    create_folders(settings)  # as `gedflow init` does
+    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+        target = settings.inbox / "registre" / name
+        shutil.copy(EXAMPLES / "registre" / name, target)
+        target.chmod(0o644)  # as a user's copy lands
+    outcomes = [process(settings, engine, c, HANDLERS[c.kind])
+                for p in scan(settings) if (c := claim(settings, engine, p))]
+    for rel, source in (("crm_nominatif/travail/2022/2022_08/crm_2022_07.xml",
+                         EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml"),
+                        ("dsn/ASSO-TILLEULS/dsn_2022_09.dsn", EXAMPLES / "dsn/dsn_2022_09.dsn"),
+                        ("crm_nominatif/travail/2022_08/pas_un_crm.xml", None)):
+        target = settings.inbox / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes() if source else b"%PDF-1.4")
+        target.chmod(0o644)
+    outcomes += [process(settings, engine, c, HANDLERS[c.kind])
+                 for p in scan(settings) if (c := claim(settings, engine, p))]
+    return outcomes
+
+
+def _loose(root: Path, allowed: int) -> list[str]:
+    """Files and folders under the outbox and the state folder with bits beyond `allowed`."""
+    found = []
+    for top in (root / "outbox", root / ".gedflow"):
+        for path in [top, *top.rglob("*")]:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            limit = allowed | (0o111 & allowed if path.is_dir() else 0)
+            if path.is_dir():
+                limit = allowed | ((allowed & 0o444) >> 2)
+            if mode & ~limit:
+                found.append(f"{oct(mode)} {path.relative_to(root)}")
+    return found
+
+
+@SQLITE
+def test_everything_written_or_moved_is_owner_only(settings: Settings, engine: Engine) -> None:
+    outcomes = _drop_examples(settings, engine)
+    assert [o.outcome for o in outcomes].count("quarantined") == 1
+    archived = settings.archive / "registre/salaries_exemple.csv"
+    assert stat.S_IMODE(archived.stat().st_mode) == 0o600  # it was dropped 0644
+    assert _loose(settings.root, 0o600) == []
+
+
+@SQLITE
+def test_a_team_group_may_read(settings: Settings, engine: Engine) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text().replace("[gedflow]\n", f'[gedflow]\ngroupe = "{group}"\n'))
+    team = load_settings(settings.root)
+    try:
+        _drop_examples(team, engine)
+        archived = team.archive / "registre/salaries_exemple.csv"
+        assert stat.S_IMODE(archived.stat().st_mode) == 0o640
+        assert stat.S_IMODE(archived.parent.stat().st_mode) == 0o750
+        report = next((team.outbox / "crm_nominatif").rglob("*.rapprochement.csv"))
+        assert stat.S_IMODE(report.stat().st_mode) == 0o640
+        assert _loose(team.root / "outbox" / "..", 0o640) == []
+    finally:
+        load_settings(settings.root.parent / "elsewhere")  # back to owner-only
+    assert stat.S_IMODE((team.state_dir / "identifiants").stat().st_mode) == 0o700 \
+        if (team.state_dir / "identifiants").exists() else True
+
+
+@SQLITE
+def test_a_file_above_the_size_bound_is_not_read(settings: Settings, engine: Engine) -> None:
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text() + "taille_max_mo = 1\n")
+    small = load_settings(settings.root)
+    target = small.inbox / "crm_nominatif/travail/2022_08/gros.xml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"<" + b" " * (2 * 1024 * 1024))
+    [outcome] = [process(small, engine, c, handle_crm)
+                 for p in scan(small) if (c := claim(small, engine, p))]
+    assert outcome.outcome == "quarantined" and "Code : taille" in outcome.reason
+
+
+# --- CSV cells safe in a spreadsheet -----------------------------------------------------------
+
+def _cells(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text), delimiter=";"))
+
+
+def test_formula_triggers_are_neutralised_numbers_stay() -> None:
+    frame = pd.DataFrame({"nom": ['=HYPERLINK("http://x","clic")', "@SUM(A1)", "+33 1", "\tx",
+                                  "DUPONT", "-x"],
+                          "montant": ["-12.50", "7.50", "+3", "2022-08-13", "0", "-1"]})
+    rows = _cells(to_csv_text(frame))[1:]
+    assert [r[0] for r in rows] == ["'=HYPERLINK(\"http://x\",\"clic\")", "'@SUM(A1)", "'+33 1",
+                                    "'\tx", "DUPONT", "'-x"]
+    assert [r[1] for r in rows] == ["-12.50", "7.50", "+3", "2022-08-13", "0", "-1"]
+
+
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=20))
+def test_no_cell_starts_a_formula(values: list[str]) -> None:
+    clean = [v.replace("\x00", "") or "x" for v in values]
+    rows = _cells(to_csv_text(pd.DataFrame({"c": clean})))[1:]
+    for original, [cell] in zip(clean, rows, strict=True):
+        number = pd.Series([original]).str.fullmatch(r"[+-]?\d+(?:[.,]\d+)?").iloc[0]
+        if original[0] in "=+-@\t\r" and not number:
+            assert cell == "'" + original
+        else:
+            assert cell == original
+
+
+# --- the Prefect API on the network -----------------------------------------------------------
+
+def _outward_address() -> str | None:
+    """An address of this machine beyond loopback, if it has one."""
+    import socket
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.254", 9))  # no packet is sent for a UDP connect
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+@pytest.mark.parametrize(("status", "open_"), [(200, True), (401, False)])
+def test_an_api_open_to_the_network_is_reported(status: int, open_: bool) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from flows.server import open_to_network
+
+    address = _outward_address()
+    if address is None:
+        pytest.skip("no address beyond loopback on this machine")
+
+    class Api(BaseHTTPRequestHandler):
+        def log_message(self, *_args) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+    server = ThreadingHTTPServer(("0.0.0.0", 0), Api)  # noqa: S104 (the point of the test)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        found = open_to_network(f"http://{address}:{port}/api")
+        assert bool(found) is open_ and ("PREFECT_SERVER_API_AUTH_STRING" in found) is open_
+        assert open_to_network(f"http://127.0.0.1:{port}/api") == ""  # loopback only: fine
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -18,18 +17,9 @@ from gedflow.registry.tables import recuperation, retour_crm
 from gedflow.settings import Settings
 
 from .api_server import SIRET, FakeNetEntreprises
-from .conftest import EXAMPLES
-from .portal_support import ACCOUNT, connect
+from .portal_support import ACCOUNT, CRM, NOW, PARIS, connect, wall
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-CRM = (EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml").read_bytes()
-NOW = datetime(2022, 8, 23, 12, 0, tzinfo=UTC)
-PARIS = ZoneInfo("Europe/Paris")
-
-
-def wall(*parts: int) -> datetime:
-    """A time on the servers' wall clock (naive, as the windows are)."""
-    return datetime(*parts, tzinfo=PARIS).replace(tzinfo=None)
 
 
 @pytest.fixture

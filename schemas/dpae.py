@@ -1,4 +1,4 @@
-"""DPAE / DUE formats, declared once (shared/docs/dpae_format.md):
+"""DPAE / DUE formats, declared once:
 
 - `FLAT_LAYOUT`: the fixed-width `dpae.txt` record (§2): 72-char header + 917-char message = 989
   characters, one record per hire; checked at import (no gap, no overlap, total 989);

@@ -1,5 +1,5 @@
 """CRM nominatif / CRM financier (GIP-MDS `rapport` XML): `read` and, for tests, examples and
-benchmarks, `write`. Layout: `schemas.crm`; spec: shared/docs/crm_format.md §2–§7.
+benchmarks, `write`. Layout: `schemas.crm` (the GIP-MDS `rapport` of the DGFiP's returns).
 
 Reading checks the file with the hardened parser (no DOCTYPE, no entities, no network; a parse
 that builds no tree) while numpy finds the records on the raw bytes (`xmlscan`): no Python object

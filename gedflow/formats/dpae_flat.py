@@ -1,5 +1,5 @@
 """The flat DUE file `dpae.txt` (fixed width, one 989-char record per hire): `write` and `read`,
-both driven by `schemas.dpae.FLAT_LAYOUT`. Spec: shared/docs/dpae_format.md §2.
+both driven by `schemas.dpae.FLAT_LAYOUT` (the URSSAF's fixed-width DUE record).
 
 Values in record tables are the file's own text, one column per zone (`FLAT_LAYOUT[i].column`):
 dates `JJMMAAAA`, times `HHMM`. Writing is strict: the first invalid value raises `ValueError`

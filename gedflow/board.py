@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Column, Connection, Engine, func, select
 
 from gedflow.registry.tables import (
     contrat,
@@ -42,16 +42,23 @@ def _month(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).dt.strftime("%Y-%m")
 
 
+def _by_siret(conn: Connection, when: Column) -> pd.DataFrame:
+    """Declarations (CRM or DSN: `when`'s table) counted per dossier of their SIRET, date and
+    statut."""
+    table, n = when.table, func.count().label("n")
+    return pd.DataFrame(conn.execute(
+        select(dossier.c.code, when, table.c.statut, n)
+        .join(employeur, employeur.c.siret == table.c.siret)
+        .join(dossier, dossier.c.id == employeur.c.dossier_id)
+        .group_by(dossier.c.code, when, table.c.statut)).all(),
+        columns=["dossier", when.name, "statut", "n"])
+
+
 def _frames(engine: Engine) -> tuple[pd.DataFrame, ...]:
     """Counts per (dossier, date, statut), counted by the database, not row by row here."""
     n = func.count().label("n")
     with engine.connect() as conn:
-        crm = pd.DataFrame(conn.execute(
-            select(dossier.c.code, crm_declaration.c.periode, crm_declaration.c.statut, n)
-            .join(employeur, employeur.c.siret == crm_declaration.c.siret)
-            .join(dossier, dossier.c.id == employeur.c.dossier_id)
-            .group_by(dossier.c.code, crm_declaration.c.periode, crm_declaration.c.statut)).all(),
-            columns=["dossier", "periode", "statut", "n"])
+        crm = _by_siret(conn, crm_declaration.c.periode)
         hires = pd.DataFrame(conn.execute(
             select(dossier.c.code, contrat.c.date_embauche, contrat.c.statut, n)
             .join(salarie, salarie.c.id == contrat.c.salarie_id)
@@ -59,12 +66,7 @@ def _frames(engine: Engine) -> tuple[pd.DataFrame, ...]:
             .join(dossier, dossier.c.id == employeur.c.dossier_id)
             .group_by(dossier.c.code, contrat.c.date_embauche, contrat.c.statut)).all(),
             columns=["dossier", "date_embauche", "statut", "n"])
-        dsn = pd.DataFrame(conn.execute(
-            select(dossier.c.code, dsn_declaration.c.mois, dsn_declaration.c.statut, n)
-            .join(employeur, employeur.c.siret == dsn_declaration.c.siret)
-            .join(dossier, dossier.c.id == employeur.c.dossier_id)
-            .group_by(dossier.c.code, dsn_declaration.c.mois, dsn_declaration.c.statut)).all(),
-            columns=["dossier", "mois", "statut", "n"])
+        dsn = _by_siret(conn, dsn_declaration.c.mois)
         quarantined = pd.DataFrame(conn.execute(
             select(ledger.c.received_at).where(ledger.c.outcome == "quarantined")).all(),
             columns=["received_at"])

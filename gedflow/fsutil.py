@@ -41,10 +41,9 @@ def set_group(group: str) -> None:
     os.umask(0o027 if group else 0o077)
 
 
-def protect(path: Path, mode: int | None = None) -> Path:
+def protect(path: Path) -> Path:
     """Give `path` the policy's mode (a folder its folder mode) and group."""
-    path.chmod(mode if mode is not None else
-               POLICY.dir_mode if path.is_dir() else POLICY.file_mode)
+    path.chmod(POLICY.dir_mode if path.is_dir() else POLICY.file_mode)
     if POLICY.group:
         shutil.chown(path, group=POLICY.group)
     return path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gedflow.errors import InputError, StorageError
 from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, protect, sha256_of
 from gedflow.kinds import INBOX_KINDS
 from gedflow.procs import pid_alive, started_after
+from gedflow.registry.bulk import insert_new
 from gedflow.registry.tables import contenu, ledger
 from gedflow.settings import INBOX_FOLDERS, Settings
 
@@ -88,6 +89,11 @@ class Artifact:
     kind: str  # table | markdown
     data: list[dict] | str
     description: str = ""
+
+
+def artifact_key(*parts: str) -> str:
+    """A Prefect artifact key from its parts: lowercase, dashes for anything else."""
+    return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
 
 
 @dataclass
@@ -291,10 +297,9 @@ def _prune_token(folder: Path) -> None:
 def _holder(engine: Engine, claim_: Claim) -> int:
     """The ledger row that holds this content: ours once our key is in (insert-or-detect on
     the SHA-256: two runs of the same bytes cannot both get it), else the other's."""
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(
-        contenu).values(sha256=claim_.sha256, ledger_id=claim_.id)
     with engine.begin() as conn:
-        conn.execute(insert.on_conflict_do_nothing(index_elements=["sha256"]))
+        insert_new(conn, contenu, {"sha256": claim_.sha256, "ledger_id": claim_.id},
+                   ["sha256"])
         return conn.execute(select(contenu.c.ledger_id)
                             .where(contenu.c.sha256 == claim_.sha256)).scalar_one()
 

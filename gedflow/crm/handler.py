@@ -15,7 +15,7 @@ from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
 from gedflow.crm.report import markdown_summary, write_anomalies, write_reports
 from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
-from gedflow.intake import Artifact, HandlerResult, Job
+from gedflow.intake import Artifact, HandlerResult, Job, artifact_key
 from gedflow.registry import snapshot
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -72,10 +72,6 @@ def envoi_notes(crm: crm_format.Crm) -> list[str]:
     return notes
 
 
-def _artifact_key(*parts: str) -> str:
-    return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
-
-
 def _registry_copy(engine: Engine, cache: Path) -> snapshot.Snapshot:
     with engine.connect() as conn:
         return snapshot.current(conn, cache)
@@ -116,12 +112,12 @@ def handle_crm(job: Job) -> HandlerResult:
         mine = [d for d in decisions if d.siret == siret]
         shown = part.sort_values("_rang", kind="stable").head(ARTIFACT_ROWS)
         artifacts.append(Artifact(
-            key=_artifact_key("crm", siret, period), kind="table",
+            key=artifact_key("crm", siret, period), kind="table",
             data=shown[REPORT_COLUMNS].astype(str).to_dict("records"),
             description=f"Rapprochement CRM {period}, SIRET {siret} ({len(shown)} ligne(s) sur "
                         f"{len(part)}, différences d'abord ; tout : {report.name})"))
         artifacts.append(Artifact(
-            key=_artifact_key("crm", siret), kind="markdown",
+            key=artifact_key("crm", siret), kind="markdown",
             data=markdown_summary(f"CRM {period} — SIRET {siret}", part, mine, notes),
             description=f"CRM nominatif par établissement : {siret}"))
     summary = {"type": crm.kind, "declarations": len(crm.declarations),

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection, and_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from gedflow.crm.reconcile import RECORDED, REGISTRY_COLUMNS, valid_until
 from gedflow.formats.crm import Crm
 from gedflow.registry import snapshot
-from gedflow.registry.bulk import bulk_insert, bulk_update, db_timestamp
+from gedflow.registry.bulk import bulk_insert, bulk_update, db_timestamp, insert_new
 from gedflow.registry.tables import crm_anomalie, crm_declaration, taux
 
 log = logging.getLogger(__name__)
@@ -77,17 +76,6 @@ def identity(crm: Crm, sha256: str) -> str:
     """What makes a CRM the same CRM: its identifiant, else (a CRM financier has none) the
     file's hash."""
     return crm.identifiant[:40] if crm.identifiant else f"sha256:{sha256}"
-
-
-def _record_declaration(conn: Connection, values: dict) -> int | None:
-    """Insert the declaration's row, or detect it is there already (its identity is a unique
-    key): the new row's id, else None. Two runs integrating the same CRM at once cannot both
-    get an id; the second waits for the first's transaction, then finds the key taken."""
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        crm_declaration).values(**values)
-    statement = insert.on_conflict_do_nothing(
-        index_elements=["identite", "siren", "nic"]).returning(crm_declaration.c.id)
-    return conn.execute(statement).scalar()
 
 
 def _integrated_on(conn: Connection, values: dict):
@@ -171,7 +159,7 @@ def integrate(
             sha256=sha256, source=source, personnes=decision.personnes,
             sans_taux=decision.sans_taux, statut=decision.statut, raison=decision.raison,
             date_disponibilite=available, created_at=datetime.now(UTC))
-        decl_id = _record_declaration(conn, values)
+        decl_id = insert_new(conn, crm_declaration, values, ["identite", "siren", "nic"])
         if decl_id is None:
             decisions.append(_already(crm, decision, _integrated_on(conn, values)))
             continue

@@ -107,9 +107,9 @@ def _set(engine: Engine, contrat_id: int, **values: str) -> None:
 
 
 def _deposit(engine: Engine, api: DpaeApi, contrat_id: int, message: bytes,
-             previous: str) -> str:
-    """The flow id of a deposit recorded before it is sent; "" when its answer was lost or
-    the deposit was rejected (the contrat says which)."""
+             previous: str) -> tuple[str, str]:
+    """(flow id, statut) of a deposit recorded before it is sent; no flow id when its answer
+    was lost (`incertain`) or the deposit was rejected (`erreur`)."""
     _set(engine, contrat_id, statut=DEPOT_EN_COURS)
     try:
         idflux = api.deposit(message)
@@ -117,16 +117,16 @@ def _deposit(engine: Engine, api: DpaeApi, contrat_id: int, message: bytes,
         _set(engine, contrat_id, statut="erreur", message_retour=exc.report[:2000],
              code_retour="KO")
         log.warning("contrat %s: dépôt rejeté", contrat_id)
-        return ""
+        return "", "erreur"
     except PortalError as exc:
         if exc.status is None:  # no answer: the hire may have been taken
             _set(engine, contrat_id, statut=INCERTAIN, message_retour=INCERTAIN_MESSAGE)
             log.warning("contrat %s: dépôt sans réponse (%s) : incertain", contrat_id, exc)
-            return ""
+            return "", INCERTAIN
         _set(engine, contrat_id, statut=previous)  # answered with an error: not taken
         raise
     _set(engine, contrat_id, idflux=idflux, statut="envoye")
-    return idflux
+    return idflux, "envoye"
 
 
 def _deposit_then_poll(engine: Engine, api: DpaeApi, contrat_id: int,
@@ -140,11 +140,10 @@ def _deposit_then_poll(engine: Engine, api: DpaeApi, contrat_id: int,
     if row.statut == DEPOT_EN_COURS:  # a crash during the call: it may have left
         _set(engine, contrat_id, statut=INCERTAIN, message_retour=INCERTAIN_MESSAGE)
         return INCERTAIN
-    idflux = row.idflux or _deposit(engine, api, contrat_id, message, row.statut)
+    idflux, statut = ((row.idflux, row.statut) if row.idflux else
+                      _deposit(engine, api, contrat_id, message, row.statut))
     if not idflux:
-        with engine.connect() as conn:
-            return conn.execute(select(contrat.c.statut).where(contrat.c.id == contrat_id)
-                                ).scalar_one()
+        return statut
     bilan = api.bilan(idflux, settings.api_essais, settings.api_intervalle)
     ok = bilan.etat == "OK"
     _set(engine, contrat_id, statut="enregistree" if ok else "erreur",

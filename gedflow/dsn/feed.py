@@ -15,10 +15,9 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import Connection, and_, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from gedflow.dsn.read import DsnView
-from gedflow.registry.bulk import bulk_insert, bulk_update, read_frame
+from gedflow.registry.bulk import bulk_insert, bulk_update, insert_new, read_frame, update_rows
 from gedflow.registry.tables import (
     contrat,
     dossier,
@@ -49,14 +48,6 @@ class Fed:
     versements: int = 0
 
 
-def _updates(frame: pd.DataFrame, columns: list[str], ids: pd.Series) -> list[tuple]:
-    """(values…, id) rows for `bulk_update`, missing values as None (NULL, not NaN)."""
-    values = frame[columns].astype(object)
-    values = values.where(values.notna(), None)
-    return [(*row, int(i)) for row, i in zip(values.itertuples(index=False, name=None), ids,
-                                             strict=True)]
-
-
 def dossier_id(conn: Connection, code: str) -> int:
     """The dossier's id, created if missing."""
     found = conn.execute(select(dossier.c.id).where(dossier.c.code == code)).scalar()
@@ -83,11 +74,9 @@ def _record(conn: Connection, decl: dict, statut: str, sha256: str, source: str,
         essai_reel="reel" if decl["reel"] else "test", sha256=sha256, source=source,
         individus=counts[0], contrats=counts[1], versements=counts[2], statut=statut,
         created_at=datetime.now(UTC))
-    statement = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        dsn_declaration).values(**values)
-    return conn.execute(statement.on_conflict_do_nothing(
-        index_elements=["siret", "nature", "mois", "fraction", "ordre", "date_constitution",
-                        "essai_reel"]).returning(dsn_declaration.c.id)).scalar()
+    return insert_new(conn, dsn_declaration, values,
+                      ["siret", "nature", "mois", "fraction", "ordre", "date_constitution",
+                       "essai_reel"])
 
 
 def _employeur(conn: Connection, dossier_code: str, decl: dict) -> int:
@@ -138,7 +127,7 @@ def _salaries(conn: Connection, employer: int, people: pd.DataFrame) -> tuple[pd
         dept_naissance=people["dept_naissance"].str.slice(0, 3))
     known = values[ids.notna()]
     bulk_update(conn, salarie, ["nir", *PERSON],
-                _updates(known, ["nir", *PERSON], ids[ids.notna()]))
+                update_rows(known, ["nir", *PERSON], ids[ids.notna()]))
     new = values[ids.isna()].drop_duplicates("_matricule")
     bulk_insert(conn, salarie, new[["nir", *PERSON]].assign(
         employeur_id=employer, matricule=new["_matricule"].str.slice(0, 30)))
@@ -175,7 +164,7 @@ def _contrats(conn: Connection, contrats: pd.DataFrame, ids: pd.Series) -> tuple
         motif_fin=rows["motif_fin"].str.slice(0, 3))
     columns = ["nature_dsn", "numero_contrat", "fin_prevue", "date_fin_reelle", "motif_fin"]
     known = facts[facts["id"].notna()]
-    bulk_update(conn, contrat, columns, _updates(known, columns, known["id"]))
+    bulk_update(conn, contrat, columns, update_rows(known, columns, known["id"]))
     new = facts[facts["id"].isna()].drop_duplicates(["salarie_id", "date_debut"])
     bulk_insert(conn, contrat, new[columns].assign(
         salarie_id=new["salarie_id"], date_embauche=new["date_debut"],

@@ -5,7 +5,6 @@ leniently, feed the registry from its réel monthly declarations, report. Report
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -21,7 +20,7 @@ from gedflow.formats import dsn as dsn_format
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
-from gedflow.intake import Artifact, HandlerResult, Job
+from gedflow.intake import Artifact, HandlerResult, Job, artifact_key
 from schemas.dsn import LECTURE_COLUMNS
 
 DECLARATION_HEADINGS = {"siret": "SIRET", "mois": "mois", "nature": "nature", "type": "type",
@@ -75,10 +74,6 @@ def write_reports(dsn: dsn_format.Dsn, dsn_view: DsnView, fed: list[Fed], folder
     return lecture
 
 
-def _artifact_key(siret: str, mois: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", f"dsn-{siret}-{mois[:7]}".lower()).strip("-")
-
-
 def handle_dsn(job: Job) -> HandlerResult:
     dsn = dsn_format.read(job.claim.path.read_bytes())
     dsn_view = view(dsn)
@@ -92,7 +87,7 @@ def handle_dsn(job: Job) -> HandlerResult:
         report = write_reports(dsn, dsn_view, fed, job.settings.outbox / "dsn" / when, stem,
                                f"DSN {when} — {stem}")
     artifacts = [Artifact(
-        key=_artifact_key(f.siret, f.mois or when.replace("_", "-")), kind="markdown",
+        key=artifact_key("dsn", f.siret, (f.mois or when.replace("_", "-"))[:7]), kind="markdown",
         data=(f"# DSN {f.mois[:7] or when} — SIRET {f.siret}\n\n- statut : {f.statut}\n"
               f"- {f.raison}\n- salariés créés / mis à jour : {f.salaries_crees} / "
               f"{f.salaries_maj}\n- contrats créés / mis à jour : {f.contrats_crees} / "

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def _placeholder(conn: Connection) -> str:
@@ -24,6 +25,22 @@ def _tuples(frame: pd.DataFrame) -> list[tuple]:
     """Rows as tuples, missing values as None."""
     clean = frame.astype(object).where(frame.notna(), None)
     return list(clean.itertuples(index=False, name=None))
+
+
+def insert_new(conn: Connection, table: Table, values: dict, keys: list[str]) -> int | None:
+    """Insert the row unless its unique `keys` are taken (insert-or-detect, never a read then
+    a write): the new row's id, None when it was there already. Two runs inserting the same
+    key at once cannot both get an id: the second waits for the first's transaction."""
+    statement = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    if "id" in table.c:
+        return conn.execute(statement.returning(table.c.id)).scalar()
+    return conn.execute(statement).rowcount or None
+
+
+def update_rows(frame: pd.DataFrame, columns: list[str], ids) -> list[tuple]:
+    """(values…, id) tuples of `frame[columns]` for `bulk_update`, missing values as None."""
+    return [(*row, int(i)) for row, i in zip(_tuples(frame[columns]), ids, strict=True)]
 
 
 def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from gedflow.checks import nir_checked
+from gedflow.checks import nir_numbers
 from gedflow.formats.crm import parse_dates
 from gedflow.formats.dsn import Dsn
 from schemas.dsn import (
@@ -35,8 +37,24 @@ class DsnView:
     versements: pd.DataFrame  # _parent (individu), _decl, date_versement (ISO), …
 
 
+_TO_ISO = np.array([4, 5, 6, 7, -1, 2, 3, -1, 0, 1])  # JJMMAAAA → AAAA-MM-JJ (-1: "-")
+
+
 def _iso(values: pd.Series) -> pd.Series:
-    return parse_dates(values).fillna("")
+    """JJMMAAAA dates, checked by the reader (8 digits or ""), as AAAA-MM-JJ: their bytes
+    moved by numpy."""
+    text = pa.array(values.array).cast(pa.large_string())
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]
+    data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
+    dated = np.flatnonzero(np.diff(offsets) == 8)
+    moved = np.full((len(dated), len(_TO_ISO)), ord("-"), dtype=np.uint8)
+    digits = _TO_ISO >= 0
+    moved[:, digits] = data[offsets[dated][:, None] + _TO_ISO[digits]]
+    sizes = np.zeros(len(text), dtype=np.int64)
+    sizes[dated] = len(_TO_ISO)
+    iso = pa.LargeStringArray.from_buffers(len(text), pa.py_buffer(np.concatenate(
+        [[0], np.cumsum(sizes)])), pa.py_buffer(moved.tobytes()))
+    return pd.Series(iso, index=values.index, dtype="str")
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
@@ -65,12 +83,9 @@ def view(dsn: Dsn) -> DsnView:
     decls["individus"] = decls["_id"].map(counts).fillna(0).astype(int)
     decls["a_integrer"] = ((decls["nature"] == MENSUELLE)
                            & ~decls["type"].isin(SANS_INDIVIDU_TYPES) & (decls["individus"] > 0))
-    nir = people["nir"].str.upper()
-    valid, numbers = nir_checked(nir)
-    people["nir"] = nir.where(valid, "")
-    people["nir_cle"] = numbers
-    people.loc[~valid.to_numpy(), "nir_cle"] = -1
-    people["date_naissance"] = _iso(people["date_naissance"])
+    people["nir"] = people["nir"].str.upper()  # checked by the reader: 13 characters or ""
+    people["nir_cle"] = nir_numbers(pa.array(people["nir"].array))
+    people["date_naissance"] = parse_dates(people["date_naissance"]).fillna("")  # 99: unknown
     contrats = dsn[CONTRAT].copy()
     ends = dsn[FIN_CONTRAT].drop_duplicates("_parent", keep="last").set_index("_parent")
     contrats["date_fin"] = _iso(_lookup(contrats["_id"], ends["date_fin"]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +42,6 @@ from schemas.dsn import (
 log = logging.getLogger(__name__)
 BOM = b"\xef\xbb\xbf"
 TEXT = pa.large_string()
-CODE = r"S\d{2}\.G\d{2}\.\d{2}\.\d{3}"  # a line is CODE,'value'
 
 _PATTERNS = {Kind.DATE: r"\d{8}", Kind.AMOUNT: r"-?\d+\.\d{2}", Kind.CODE: r"[^\s']+"}
 _NOT_DSN = (
@@ -94,6 +94,8 @@ def sniff(raw: bytes) -> None:
 def _decode(raw: bytes) -> tuple[bytes, str]:
     """The bytes as UTF-8, and the encoding they were in."""
     data = raw.removeprefix(BOM)
+    if data.isascii():
+        return data, "utf-8"
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -101,41 +103,183 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     return data, "utf-8"
 
 
+def _over(data: bytes, begin: np.ndarray, stop: np.ndarray,
+          kind: pa.DataType = TEXT) -> pa.Array:
+    """An array alternating gaps and the texts [begin, stop) of `data` (begin ≤ stop, both
+    increasing), copying nothing: text i is element 2i+1. Bytes (`kind` binary) where a cut
+    may fall inside a character."""
+    bounds = np.empty(2 * len(begin) + 1, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1::2] = begin
+    bounds[2::2] = stop
+    return pa.Array.from_buffers(kind, 2 * len(begin),
+                                 [None, pa.py_buffer(bounds), pa.py_buffer(data)])
+
+
+_HEAD = b"S99.G99.99.999,'"  # what each line begins with (9: a digit), as two 8-byte words
+
+
+def _head_masks() -> list[tuple[np.uint64, ...]]:
+    """Per word of _HEAD: the bits that must equal given bytes (fixed bytes, a digit's high
+    nibble 3), and what added to a digit's byte sets its bit 7 when it is above 9."""
+    masks = []
+    for word in (_HEAD[:8], _HEAD[8:]):
+        fixed = value = add = high = 0
+        for i, byte in enumerate(word):
+            digit = byte == ord("9")
+            fixed |= (0xF0 if digit else 0xFF) << 8 * i
+            value |= (0x30 if digit else byte) << 8 * i
+            if digit:
+                add |= 0x46 << 8 * i  # 0x39 + 0x46 = 0x7F
+                high |= 0x80 << 8 * i
+        masks.append(tuple(np.uint64(m) for m in (fixed, value, add, high)))
+    return masks
+
+
+_MASKS = _head_masks()
+_BLOCK_END = np.uint64(0xFFFF)  # in the second word: the block's last two digits
+# Digits read from a little-endian word (the first digit in the lowest byte), by lookup:
+_DIGIT_PAIRS = np.zeros(0x0A0A, dtype=np.int32)  # 0x0U0T → 10T + U
+_DIGIT_PAIRS[[n | (m << 8) for n in range(10) for m in range(10)]] = np.arange(100)
+_RUBRIC_NUMBERS = np.zeros(0x0A0A0A, dtype=np.int16)  # 0x0U0T0H → 100H + 10T + U
+_RUBRIC_NUMBERS[[n | (m << 8) | (p << 16) for n in range(10) for m in range(10)
+                 for p in range(10)]] = np.arange(1000)
+_CODES = [f"{b.code}.{r.number}" for b in BLOCKS for r in b.rubrics]  # the declared rubrics
+_DECLARED_BLOCK = np.full(1_000_000, len(BLOCKS), dtype=np.int8)  # xxyyzz → BLOCKS index
+_SLOT = np.full((len(BLOCKS) + 1, 1000), -1, dtype=np.int8)  # (block, rubric) → _CODES index
+for _slot, _code in enumerate(_CODES):
+    _index = next(i for i, b in enumerate(BLOCKS) if b.code == _code[:10])
+    _DECLARED_BLOCK[int(_code[1:3] + _code[5:7] + _code[8:10])] = _index
+    _SLOT[_index, int(_code[11:])] = _slot
+_LOT_HEADS = [int(prefix[1:3]) for prefix in LOT_PREFIXES]  # S05. → 5
+_PIECE = 1 << 22  # bytes read at once: temporaries stay small and in cache
+
+
+def _block_numbers(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Sxx.Gyy.zz of heads (their two words) as the number xxyyzz."""
+    one, two = np.uint64(8), np.uint64(40)
+    pair = np.uint64(0x0F0F)
+    return (_DIGIT_PAIRS[(first >> one) & pair] * 10_000
+            + _DIGIT_PAIRS[(first >> two) & pair] * 100 + _DIGIT_PAIRS[second & pair])
+
+
+def _block_name(number: int) -> str:
+    """210030 → S21.G00.30."""
+    return f"S{number // 10_000:02d}.G{number // 100 % 100:02d}.{number % 100:02d}"
+
+
 @dataclass
-class _Cut:
-    """The file's lines as positions in its buffer: where each starts and ends (without the
-    `\r\n`), found by numpy; texts are taken out of the buffer by Arrow, never one by one."""
+class _Rubric:
+    """The lines of one declared rubric with a value: the block instance each belongs to, the
+    value's bounds in the buffer and the line number (in file order)."""
 
-    data: bytes
-    bytes_: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
+    instance: np.ndarray
+    begin: np.ndarray
+    stop: np.ndarray
+    line: np.ndarray
 
-    def over(self, begin: np.ndarray, stop: np.ndarray, kind: pa.DataType = TEXT) -> pa.Array:
-        """An array alternating gaps and the texts [begin, stop) over the buffer (begin ≤
-        stop, both increasing), copying nothing: text i is element 2i+1. Bytes (`kind`
-        binary) where a cut may fall inside a character."""
-        bounds = np.empty(2 * len(begin) + 1, dtype=np.int64)
-        bounds[0] = 0
-        bounds[1::2] = begin
-        bounds[2::2] = stop
-        return pa.Array.from_buffers(kind, 2 * len(begin),
-                                     [None, pa.py_buffer(bounds), pa.py_buffer(self.data)])
-
-    def texts(self, begin: np.ndarray, stop: np.ndarray, kind: pa.DataType = TEXT) -> pa.Array:
-        """The texts [begin, stop) of the buffer, as one contiguous array."""
-        return self.over(begin, stop, kind).take(pa.array(np.arange(1, 2 * len(begin), 2)))
+    def moved(self, instance: int, line: int) -> _Rubric:
+        return _Rubric(self.instance + instance, self.begin, self.stop, self.line + line)
 
 
-def _cut(data: bytes) -> _Cut:
+@dataclass
+class _Piece:
+    """What reading some whole lines finds, numbered within the piece. Lines of the
+    Sxx.Gxx.xx.xxx,'…' shape are kept; a block instance starts where the block's bytes change
+    or the rubric number does not go up."""
+
+    lines: int
+    kept: int
+    problems: list[pd.DataFrame]  # unreadable lines, empty values
+    start: np.ndarray  # per instance: its first kept line (position among the kept)
+    line: np.ndarray  # its first line (number)
+    blocks: np.ndarray  # its block, Sxx.Gyy.zz as the number xxyyzz
+    continues: bool  # its first instance goes on from the piece before, if any
+    first_number: int  # the first kept line's rubric number, the last's
+    last_number: int
+    rubrics: list[_Rubric]  # one per _CODES
+
+
+def _read_piece(data: bytes, lo: int, hi: int) -> _Piece:
+    """Read the whole lines of data[lo:hi] (temporaries of the piece's size only)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    end = np.flatnonzero(buffer[lo:hi] == 10) + lo
+    start = np.empty(len(end), dtype=np.int64)
+    start[0], start[1:] = lo, end[:-1] + 1
+    last = buffer[np.maximum(end - 1, 0)]
+    crlf = (last == 13) & (end > start)
+    if crlf.any():
+        end -= crlf
+        last = np.where(crlf, buffer[np.maximum(end - 1, 0)], last)
+    long_enough = end - start > len(_HEAD)  # CODE,' … '
+    at = np.where(long_enough, start, 0)
+    first, second = words[at], words[at + 8]
+    shaped = long_enough & (last == 39)
+    for word, (fixed, value, add, high) in zip((first, second), _MASKS, strict=True):
+        shaped &= ((word & fixed) == value) & (((word + add) & high) == 0)
+    problems = []
+    unreadable = np.flatnonzero((end > start) & ~shaped)
+    if len(unreadable):
+        shown = _over(data, start[unreadable], np.minimum(end[unreadable],
+                                                          start[unreadable] + 60),
+                      pa.large_binary()).to_pylist()[1::2]
+        problems.append(_problem(unreadable + 1, "", [t.decode("utf-8", "replace")
+                                                      for t in shown], "LIGNE_ILLISIBLE"))
+    lines, keep = len(end), np.flatnonzero(shaped)
+    if len(keep) < lines:
+        first, second, start, end = first[keep], second[keep], start[keep], end[keep]
+    number = _RUBRIC_NUMBERS[(second >> np.uint64(24)) & np.uint64(0x0F0F0F)]
+    new = np.ones(len(keep), dtype=bool)
+    new[1:] = ((first[1:] != first[:-1]) | (((second[1:] ^ second[:-1]) & _BLOCK_END) != 0)
+               | (number[1:] <= number[:-1]))
+    starts = np.flatnonzero(new)
+    blocks = _block_numbers(first[starts], second[starts])
+    sizes = np.diff(np.append(starts, len(keep)))
+    slot = _SLOT[np.repeat(_DECLARED_BLOCK[blocks], sizes), number]
+    begin, stop = start + len(_HEAD), end - 1
+    empty = np.flatnonzero(begin == stop)
+    if len(empty):
+        instance = np.searchsorted(starts, empty, side="right") - 1
+        lot = np.isin(blocks[instance] // 10_000, _LOT_HEADS)
+        empty, instance = empty[~lot], instance[~lot]
+        codes = [f"{_block_name(b)}.{n:03d}"
+                 for b, n in zip(blocks[instance], number[empty], strict=True)]
+        problems.append(_problem(keep[empty] + 1, codes, "", "VALEUR_VIDE"))
+        slot[empty] = -1
+    order = np.argsort(slot, kind="stable")
+    bounds = np.searchsorted(slot[order], np.arange(len(_CODES) + 1))
+    instance_of = np.cumsum(new, dtype=np.int32) - 1
+    rubrics = []
+    for i in range(len(_CODES)):
+        mine = order[bounds[i]:bounds[i + 1]]
+        rubrics.append(_Rubric(instance_of[mine], begin[mine], stop[mine], keep[mine] + 1))
+    return _Piece(lines, len(keep), problems, starts, keep[starts] + 1, blocks, False,
+                  int(number[0]) if len(keep) else 0, int(number[-1]) if len(keep) else 0,
+                  rubrics)
+
+
+def _pieces(data: bytes) -> tuple[bytes, list[_Piece]]:
+    """The buffer (ending with a newline) and its pieces, read by two threads (numpy
+    releases the GIL)."""
     if not data.endswith(b"\n"):
         data += b"\n"
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    newline = np.flatnonzero(buffer == 10)
-    start = np.concatenate([[0], newline[:-1] + 1]).astype(np.int64)
-    end = newline.astype(np.int64)
-    end -= (end > start) & (buffer[np.maximum(end - 1, 0)] == 13)  # CRLF
-    return _Cut(data, buffer, start, end)
+    if len(data) < 2 * len(_HEAD):  # a line's head is read only where the line is longer
+        data += b"\n" * len(_HEAD)  # than it, and the first line's always: empty lines
+    bounds = [0]
+    while bounds[-1] < len(data):
+        bounds.append(data.find(b"\n", min(bounds[-1] + _PIECE, len(data) - 1)) + 1)
+    with ThreadPoolExecutor(2) as pool:
+        pieces = list(pool.map(lambda lo, hi: _read_piece(data, lo, hi), bounds[:-1],
+                               bounds[1:]))
+    previous = None
+    for piece in pieces:  # an instance cut by a piece's edge: made whole again
+        if not piece.kept:
+            continue
+        piece.continues = (previous is not None and piece.blocks[0] == previous.blocks[-1]
+                           and piece.first_number > previous.last_number)
+        previous = piece
+    return data, pieces
 
 
 def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
@@ -144,63 +288,43 @@ def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
 
 
 class _Reader:
-    """One file's lines, rubrics and block instances as arrays. Lines are grouped by rubric
-    code once (a stable sort of their dictionary codes), so each declared rubric is found
-    without a pass over the whole file."""
+    """A file's block instances and declared rubrics, joined from its pieces."""
 
-    def __init__(self, cut: _Cut) -> None:
+    def __init__(self, data: bytes, pieces: list[_Piece]) -> None:
+        self.data = data
         self.problems: list[pd.DataFrame] = []
-        start, end, buffer = cut.start, cut.end, cut.bytes_
-        number = np.arange(1, len(start) + 1)
-        length = end - start
-        long_enough = length >= 17  # CODE (14) ,' (2) … '
-        at = np.where(long_enough, start, 0)
-        shaped = long_enough & (buffer[at + 14] == 44) & (buffer[at + 15] == 39) & (
-            buffer[np.where(long_enough, end - 1, 0)] == 39)
-        codes = pc.dictionary_encode(cut.texts(start, np.minimum(start + 14, end),
-                                               pa.large_binary()))
-        names = [n.decode("utf-8", "replace") for n in codes.dictionary.to_pylist()]
-        known = np.array([re.fullmatch(CODE, n) is not None for n in names] + [False])
-        index = codes.indices.to_numpy()
-        shaped &= known[index]
-        bad = (length > 0) & ~shaped
-        if bad.any():
-            shown = [t.decode("utf-8", "replace") for t in cut.texts(
-                start[bad], np.minimum(end[bad], start[bad] + 60), pa.large_binary()).to_pylist()]
-            self.problems.append(_problem(number[bad], "", shown, "LIGNE_ILLISIBLE"))
-        keep = np.flatnonzero(shaped)
-        self.line = number[keep]
-        self._values = cut.over(start[keep] + 16, end[keep] - 1)  # taken where needed
-        self.empty = (end[keep] - 1) == (start[keep] + 16)
-        self.code_index = index[keep].astype(np.int16 if len(names) < 2**15 else np.int32)
-        self.code_names = names
-        blocks = [n[:10] for n in names]
-        self.names = sorted(set(blocks))
-        self.block_index = np.array([self.names.index(b) for b in blocks] + [0])[
-            self.code_index]
-        self.number = np.array([int(n[11:14]) if re.fullmatch(CODE, n) else 0
-                                for n in names] + [0])[self.code_index]
-        self.lot = np.array([n.startswith(LOT_PREFIXES) for n in names] + [False])[
-            self.code_index]
-        order = np.argsort(self.code_index, kind="stable")
-        bounds = np.searchsorted(self.code_index[order], np.arange(len(names) + 1))
-        self._by_code = {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
-        new = np.ones(len(keep), dtype=bool)
-        new[1:] = ((self.block_index[1:] != self.block_index[:-1])
-                   | (self.number[1:] <= self.number[:-1]))
-        self.instance = np.cumsum(new) - 1
-        self.instance_block = self.block_index[new]
-        self.instance_line = self.line[new]
-        self.usable = ~self.lot
+        instances, lines, kept = 0, 0, 0
+        starts, first_lines, blocks = [], [], []
+        rubrics: list[list[tuple[_Rubric, int, int]]] = [[] for _ in _CODES]
+        for piece in pieces:
+            self.problems += [p.assign(ligne=p["ligne"] + lines) for p in piece.problems]
+            skip = int(piece.continues)
+            base = instances - skip
+            starts.append(piece.start[skip:] + kept)
+            first_lines.append(piece.line[skip:] + lines)
+            blocks.append(piece.blocks[skip:])
+            for mine, rubric in zip(rubrics, piece.rubrics, strict=True):
+                mine.append((rubric, base, lines))
+            instances += len(piece.blocks) - skip
+            lines += piece.lines
+            kept += piece.kept
+        self.kept = kept
+        self.instance_start = np.concatenate(starts)
+        self.instance_line = np.concatenate(first_lines)
+        blocks = np.concatenate(blocks)
+        present = np.zeros(1_000_000, dtype=bool)
+        present[blocks] = True
+        self.names = [_block_name(b) for b in np.flatnonzero(present)]
+        self.instance_block = (np.cumsum(present) - 1).astype(np.int16)[blocks]
+        self.instance_lot = np.isin(blocks // 10_000, _LOT_HEADS)
+        self._rubrics = dict(zip(_CODES, rubrics, strict=True))
 
-    def values(self, positions: np.ndarray) -> pa.Array:
-        """The values of the lines at `positions` (-1: null)."""
-        odd = 2 * positions + 1
-        return self._values.take(pa.array(odd, mask=positions < 0))
-
-    def at(self, code: str) -> np.ndarray:
-        """The positions (in file order) of a rubric's lines."""
-        return self._by_code.get(code, np.zeros(0, dtype=np.int64))
+    def rubric(self, code: str) -> _Rubric:
+        """A declared rubric's lines over the file (joined when asked: by the threads that
+        build the tables)."""
+        parts = [r.moved(base, lines) for r, base, lines in self._rubrics[code]]
+        return _Rubric(*(np.concatenate([getattr(r, f) for r in parts])
+                         for f in ("instance", "begin", "stop", "line")))
 
     def positions(self, code: str) -> np.ndarray:
         """The instances of a block, in file order."""
@@ -208,49 +332,31 @@ class _Reader:
             return np.zeros(0, dtype=np.int64)
         return np.flatnonzero(self.instance_block == self.names.index(code))
 
-    def check_values(self) -> None:
-        """Each declared rubric's values against its kind; an unusable one is a problem row
-        and left out (absent). Empty values anywhere are reported and left out."""
-        empty = self.empty & self.usable
-        if empty.any():
-            codes = np.array(self.code_names)[self.code_index[empty]]
-            self.problems.append(_problem(self.line[empty], codes, "", "VALEUR_VIDE"))
-            self.usable &= ~empty
-        for block in BLOCKS:
-            for rubric in block.rubrics:
-                full = f"{block.code}.{rubric.number}"
-                at = self.at(full)
-                at = at[self.usable[at]]
-                if len(at):
-                    self._check(at, full, rubric.kind, rubric.max_length)
 
-    def _check(self, at: np.ndarray, full: str, kind: Kind, max_length: int) -> None:
-        """The rubric's values against its kind, each distinct value checked once."""
-        encoded = pc.dictionary_encode(self.values(at))
-        distinct = encoded.dictionary
-        if kind is Kind.NIR:
-            text = pd.Series(distinct.to_pandas(), dtype="str").str.upper()
-            ok = (nir_checked(text)[0] & (text.str.len() == 13)).to_numpy()
-            code = "NIR_INVALIDE"
-        else:
-            ok = np.ones(len(distinct), dtype=bool)
-            if kind in _PATTERNS:
-                ok &= pc.match_substring_regex(distinct, f"^{_PATTERNS[kind]}$").to_numpy(
-                    zero_copy_only=False)
-            if kind is Kind.DATE and ok.any():
-                dates = pd.Series(distinct.to_pandas()).where(ok)
-                ok &= pd.to_datetime(dates, format="%d%m%Y", errors="coerce").notna().to_numpy()
-            if max_length:
-                ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
-                    zero_copy_only=False)
-            code = "FORMAT"
-        if ok.all():
-            return
-        bad = ~ok[encoded.indices.to_numpy()]
-        values = pd.Series(self.values(at[bad]).to_pandas(), dtype="str")
-        shown = mask_nir(values.str.upper()) if kind is Kind.NIR else values.str.slice(0, 60)
-        self.problems.append(_problem(self.line[at[bad]], full, shown.to_numpy(), code))
-        self.usable[at[bad]] = False
+def _unusable(values: pa.Array, kind: Kind, max_length: int) -> tuple[np.ndarray, str]:
+    """The positions of the values unusable for their kind (each distinct value checked
+    once), and the problem's code."""
+    if kind is Kind.TEXT:  # its length only: no need to find the distinct values
+        too_long = pc.greater(pc.utf8_length(values), max_length or np.iinfo(np.int32).max)
+        return np.flatnonzero(too_long.to_numpy(zero_copy_only=False)), "FORMAT"
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary
+    if kind is Kind.NIR:
+        text = pd.Series(distinct.to_pandas(), dtype="str").str.upper()
+        ok = (nir_checked(text)[0] & (text.str.len() == 13)).to_numpy()
+        return np.flatnonzero(~ok[encoded.indices.to_numpy()]), "NIR_INVALIDE"
+    ok = np.ones(len(distinct), dtype=bool)
+    if kind in _PATTERNS:
+        ok &= pc.match_substring_regex(distinct, f"^{_PATTERNS[kind]}$").to_numpy(
+            zero_copy_only=False)
+    if kind is Kind.DATE and ok.any():
+        dates = pd.Series(distinct.to_pandas()).where(ok)
+        ok &= pd.to_datetime(dates, format="%d%m%Y", errors="coerce").notna().to_numpy()
+    if max_length:
+        ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
+            zero_copy_only=False)
+    return (np.zeros(0, dtype=np.int64) if ok.all()
+            else np.flatnonzero(~ok[encoded.indices.to_numpy()])), "FORMAT"
 
 
 def _attach(reader: _Reader) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -282,21 +388,36 @@ def _attach(reader: _Reader) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
     return found
 
 
+def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.ndarray,
+            rows: int) -> pa.Array:
+    """A rubric's values for the `rows` instances of its block (`row_of`: instance → row,
+    -1 for none), checked; "" where there is none or it is unusable (a problem row)."""
+    rubric = reader.rubric(code)
+    row = row_of[rubric.instance]
+    source = np.full(rows, -1)
+    source[row[row >= 0]] = np.flatnonzero(row >= 0)  # a rubric twice in an instance: the last
+    texts = _over(reader.data, rubric.begin, rubric.stop)
+    present = np.flatnonzero(source >= 0)
+    values = texts.take(pa.array(2 * source[present] + 1))
+    bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")
+    if len(bad):
+        shown = pd.Series(values.take(pa.array(bad)).to_pandas(), dtype="str")
+        shown = mask_nir(shown.str.upper()) if kind is Kind.NIR else shown.str.slice(0, 60)
+        reader.problems.append(_problem(rubric.line[source[present[bad]]], code,
+                                        shown.to_numpy(), problem))
+        source[present[bad]] = -1
+    elif len(present) == rows:
+        return values
+    return pc.fill_null(texts.take(pa.array(2 * source + 1, mask=source < 0)), "")
+
+
 def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.ndarray,
            decls: np.ndarray) -> pd.DataFrame:
     """One row per instance, one column per declared rubric (pivoted in Arrow)."""
     row_of = np.full(len(reader.instance_block), -1)
     row_of[instances] = np.arange(len(instances))
-    columns: dict[str, pa.Array] = {}
-    for rubric in block.rubrics:
-        at = reader.at(f"{block.code}.{rubric.number}")
-        at = at[reader.usable[at]]
-        rows = row_of[reader.instance[at]]
-        at, rows = at[rows >= 0], rows[rows >= 0]
-        source = np.full(len(instances), -1)
-        source[rows] = at  # a rubric given twice in one instance: the last one
-        taken = reader.values(source)
-        columns[rubric.name] = pc.fill_null(taken, "")
+    columns = {r.name: _column(reader, f"{block.code}.{r.number}", r.kind, r.max_length,
+                               row_of, len(instances)) for r in block.rubrics}
     frame = pa.table(columns).to_pandas() if columns else pd.DataFrame(index=range(0))
     frame["_id"] = instances
     frame["_parent"] = parents
@@ -311,10 +432,10 @@ def _totals(reader: _Reader, tables: dict[str, pd.DataFrame]) -> None:
     envois = reader.positions(ENVOI.code)
     if not len(envois):
         return
-    starts = reader.instance_line[envois]
-    counted = ~reader.lot
-    envoi_of_line = np.searchsorted(starts, reader.line, side="right") - 1
-    lines = np.bincount(envoi_of_line[counted & (envoi_of_line >= 0)], minlength=len(envois))
+    sizes = np.diff(np.append(reader.instance_start, reader.kept))
+    counted = np.concatenate([[0], np.cumsum(np.where(reader.instance_lot, 0, sizes))])
+    bounds = np.append(envois, len(sizes))
+    lines = counted[bounds[1:]] - counted[bounds[:-1]]
     declarations = tables[DECLARATION.name]
     per_envoi = np.bincount(np.searchsorted(envois, declarations["_parent"], side="right") - 1,
                             minlength=len(envois)) if len(declarations) else np.zeros(
@@ -333,10 +454,11 @@ def read(raw: bytes) -> Dsn:
     """Read a DSN leniently, or raise `InputError` for a file that is not one."""
     sniff(raw)
     data, encoding = _decode(raw)
-    reader = _Reader(_cut(data))
-    reader.check_values()
+    reader = _Reader(*_pieces(data))
     attached = _attach(reader)
-    tables = {b.name: _table(reader, b, *attached[b.code]) for b in BLOCKS}
+    with ThreadPoolExecutor(2) as pool:
+        tables = dict(zip((b.name for b in BLOCKS), pool.map(
+            lambda b: _table(reader, b, *attached[b.code]), BLOCKS), strict=True))
     _totals(reader, tables)
     problems = (pd.concat(reader.problems, ignore_index=True).sort_values("ligne", kind="stable")
                 if reader.problems else pd.DataFrame(columns=LECTURE_COLUMNS))
@@ -344,7 +466,7 @@ def read(raw: bytes) -> Dsn:
     if encoding == "utf-8" and re.search(rb"[\x80-\xff]", data[:1 << 20]):
         warnings.append("fichier en UTF-8 (la norme attend ISO-8859-1) : lu en UTF-8")
     log.info("DSN: %d lines, %d declarations, %d individuals, %d reading problems",
-             len(reader.line), len(tables[DECLARATION.name]), len(tables["individu"]),
+             reader.kept, len(tables[DECLARATION.name]), len(tables["individu"]),
              len(problems))
     return Dsn(tables=tables, problems=problems.reset_index(drop=True), encoding=encoding,
-               lines=len(reader.line), warnings=warnings)
+               lines=reader.kept, warnings=warnings)

@@ -1,5 +1,6 @@
-"""Nothing fails silently: two Prefect automations, created when the service starts, send a
-notification when a flow run fails and when files are quarantined. The notification block is
+"""Nothing fails silently: Prefect automations, created when the service starts, send a
+notification when a flow run fails, when files are quarantined, when a DSN's controls find an
+erreur or a hire without DPAE, and when a CRM taux sur taux comes. The notification block is
 `[service] notification` (`<type de bloc>/<nom>`, e.g. `slack-webhook/paie`); by default the
 log-only block below, which the Prefect server loads through the `prefect.collections` entry
 point of this package and which writes to `.gedflow/logs/alertes.log` and the server's log.
@@ -17,6 +18,7 @@ from prefect.blocks.abstract import NotificationBlock
 from prefect.client.orchestration import get_client
 
 from gedflow.health import alert_log
+from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT
 from gedflow.settings import Settings
 from tasks.intake import QUARANTINE_EVENT
 
@@ -36,6 +38,27 @@ AUTOMATIONS = {
         "gedflow : fichier(s) en quarantaine",
         "{{ event.payload.nombre }} fichier(s) en quarantaine "
         "({{ event.resource['prefect.resource.name'] }}) : {{ event.payload.fichiers }}",
+    ),
+    "gedflow-controle-dsn": (
+        EventTrigger(expect={CONTROL_EVENT}, match={"prefect.resource.id": "gedflow.run.*"},
+                     posture=Posture.Reactive, threshold=1),
+        "gedflow : contrôle DSN en erreur",
+        "DSN {{ event.payload.fichier }} : {{ event.payload.erreurs }} erreur(s) "
+        "({{ event.payload.codes }}) — voir le rapport .controle.html",
+    ),
+    "gedflow-dpae-manquante": (
+        EventTrigger(expect={MISSING_DPAE_EVENT}, match={"prefect.resource.id": "gedflow.run.*"},
+                     posture=Posture.Reactive, threshold=1),
+        "gedflow : embauche sans DPAE",
+        "DSN {{ event.payload.fichier }} : {{ event.payload.nombre }} embauche(s) sans DPAE "
+        "(matricules {{ event.payload.matricules }})",
+    ),
+    "gedflow-taux-sur-taux": (
+        EventTrigger(expect={TAUX_SUR_TAUX_EVENT}, match={"prefect.resource.id": "gedflow.run.*"},
+                     posture=Posture.Reactive, threshold=1),
+        "gedflow : CRM taux sur taux reçu",
+        "CRM taux sur taux {{ event.payload.fichier }} : {{ event.payload.nombre }} taux non "
+        "appliqué(s) signalé(s) par la DGFiP (SIRET {{ event.payload.sirets }})",
     ),
 }
 

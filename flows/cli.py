@@ -34,7 +34,6 @@ from flows.portal_cli import credentials_app, doctor, offline_app
 from flows.prefect_env import LazyApi, configure, migrate_prefect_home
 from flows.service_cli import serve, server_app, status, watch
 from gedflow.checks import mask_nir
-from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import rates_on
 from gedflow.crypto import import_key, list_keys
 from gedflow.dpae.handler import options as dpae_options
@@ -52,7 +51,7 @@ from gedflow.portal import offline
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import dossier, employeur, salarie, taux, versement_pas
 from gedflow.registry.transfer import TransferRequest, transfer
-from gedflow.settings import Settings
+from gedflow.settings import PARIS, Settings
 
 app = typer.Typer(help="gedflow : la paperasse de la paie, automatisée.", no_args_is_help=True)
 registry_app = typer.Typer(help="Le registre des dossiers, employeurs et salariés.")

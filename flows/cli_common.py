@@ -10,10 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gedflow.crm.handler import PARIS
 from gedflow.errors import GedflowError
 from gedflow.fsutil import make_dirs, protect
-from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
+from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, PARIS, Settings, load_settings
 
 # Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)

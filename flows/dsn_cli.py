@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import console, fail
+from flows.cli_common import RootOption, console, fail, settings_or_exit
 
-dsn_app = typer.Typer(help="DSN mensuelle : lecture (sans rien modifier).")
+dsn_app = typer.Typer(help="DSN mensuelle : lecture et contrôle (sans rien modifier).")
 
 
 @dsn_app.command("lire")
@@ -46,3 +46,55 @@ def dsn_lire(file: Annotated[Path, typer.Argument(help="Le fichier DSN.")]) -> N
     if len(read.problems) > 50:
         console.print(f"… et {len(read.problems) - 50} autre(s)")
     raise typer.Exit(1)
+
+
+@dsn_app.command("controle")
+def dsn_controle(
+    file: Annotated[Path, typer.Argument(help="Le fichier DSN.")],
+    sortie: Annotated[Path | None, typer.Option(
+        "--sortie", help="Dossier où écrire controle_pas.csv, embauches.csv et "
+                         "controle.html.")] = None,
+    root: RootOption = None,
+) -> None:
+    """Contrôle la DSN contre les CRM et les DPAE du registre, sans l'importer (avant de la
+    déposer) : taux PAS, identifiants, montants, versement DGFiP, embauches sans DPAE.
+    Code de sortie 1 s'il y a une erreur."""
+    import pandas as pd
+
+    from gedflow.dsn import controle, report
+    from gedflow.dsn.read import view
+    from gedflow.errors import GedflowError
+    from gedflow.formats import dsn as dsn_format
+    from gedflow.registry.db import migrate
+
+    settings = settings_or_exit(root)
+    try:
+        seen = view(dsn_format.read(file.read_bytes()))
+    except (GedflowError, OSError) as exc:
+        raise fail(exc) from exc
+    engine = migrate(settings.registry_url)
+    with engine.connect() as conn:
+        registre = controle.load(conn, sorted(set(seen.declarations["siret"])))
+    pas = controle.controle_pas(seen, registre)
+    hires = controle.controle_embauches(seen, registre)
+    table = Table(title=f"Contrôle DSN {file.name}")
+    for col in ("gravité", "code", "lignes"):
+        table.add_column(col)
+    for row in report.counts(pas, hires).to_dict("records"):
+        table.add_row(row["gravite"], row["code"], row["lignes"])
+    console.print(table)
+    found = pd.concat([pas.assign(quoi=pas["date_versement"]),
+                       hires.assign(quoi=hires["date_debut"])], ignore_index=True)
+    shown = found[found["gravite"] != "info"]
+    for r in shown.head(50).to_dict("records"):
+        mark = "✗" if r["gravite"] == "erreur" else "⚠"
+        console.print(f"{mark} {r['siret']} {r['matricule']} {r['nom']} {r['quoi']} : "
+                      f"{r['code']} — {r['message']}", highlight=False)
+    if len(shown) > 50:
+        console.print(f"… et {len(shown) - 50} autre(s)")
+    if sortie is not None:
+        page = report.write(pas, hires, sortie, file.stem, f"Contrôle DSN — {file.stem}")
+        console.print(f"• rapports : {page.parent}")
+    if (found["gravite"] == "erreur").any():
+        raise typer.Exit(1)
+    console.print("✓ aucune erreur")

@@ -11,11 +11,10 @@ from datetime import date, datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import expiring
 from gedflow.dpae.suivi import overdue, undeclared
 from gedflow.registry.db import migrate
-from gedflow.settings import load_settings
+from gedflow.settings import PARIS, load_settings
 
 
 def _day(jour: str | None) -> date:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gedflow.fsutil import atomic_write
-from gedflow.intake import Artifact, Outcome
+from gedflow.intake import Alert, Artifact, Outcome
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ def _jsonable(outcome: Outcome) -> dict:
 def _outcome(data: dict) -> Outcome:
     return Outcome(**{**data, "final_path": Path(data["final_path"]),
                       "report_path": Path(data["report_path"]) if data["report_path"] else None,
-                      "artifacts": [Artifact(**a) for a in data["artifacts"]]})
+                      "artifacts": [Artifact(**a) for a in data["artifacts"]],
+                      "alerts": [Alert(**a) for a in data.get("alerts", [])]})
 
 
 def keep(settings: Settings, kind: str, outcomes: list[Outcome]) -> Path:

@@ -28,7 +28,6 @@ from flows.server import (
     server_log,
     stop_background_server,
 )
-from gedflow.crm.handler import PARIS
 from gedflow.crm.taux import expiring
 from gedflow.dpae.suivi import overdue, undeclared
 from gedflow.errors import GedflowError
@@ -39,7 +38,7 @@ from gedflow.portal.credentials import CredentialStore
 from gedflow.procs import pid_alive
 from gedflow.registry.db import migrate
 from gedflow.registry.tables import ledger, recuperation
-from gedflow.settings import Settings
+from gedflow.settings import PARIS, Settings
 from gedflow.watch import read_heartbeat
 
 server_app = typer.Typer(help="Le serveur Prefect local (interface, planification).")

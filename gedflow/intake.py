@@ -96,11 +96,27 @@ def artifact_key(*parts: str) -> str:
     return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
 
 
+# The events of `Alert`s, each turned into a notification by an automation (flows/alerts.py).
+CONTROL_EVENT = "gedflow.dsn.controle"  # a DSN's controls found an erreur
+MISSING_DPAE_EVENT = "gedflow.dsn.dpae-manquante"  # a hire of a DSN without DPAE
+TAUX_SUR_TAUX_EVENT = "gedflow.crm.taux-sur-taux"  # the DGFiP says rates were not applied
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something the office must hear of at once: a Prefect event (published by the task
+    layer) that an automation turns into a notification (flows/alerts.py). No NIR."""
+
+    event: str
+    payload: dict
+
+
 @dataclass
 class HandlerResult:
     report_path: Path | None = None
     summary: dict = field(default_factory=dict)
     artifacts: list[Artifact] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
 
 
 Handler = Callable[[Job], HandlerResult]
@@ -119,6 +135,7 @@ class Outcome:
     reason: str = ""
     summary: dict = field(default_factory=dict)
     artifacts: list[Artifact] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
 
 
 def scan(settings: Settings, now: float | None = None) -> list[Pending]:
@@ -402,6 +419,7 @@ def process(settings: Settings, engine: Engine, claim_: Claim, handler: Handler)
         return Outcome(
             claim_.id, claim_.kind, claim_.rel, "archived", archive_path,
             report_path=result.report_path, summary=result.summary, artifacts=result.artifacts,
+            alerts=result.alerts,
         )
     dest = free_name(settings.quarantine / claim_.rel, now)
     _finish(settings, engine, claim_, "quarantined", dest, reason=reason)

@@ -17,6 +17,8 @@ from gedflow.errors import ConfigError
 from gedflow.fsutil import set_group
 from gedflow.kinds import INBOX_KINDS
 
+PARIS = ZoneInfo("Europe/Paris")  # the payroll's time zone: dates of hire, of availability
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 STATE_DIR = ".gedflow"
 

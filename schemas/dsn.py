@@ -113,3 +113,49 @@ READING_CODES = {
     "TOTAUX_S90": "totaux S90 différents du fichier",
 }
 LECTURE_COLUMNS = ["ligne", "rubrique", "valeur", "code", "message"]
+
+# --- Controls of a DSN against the registry (its CRM rates and DPAE) ---------------------------
+
+BAREMES = ("13", "23", "33", "17", "27", "37")  # S21.G00.50.007: the barème types
+TAUX_CRM = "01"  # .007: the rate of a CRM nominatif, whose identifiant is .008
+IDENTIFIANT_CDD_COURT = "-1"  # .008 of a CDD whose initial term is at most two months
+CDD = ("02", "03")  # S21.G00.40.007: CDD, mission d'intérim
+DGFIP = "DGFIP"  # S21.G00.20.001 of the PAS payment (compared case-insensitively)
+PAYE_PAR_UN_AUTRE = "06"  # S21.G00.20.010: the amount is paid by another SIRET
+
+ERREUR, AVERTISSEMENT, INFO = "erreur", "avertissement", "info"
+# code → (gravite, message): one row of <stem>.controle_pas.csv / .embauches.csv each.
+CONTROLS = {
+    "TAUX_DIFFERENT": (ERREUR, "taux appliqué différent du taux du CRM en vigueur"),
+    "IDENTIFIANT_DIFFERENT": (ERREUR, "identifiant de taux différent de celui du CRM qui "
+                                      "l'a communiqué"),
+    "IDENTIFIANT_MANQUANT": (ERREUR, "taux de type 01 sans identifiant de CRM (S21.G00.50.008)"),
+    "IDENTIFIANT_INTERDIT": (ERREUR, "identifiant de CRM donné avec un taux qui n'est pas de "
+                                     "type 01"),
+    "TAUX_EXPIRE": (ERREUR, "le dernier taux du CRM n'est plus valable à la date du versement "
+                            "et aucun CRM plus récent n'est connu"),
+    "BAREME_AU_LIEU_DU_TAUX": (ERREUR, "barème appliqué alors qu'un taux du CRM est en vigueur"),
+    "TAUX_SANS_CRM": (AVERTISSEMENT, "taux de type 01 sans aucun taux de CRM connu pour le "
+                                     "salarié"),
+    "MONTANT_PAS": (AVERTISSEMENT, "montant du PAS différent de montant soumis × taux"),
+    "CONFORME": (INFO, "versement conforme au CRM"),
+    "VERSEMENT_DGFIP": (ERREUR, "versement à la DGFiP différent de la somme des PAS de la "
+                                "déclaration arrondie à l'euro"),
+    "VERSEMENT_DGFIP_ABSENT": (ERREUR, "des PAS sont retenus mais la déclaration n'a pas de "
+                                       "versement à la DGFiP"),
+    "DPAE_CONFIRMEE": (INFO, "DPAE enregistrée par l'URSSAF"),
+    "DPAE_MANQUANTE": (ERREUR, "embauche sans DPAE : travail dissimulé si elle n'est pas "
+                               "déclarée"),
+    "DPAE_SANS_AR": (AVERTISSEMENT, "DPAE envoyée, accusé de réception pas encore reçu"),
+    "DPAE_REJETEE": (ERREUR, "DPAE rejetée par l'URSSAF : corrigez et déclarez à nouveau"),
+    "DPAE_APRES_EMBAUCHE": (AVERTISSEMENT, "DPAE envoyée après l'heure d'embauche"),
+}
+MONTANT_ERREUR = 100  # cents: MONTANT_PAS is an erreur above 1.00 €, an avertissement above 0.01
+GRAVITES = (ERREUR, AVERTISSEMENT, INFO)  # the reports' order
+CONTROLE_PAS_COLUMNS = [
+    "siret", "matricule", "nom", "prenoms", "nir_masque", "date_versement", "taux_dsn",
+    "type_taux", "identifiant_dsn", "taux_crm", "identifiant_crm", "valide_jusqu_au",
+    "montant_soumis", "montant_pas", "montant_attendu", "code", "gravite", "message"]
+EMBAUCHE_COLUMNS = [
+    "siret", "matricule", "nom", "prenoms", "nir_masque", "date_debut", "nature_contrat",
+    "numero_contrat", "dpae_statut", "code", "gravite", "message"]

@@ -85,6 +85,11 @@ def publish_outcomes(root: str, kind: str, outcomes: list[Outcome]) -> None:
         create_markdown_artifact(key=board.key, markdown=board.markdown,
                                  description=f"État du dossier {board.dossier}, {board.month}")
     for outcome in outcomes:
+        for alert in outcome.alerts:
+            emit_event(event=alert.event,
+                       resource={"prefect.resource.id": f"gedflow.run.{flow_run.id}",
+                                 "prefect.resource.name": flow_run.name or "gedflow"},
+                       payload=alert.payload)
         for artifact in outcome.artifacts:
             if artifact.kind == "table":
                 create_table_artifact(key=artifact.key, table=artifact.data,

@@ -6,7 +6,6 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -17,8 +16,8 @@ from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
 from gedflow.intake import Artifact, HandlerResult, Job, artifact_key
 from gedflow.registry import snapshot
+from gedflow.settings import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 ARTIFACT_ROWS = 1000  # the Prefect UI gets the differences first; the files have every row
 PERIOD_FOLDER = re.compile(r"^\d{4}_(0[1-9]|1[0-2])$")
 

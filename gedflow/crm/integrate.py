@@ -19,9 +19,10 @@ from gedflow.crm.reconcile import RECORDED, REGISTRY_COLUMNS, valid_until
 from gedflow.formats.crm import Crm
 from gedflow.registry import snapshot
 from gedflow.registry.bulk import bulk_insert, bulk_update, db_timestamp, insert_new
-from gedflow.registry.tables import crm_anomalie, crm_declaration, taux
+from gedflow.registry.tables import crm_anomalie, crm_declaration, taux, taux_communique
 
 log = logging.getLogger(__name__)
+COMMUNICATED = ("conforme", "modifie", "nouveau", "sans_taux", "futur")  # a taux_communique row
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,22 @@ def _record_rates(conn: Connection, rows: pd.DataFrame, identifiant: str, availa
                  for i in confirmed["taux_id"].unique()])
 
 
+def _record_communicated(conn: Connection, rows: pd.DataFrame, decl_id: int,
+                         identifiant: str, available: date) -> None:
+    """What the CRM said of each matched salarié: a rate (today's, or a future one from its
+    date d'effet) or none."""
+    said = rows[rows["statut"].isin(COMMUNICATED) & rows["salarie_id"].notna()]
+    bulk_insert(conn, taux_communique, pd.DataFrame({
+        "salarie_id": said["salarie_id"].astype("int64"),
+        "crm_declaration_id": decl_id,
+        "identifiant_crm": identifiant[:40],
+        "taux": said["taux_crm"].where(said["taux_crm"] != "", None),
+        "date_disponibilite": available.isoformat(),
+        "date_effet": said["date_effet"].where(said["statut"] == "futur", None),
+        "valide_jusqu_au": valid_until(available).isoformat(),
+    }))
+
+
 def integrate(
     conn: Connection,
     crm: Crm,
@@ -165,8 +182,9 @@ def integrate(
             continue
         decisions.append(decision)
         if decision.statut == "integre":
-            _record_rates(conn, rows[rows["siret"] == decl["siret"]], crm.identifiant,
-                          available, source)
+            mine = rows[rows["siret"] == decl["siret"]]
+            _record_rates(conn, mine, crm.identifiant, available, source)
+            _record_communicated(conn, mine, decl_id, crm.identifiant, available)
         found = crm.anomalies[crm.anomalies["decl"] == decl["decl"]]
         bulk_insert(conn, crm_anomalie, pd.DataFrame({
             c.name: found[c.name].str.slice(0, c.type.length) if c.type.length else found[c.name]

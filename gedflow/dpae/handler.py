@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from gedflow.crm.handler import PARIS
 from gedflow.dpae.ar import (
     advance_phases,
     compte_rendu,
@@ -22,7 +21,7 @@ from gedflow.dpae.report import write_reports
 from gedflow.errors import ConfigError, InputError
 from gedflow.fsutil import free_name
 from gedflow.intake import Artifact, HandlerResult, Job
-from gedflow.settings import Settings
+from gedflow.settings import PARIS, Settings
 from schemas.dpae import HIRES
 
 

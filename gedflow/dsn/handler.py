@@ -1,18 +1,20 @@
 """Intake handler for `inbox/dsn/` (optionally `inbox/dsn/<DOSSIER>/…`): read the DSN
-leniently, feed the registry from its réel monthly declarations, report. Reports in
-`outbox/dsn/YYYY_MM/`: `<stem>.lecture.csv` (every reading problem) and `<stem>.dsn.html`.
+leniently, feed the registry from its réel monthly declarations, control it against the CRMs
+and DPAE the registry holds, report. Reports in `outbox/dsn/YYYY_MM/`: `<stem>.lecture.csv`
+(every reading problem), `<stem>.dsn.html`, and the controls' `<stem>.controle_pas.csv`,
+`<stem>.embauches.csv` and `<stem>.controle.html`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
-from gedflow.crm.handler import PARIS
+from gedflow.dsn import controle, report
 from gedflow.dsn.feed import Fed, dossier_of_siret, feed
 from gedflow.dsn.read import DsnView, view
 from gedflow.errors import InputError
@@ -20,7 +22,9 @@ from gedflow.formats import dsn as dsn_format
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
-from gedflow.intake import Artifact, HandlerResult, Job, artifact_key
+from gedflow.intake import Alert, Artifact, HandlerResult, Job, artifact_key
+from gedflow.registry.tables import dsn_declaration
+from gedflow.settings import PARIS, Settings
 from schemas.dsn import LECTURE_COLUMNS
 
 DECLARATION_HEADINGS = {"siret": "SIRET", "mois": "mois", "nature": "nature", "type": "type",
@@ -74,18 +78,30 @@ def write_reports(dsn: dsn_format.Dsn, dsn_view: DsnView, fed: list[Fed], folder
     return lecture
 
 
+def control(conn: Connection, dsn_view: DsnView, folder: Path, stem: str,
+            when: str) -> tuple[Path, list[Artifact], list[Alert]]:
+    """The DSN's controls against the registry as it is now: reports, artifacts, alerts."""
+    registre = controle.load(conn, sorted(set(dsn_view.declarations["siret"])))
+    pas = controle.controle_pas(dsn_view, registre)
+    hires = controle.controle_embauches(dsn_view, registre)
+    page = report.write(pas, hires, folder, stem, f"Contrôle DSN {when} — {stem}")
+    month = when.replace("_", "-")
+    return page, report.artifacts(pas, hires, month), report.alerts(pas, hires, stem)
+
+
 def handle_dsn(job: Job) -> HandlerResult:
     dsn = dsn_format.read(job.claim.path.read_bytes())
     dsn_view = view(dsn)
     code = dossier_from_path(job.claim.rel)
     stem = Path(job.claim.rel).stem
     when = period(dsn_view)
+    folder = job.settings.outbox / "dsn" / when
     archived = job.archive_path.relative_to(job.settings.root).as_posix()
     with job.engine.begin() as conn:
         _check_dossiers(conn, dsn_view, code)
         fed = feed(conn, dsn_view, code, job.claim.sha256, archived)
-        report = write_reports(dsn, dsn_view, fed, job.settings.outbox / "dsn" / when, stem,
-                               f"DSN {when} — {stem}")
+        report_path = write_reports(dsn, dsn_view, fed, folder, stem, f"DSN {when} — {stem}")
+        _page, controls, alerts = control(conn, dsn_view, folder, stem, when)
     artifacts = [Artifact(
         key=artifact_key("dsn", f.siret, (f.mois or when.replace("_", "-"))[:7]), kind="markdown",
         data=(f"# DSN {f.mois[:7] or when} — SIRET {f.siret}\n\n- statut : {f.statut}\n"
@@ -96,4 +112,25 @@ def handle_dsn(job: Job) -> HandlerResult:
         description=f"DSN, SIRET {f.siret}") for f in fed]
     summary = {"declarations": len(dsn_view.declarations), "individus": len(dsn_view.individus),
                "problemes": len(dsn.problems), **{f.siret: f.statut for f in fed}}
-    return HandlerResult(report_path=report, summary=summary, artifacts=artifacts)
+    return HandlerResult(report_path=report_path, summary=summary,
+                         artifacts=artifacts + controls, alerts=alerts)
+
+
+def recontrol(settings: Settings, conn: Connection, sirets: list[str], since: str) -> int:
+    """A CRM or an AR just came for these SIRETs: the controls of their DSNs of `since`
+    (AAAA-MM) and later are done again, so that a DSN's reports say what the registry now
+    holds whatever the order the files came in. Returns how many files were controlled."""
+    sources = conn.execute(
+        select(dsn_declaration.c.source).where(dsn_declaration.c.siret.in_(sirets))
+        .where(dsn_declaration.c.mois >= date.fromisoformat(f"{since}-01"))
+        .distinct()).scalars().all()
+    done = 0
+    for source in sorted(sources):
+        path = settings.root / source
+        if not path.exists():
+            continue
+        dsn_view = view(dsn_format.read(path.read_bytes()))
+        when = period(dsn_view)
+        control(conn, dsn_view, settings.outbox / "dsn" / when, path.stem, when)
+        done += 1
+    return done

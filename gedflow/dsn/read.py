@@ -26,6 +26,7 @@ from schemas.dsn import (
     REEL,
     SANS_INDIVIDU_TYPES,
     VERSEMENT,
+    VERSEMENT_OPS,
 )
 
 
@@ -35,6 +36,7 @@ class DsnView:
     individus: pd.DataFrame  # _id, _decl, nir (13, "" if unusable), nir_cle, ntt, …
     contrats: pd.DataFrame  # _id, _parent (individu), _decl, date_debut (ISO), …
     versements: pd.DataFrame  # _parent (individu), _decl, date_versement (ISO), …
+    organismes: pd.DataFrame  # S21.G00.20 payments: _decl, organisme, montant, mode
 
 
 _TO_ISO = np.array([4, 5, 6, 7, -1, 2, 3, -1, 0, 1])  # JJMMAAAA → AAAA-MM-JJ (-1: "-")
@@ -94,4 +96,4 @@ def view(dsn: Dsn) -> DsnView:
         contrats[column] = _iso(contrats[column])
     versements = dsn[VERSEMENT].copy()
     versements["date_versement"] = _iso(versements["date_versement"])
-    return DsnView(decls, people, contrats, versements)
+    return DsnView(decls, people, contrats, versements, dsn[VERSEMENT_OPS].copy())

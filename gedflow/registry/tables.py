@@ -279,6 +279,23 @@ crm_anomalie = Table(
     Column("matricule", String(30), nullable=False),
 )
 
+# What each integrated CRM nominatif communicated per salarié (its rate, NULL when it gives
+# none), with that CRM's identifiant, availability and validity: the DSN controls find the
+# rate in force on a date of versement here (`taux` keeps one row while a rate is confirmed).
+taux_communique = Table(
+    "taux_communique",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("salarie_id", ForeignKey("salarie.id", ondelete=CASCADE), nullable=False, index=True),
+    Column("crm_declaration_id", ForeignKey("crm_declaration.id", ondelete=CASCADE),
+           index=True),
+    Column("identifiant_crm", String(40), nullable=False),
+    Column("taux", String(6)),
+    Column("date_disponibilite", Date, nullable=False),
+    Column("date_effet", Date),  # a future rate: in force from this date
+    Column("valide_jusqu_au", Date, nullable=False),
+)
+
 # CRM returns (natures 94 and 95) downloaded from the API DSN: one row per return, known by its
 # download URL, so a return listed twice (or again after a restart) is never downloaded twice.
 retour_crm = Table(

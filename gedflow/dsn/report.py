@@ -1,0 +1,79 @@
+"""The reports of a DSN's controls: `<stem>.controle_pas.csv` and `<stem>.embauches.csv`
+(every row, NIR masked) and `<stem>.controle.html` (counts first, erreurs first, the CRM's
+rate beside the DSN's); the Prefect table artifact per SIRET and month; the alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gedflow.formats.csv_table import to_csv_text
+from gedflow.fsutil import atomic_write
+from gedflow.htmlreport import render, table
+from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, Alert, Artifact, artifact_key
+from schemas.dsn import CONTROLE_PAS_COLUMNS, EMBAUCHE_COLUMNS, ERREUR, GRAVITES
+
+ARTIFACT_ROWS = 1000  # the UI gets the erreurs first; the files have every row
+PAS_HEADINGS = {
+    "siret": "SIRET", "matricule": "matricule", "nom": "nom", "prenoms": "prénoms",
+    "date_versement": "versement", "taux_dsn": "taux DSN", "taux_crm": "taux CRM",
+    "type_taux": "type", "identifiant_dsn": "identifiant DSN", "identifiant_crm": "identifiant CRM",
+    "valide_jusqu_au": "CRM valable jusqu'au", "montant_soumis": "montant soumis",
+    "montant_pas": "PAS", "montant_attendu": "PAS attendu", "code": "code", "gravite": "gravité",
+    "message": "message"}
+HIRE_HEADINGS = {
+    "siret": "SIRET", "matricule": "matricule", "nom": "nom", "prenoms": "prénoms",
+    "date_debut": "début", "nature_contrat": "nature", "numero_contrat": "contrat",
+    "dpae_statut": "statut DPAE", "code": "code", "gravite": "gravité", "message": "message"}
+
+
+def counts(pas: pd.DataFrame, hires: pd.DataFrame) -> pd.DataFrame:
+    """Rows per gravité and code, erreurs first."""
+    both = pd.concat([pas[["gravite", "code"]], hires[["gravite", "code"]]], ignore_index=True)
+    found = both.groupby(["gravite", "code"]).size().rename("lignes").reset_index()
+    rank = found["gravite"].map({g: i for i, g in enumerate(GRAVITES)})
+    return found.iloc[rank.argsort(kind="stable")].astype({"lignes": str})
+
+
+def write(pas: pd.DataFrame, hires: pd.DataFrame, folder: Path, stem: str, title: str) -> Path:
+    """The three files; returns the HTML page."""
+    atomic_write(folder / f"{stem}.controle_pas.csv", to_csv_text(pas[CONTROLE_PAS_COLUMNS]))
+    atomic_write(folder / f"{stem}.embauches.csv", to_csv_text(hires[EMBAUCHE_COLUMNS]))
+    return atomic_write(folder / f"{stem}.controle.html", render(
+        "controle.html", title=title,
+        counts=table(counts(pas, hires), {"gravite": "gravité", "code": "code",
+                                          "lignes": "lignes"}, "gravite"),
+        pas_count=len(pas), pas=table(pas, PAS_HEADINGS, "gravite"),
+        hires_count=len(hires), hires=table(hires, HIRE_HEADINGS, "gravite")))
+
+
+def artifacts(pas: pd.DataFrame, hires: pd.DataFrame, month: str) -> list[Artifact]:
+    """One table per SIRET and month (`dsn-controle-<siret>-<yyyy>-<mm>`), erreurs first."""
+    both = pd.concat([pas.assign(controle="pas"), hires.assign(controle="embauche")],
+                     ignore_index=True).fillna("")
+    rank = both["gravite"].map({g: i for i, g in enumerate(GRAVITES)})
+    both = both.iloc[rank.argsort(kind="stable")]
+    shown = ["controle", "matricule", "nom", "date_versement", "taux_dsn", "taux_crm",
+             "date_debut", "dpae_statut", "code", "gravite", "message"]
+    return [Artifact(key=artifact_key("dsn-controle", siret, month), kind="table",
+                     data=rows[shown].head(ARTIFACT_ROWS).to_dict("records"),
+                     description=f"Contrôle DSN {month}, SIRET {siret}")
+            for siret, rows in both.groupby("siret", sort=True) if siret]
+
+
+def alerts(pas: pd.DataFrame, hires: pd.DataFrame, name: str) -> list[Alert]:
+    """A control with an erreur; hires without DPAE (no NIR in either)."""
+    found = []
+    errors = pd.concat([pas, hires], ignore_index=True)
+    errors = errors[errors["gravite"] == ERREUR]
+    if len(errors):
+        found.append(Alert(CONTROL_EVENT, {
+            "fichier": name, "erreurs": len(errors),
+            "codes": ", ".join(sorted(set(errors["code"])))}))
+    missing = hires[hires["code"] == "DPAE_MANQUANTE"]
+    if len(missing):
+        found.append(Alert(MISSING_DPAE_EVENT, {
+            "fichier": name, "nombre": len(missing),
+            "matricules": ", ".join(missing["matricule"].head(20))}))
+    return found

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from gedflow.crm.integrate import integrate, rates_in_force
 from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
 from gedflow.crm.report import markdown_summary, write_anomalies, write_reports
+from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
 from gedflow.intake import Artifact, HandlerResult, Job, artifact_key
@@ -106,6 +107,9 @@ def handle_crm(job: Job) -> HandlerResult:
         report = write_reports(rows, crm, decisions, title, notes, outdir, stem)
         if crm.kind != crm_format.NOMINATIF:
             report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
+        integrated = [d.siret for d in decisions if d.statut == "integre"]
+        if integrated:  # the DSNs controlled before this CRM came: controlled again
+            recontrol(job.settings, conn, integrated, period.replace("_", "-"))
     artifacts = []
     for siret, part in rows.groupby("siret", sort=True):
         mine = [d for d in decisions if d.siret == siret]

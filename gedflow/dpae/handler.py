@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePosixPath
 
+import pandas as pd
+
 from gedflow.dpae.ar import (
     advance_phases,
     compte_rendu,
@@ -18,6 +20,7 @@ from gedflow.dpae.ar import (
 )
 from gedflow.dpae.prepare import Options, hires_from_csv, prepare
 from gedflow.dpae.report import write_reports
+from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError, InputError
 from gedflow.fsutil import free_name
 from gedflow.intake import Artifact, HandlerResult, Job
@@ -84,6 +87,10 @@ def handle_ar(job: Job) -> HandlerResult:
         cr = compte_rendu(conn, flat)
         record_statuts(conn, cr)
         advance_phases(conn, cr)
+        hired = pd.to_datetime(cr.rows["date_embauche"], format="%d/%m/%Y", errors="coerce")
+        if hired.notna().any():  # the DSNs controlled before this AR came: controlled again
+            recontrol(job.settings, conn, sorted(set(cr.rows["siret"].dropna())),
+                      f"{hired.min():%Y-%m}")
     stem = PurePosixPath(job.claim.rel).stem
     folder = free_name(job.settings.outbox / "AR" / f"{stem}_{handled_at()}", datetime.now(PARIS))
     report = write_compte_rendu(cr, folder, PurePosixPath(job.claim.rel).name)

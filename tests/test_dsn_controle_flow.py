@@ -1,0 +1,174 @@
+"""A DSN's controls through the intake: its reports, artifact and alerts; `gedflow dsn
+controle`; and the same reports whatever the order the DSN, its CRM and its AR came in. The
+employer, hires and AR are those of the DPAE tests (dpae_support); the DSN and the CRM are
+written here."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.sweep import dispatch_direct
+from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, claim, scan
+from gedflow.registry.db import migrate
+from gedflow.registry.importer import import_csv
+from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
+
+from .conftest import EXAMPLES
+from .dpae_support import HIRE_1, HIRE_2, run
+from .dsn_support import Person, declaration, dsn_bytes, envoi
+from .test_dpae_ar import _ar
+
+SIREN, NIC = "123456782", "00010"
+SIRET = SIREN + NIC
+CRM_ID = "900000000000000501"
+NIR_1, NIR_2 = HIRE_1["nir"][:13], HIRE_2["nir"][:13]
+
+
+def _dsn() -> bytes:
+    """March 2025: E001 (CRM rate 5.00) and E002 (barème), both hired on the 10th."""
+    first = Person(nir=NIR_1, nom="MARTINEAU", prenoms="CLAIRE ANNE", matricule="E001",
+                   sexe="02", date_naissance="15031990",
+                   contrats=[{"date_debut": "10032025", "nature": "01", "numero": "00001"}],
+                   versements=[{"date_versement": "31032025",
+                                "remuneration_nette_fiscale": "2000.00", "taux": "5.00",
+                                "type_taux": "01", "identifiant_taux": CRM_ID,
+                                "montant_pas": "100.00", "montant_soumis": "2000.00"}])
+    second = Person(nir=NIR_2, nom="BENALI", prenoms="KARIM", matricule="E002",
+                    date_naissance="02111985",
+                    contrats=[{"date_debut": "10032025", "nature": "02", "numero": "00002",
+                               "fin_prevue": "30062025"}],
+                    versements=[{"date_versement": "31032025",
+                                 "remuneration_nette_fiscale": "1500.00", "taux": "0.00",
+                                 "type_taux": "13", "montant_pas": "0.00",
+                                 "montant_soumis": "1500.00"}])
+    return dsn_bytes(envoi(declaration([first, second], siren=SIREN, nic=NIC, mois="01032025",
+                                       constitution="05042025", pas_total="100.00")))
+
+
+def _crm() -> bytes:
+    """The CRM nominatif of February 2025: E001's rate, 5.00."""
+    return ("<?xml version='1.0' encoding='UTF-8'?>\n<ns2:rapport xmlns:ns2=\"http://www.gip-mds"
+            f".fr/\" type=\"CRM nominatif\" identifiant=\"{CRM_ID}\"><declaration>"
+            f"<declaration_identification><mois>01022025</mois><SIREN>{SIREN}</SIREN>"
+            f"<nic_affectation>{NIC}</nic_affectation></declaration_identification>"
+            "<declaration_bilan><etat>OK</etat><salarie><NIR>" + NIR_1 + "</NIR><matricule>"
+            "E001</matricule><taux_imposition_PAS>5.00</taux_imposition_PAS></salarie>"
+            "</declaration_bilan></declaration></ns2:rapport>").encode()
+
+
+def _root(base: Path) -> tuple[Settings, Engine]:
+    root = base / "root"
+    for rel in INBOX_FOLDERS:
+        (root / "inbox" / rel).mkdir(parents=True)
+    for rel in OUTBOX_FOLDERS:
+        (root / "outbox" / rel).mkdir(parents=True)
+    url = f"sqlite:///{base / 'registre.sqlite'}"
+    (root / "gedflow.toml").write_text(f'[gedflow]\ndatabase_url = "{url}"\nsettle_seconds = 0\n')
+    settings = load_settings(root)
+    engine = migrate(url)
+    for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
+        import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
+    return settings, engine
+
+
+def _drop(settings: Settings, rel: str, raw: bytes, day: str) -> None:
+    path = settings.inbox / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw)
+    stamp = datetime.fromisoformat(f"{day}T12:00:00").timestamp()
+    os.utime(path, (stamp, stamp))  # a CRM's availability is its file's date
+
+
+def _sweep(settings: Settings, engine: Engine) -> list:
+    claims = [c for p in scan(settings, now=9e12) if (c := claim(settings, engine, p))]
+    return dispatch_direct(settings, claims)
+
+
+def _inputs(settings: Settings, engine: Engine) -> list[tuple[str, bytes, str]]:
+    """The three files, in date order: the AR (E001 accepted, E002 rejected), the CRM, the
+    DSN. The DPAE were built before (the DPAE side)."""
+    built = run(engine, settings, HIRE_1, HIRE_2, mode="reel", fmt="flat")
+    ar = _ar(built.files["dpae.txt"].read_bytes(), [("00", "K7Q2M", "00"), ("00", "", "21")])
+    return [("AR/dpae_ar.txt", ("\n".join(ar) + "\n").encode("iso-8859-1"), "2025-03-05"),
+            ("crm_nominatif/travail/2025_02/crm_2025_02.xml", _crm(), "2025-03-12"),
+            ("dsn/ATELIERS-DUPRE/dsn_2025_03.dsn", _dsn(), "2025-04-05")]
+
+
+REPORTS = ("controle_pas.csv", "embauches.csv", "controle.html")
+
+
+def _reports(settings: Settings) -> dict[str, bytes]:
+    folder = settings.outbox / "dsn" / "2025_03"
+    return {name: (folder / f"dsn_2025_03.{name}").read_bytes() for name in REPORTS}
+
+
+def _csv(settings: Settings, name: str) -> pd.DataFrame:
+    return pd.read_csv(settings.outbox / "dsn" / "2025_03" / f"dsn_2025_03.{name}", sep=";",
+                       dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("with_ar", [True, False])
+def test_order_does_not_matter(tmp_path: Path, with_ar: bool) -> None:
+    """Dropped one after the other in date order, or together (newest first): the same
+    reports. The sweep takes the DSN before the CRM and the AR, which control it again."""
+    one_by_one, engine = _root(tmp_path / "a")
+    for rel, raw, day in _inputs(one_by_one, engine)[0 if with_ar else 1:]:
+        _drop(one_by_one, rel, raw, day)
+        [outcome] = _sweep(one_by_one, engine)
+        assert outcome.outcome == "archived", outcome.reason
+    together, engine2 = _root(tmp_path / "b")
+    for rel, raw, day in reversed(_inputs(together, engine2)[0 if with_ar else 1:]):
+        _drop(together, rel, raw, day)
+    assert {o.outcome for o in _sweep(together, engine2)} == {"archived"}
+    assert _reports(together) == _reports(one_by_one)
+    pas = _csv(together, "controle_pas.csv")
+    assert pas[["matricule", "code"]].values.tolist() == [["E001", "CONFORME"],
+                                                          ["E002", "CONFORME"]]
+    assert pas["taux_crm"].tolist() == ["5.00", ""]
+    hires = _csv(together, "embauches.csv")
+    assert hires[["matricule", "dpae_statut", "code"]].values.tolist() == ([
+        ["E002", "erreur", "DPAE_REJETEE"], ["E001", "enregistree", "DPAE_CONFIRMEE"]]
+        if with_ar else [["E001", "pret_a_envoyer", "DPAE_MANQUANTE"],
+                         ["E002", "pret_a_envoyer", "DPAE_MANQUANTE"]])
+
+
+def test_dropped_dsn_is_controlled_with_its_artifact_and_alerts(tmp_path: Path) -> None:
+    settings, engine = _root(tmp_path)
+    _drop(settings, "dsn/ATELIERS-DUPRE/dsn_2025_03.dsn", _dsn(), "2025-04-05")
+    [outcome] = _sweep(settings, engine)
+    assert outcome.outcome == "archived", outcome.reason
+    pas, hires = _csv(settings, "controle_pas.csv"), _csv(settings, "embauches.csv")
+    assert pas[["matricule", "code", "gravite"]].values.tolist() == [
+        ["E001", "TAUX_SANS_CRM", "avertissement"], ["E002", "CONFORME", "info"]]
+    assert set(hires["code"]) == {"DPAE_MANQUANTE"}
+    page = (settings.outbox / "dsn/2025_03/dsn_2025_03.controle.html").read_text()
+    assert page.index("DPAE_MANQUANTE") < page.index("TAUX_SANS_CRM")  # erreurs first
+    for name in REPORTS:
+        mode = (settings.outbox / f"dsn/2025_03/dsn_2025_03.{name}").stat().st_mode & 0o777
+        assert mode == 0o600, name
+    keys = {a.key: a for a in outcome.artifacts}
+    table = keys[f"dsn-controle-{SIRET}-2025-03"].data
+    assert [r["code"] for r in table][:2] == ["DPAE_MANQUANTE", "DPAE_MANQUANTE"]
+    assert {a.event for a in outcome.alerts} == {CONTROL_EVENT, MISSING_DPAE_EVENT}
+    assert all(NIR_1 not in str(a.payload) for a in outcome.alerts)
+
+
+def test_cli_controle_changes_nothing_and_exits_1_on_an_erreur(tmp_path: Path) -> None:
+    settings, engine = _root(tmp_path)
+    dsn = tmp_path / "dsn_2025_03.dsn"
+    dsn.write_bytes(_dsn())
+    out = tmp_path / "rapports"
+    result = CliRunner().invoke(app, ["dsn", "controle", str(dsn), "--sortie", str(out),
+                                      "--root", str(settings.root)])
+    assert result.exit_code == 1, result.output
+    assert "DPAE_MANQUANTE" in result.output and NIR_1 not in result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"dsn_2025_03.{n}" for n in REPORTS)
+    assert not any((settings.outbox / "dsn").rglob("*.csv"))  # nothing imported nor reported

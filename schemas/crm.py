@@ -133,3 +133,10 @@ ANOMALIE = XmlRecord(
 )
 
 RECORDS = (DECLARATION, SALARIE, ANOMALIE)
+
+# `<stem>.taux_sur_taux.csv`: each TST01 anomaly of a CRM taux sur taux, tied to its salarié.
+TAUX_SUR_TAUX_COLUMNS = ["siret", "matricule", "nom", "prenoms", "nir_masque", "date_versement",
+                         "taux_applique", "montant_pas", "taux_crm", "identifiant_crm", "code",
+                         "message"]
+# The rubrics a TST01 names (rubrique_associee, written S21_G00_50_009 or S21.G00.50.009).
+PAS_AMOUNT, DATE_VERSEMENT = "S21.G00.50.009", "S21.G00.50.001"

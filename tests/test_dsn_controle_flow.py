@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.sweep import dispatch_direct
-from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, claim, scan
+from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT, claim, scan
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import import_csv
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
@@ -172,3 +172,45 @@ def test_cli_controle_changes_nothing_and_exits_1_on_an_erreur(tmp_path: Path) -
     assert "DPAE_MANQUANTE" in result.output and NIR_1 not in result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(f"dsn_2025_03.{n}" for n in REPORTS)
     assert not any((settings.outbox / "dsn").rglob("*.csv"))  # nothing imported nor reported
+
+
+def _taux_sur_taux() -> bytes:
+    """The DGFiP's return of the March DSN: E001 applied 4.00 (80.00 of PAS) on 31/03."""
+    associated = "".join(
+        f"<rubrique_associee><identifiant>{code}</identifiant><valeur>{value}</valeur>"
+        "</rubrique_associee>"
+        for code, value in (("S21_G00_50_009", "80.00"), ("S21_G00_50_001", "2025-03-31"),
+                            ("S21_G00_50_003", "1")))
+    anomaly = ("<declaration_anomalie><description><code>TST01</code><categorie>non-bloquant"
+               "</categorie><message>Vous n'avez pas appliqué les taux valides communiqués par "
+               "l'administration fiscale</message></description><valeurs><rubrique_declenchante>"
+               "<identifiant>S21_G00_50_006</identifiant><valeur>4.00</valeur>"
+               f"</rubrique_declenchante>{associated}</valeurs><environnement><salarie><NIR>"
+               f"{NIR_1}</NIR><nom_famille>MARTINEAU</nom_famille><prenoms>CLAIRE ANNE</prenoms>"
+               "</salarie></environnement></declaration_anomalie>")
+    return ("<?xml version='1.0' encoding='UTF-8'?>\n<ns2:rapport xmlns:ns2=\"http://www.gip-mds"
+            ".fr/\" type=\"CRM taux sur taux\" profil=\"DSN\" identifiant=\"900000000000000950\">"
+            f"<declaration><declaration_identification><mois>01032025</mois><SIREN>{SIREN}"
+            f"</SIREN><nic_affectation>{NIC}</nic_affectation></declaration_identification>"
+            f"<declaration_bilan><etat>OK</etat></declaration_bilan>{anomaly}</declaration>"
+            "</ns2:rapport>").encode()
+
+
+def test_taux_sur_taux_is_tied_to_the_salarie_and_the_crm_rate_then(tmp_path: Path) -> None:
+    settings, engine = _root(tmp_path)
+    run(engine, settings, HIRE_1, HIRE_2, mode="reel", fmt="flat")  # E001 in the registry
+    _drop(settings, "crm_nominatif/travail/2025_02/crm_2025_02.xml", _crm(), "2025-03-12")
+    _drop(settings, "crm_nominatif/travail/2025_04/tst_2025_03.xml", _taux_sur_taux(),
+          "2025-05-20")
+    outcomes = _sweep(settings, engine)
+    assert [o.outcome for o in outcomes] == ["archived", "archived"], outcomes
+    found = pd.read_csv(settings.outbox / "crm_nominatif/2025_04/tst_2025_03.taux_sur_taux.csv",
+                        sep=";", dtype=str, keep_default_na=False)
+    assert found.to_dict("records") == [{
+        "siret": SIRET, "matricule": "E001", "nom": "MARTINEAU", "prenoms": "CLAIRE ANNE",
+        "nir_masque": NIR_1[:5] + "*", "date_versement": "2025-03-31", "taux_applique": "4.00",
+        "montant_pas": "80.00", "taux_crm": "5.00", "identifiant_crm": CRM_ID, "code": "TST01",
+        "message": "Vous n'avez pas appliqué les taux valides communiqués par l'administration "
+                   "fiscale"}]
+    [alert] = outcomes[1].alerts
+    assert alert.event == TAUX_SUR_TAUX_EVENT and alert.payload["sirets"] == SIRET

@@ -9,13 +9,17 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import Engine
 
+from gedflow.crm import taux_sur_taux
 from gedflow.crm.integrate import integrate, rates_in_force
 from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
 from gedflow.crm.report import markdown_summary, write_anomalies, write_reports
+from gedflow.dsn import controle
 from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
-from gedflow.intake import Artifact, HandlerResult, Job, artifact_key
+from gedflow.formats.csv_table import to_csv_text
+from gedflow.fsutil import atomic_write
+from gedflow.intake import TAUX_SUR_TAUX_EVENT, Alert, Artifact, HandlerResult, Job, artifact_key
 from gedflow.registry import snapshot
 from gedflow.settings import PARIS
 
@@ -107,6 +111,14 @@ def handle_crm(job: Job) -> HandlerResult:
         report = write_reports(rows, crm, decisions, title, notes, outdir, stem)
         if crm.kind != crm_format.NOMINATIF:
             report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
+        alerts = []
+        if crm.kind == crm_format.TAUX_SUR_TAUX:
+            found = taux_sur_taux.rows(job.claim.path, crm, controle.load(conn, sirets))
+            atomic_write(outdir / f"{stem}.taux_sur_taux.csv", to_csv_text(found))
+            if len(found):
+                alerts.append(Alert(TAUX_SUR_TAUX_EVENT, {
+                    "fichier": stem, "nombre": len(found),
+                    "sirets": ", ".join(sorted(set(found["siret"])))}))
         integrated = [d.siret for d in decisions if d.statut == "integre"]
         if integrated:  # the DSNs controlled before this CRM came: controlled again
             recontrol(job.settings, conn, integrated, period.replace("_", "-"))
@@ -127,4 +139,5 @@ def handle_crm(job: Job) -> HandlerResult:
                "personnes": len(crm.salaries),
                **{d.siret: d.statut for d in decisions},
                **rows["statut"].value_counts().to_dict()}
-    return HandlerResult(report_path=report, summary=summary, artifacts=artifacts)
+    return HandlerResult(report_path=report, summary=summary, artifacts=artifacts,
+                         alerts=alerts)

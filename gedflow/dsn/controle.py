@@ -148,12 +148,12 @@ def _short_cdd(view: DsnView) -> pd.Index:
     return pd.Index(c.loc[short.to_numpy(), "_parent"].unique())
 
 
-def _in_force(versements: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+def rate_in_force(versements: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """Per versement (`_row`): the latest CRM rate communicated on or before its date (and in
     effect by then); `known` when there is one."""
     pairs = versements[["_row", "salarie_id", "date_versement"]].merge(
         rates, on="salarie_id")
-    on = pairs["date_versement"]
+    on = pairs["date_versement"].astype("str")
     pairs = pairs[(on != "") & (pairs["date_disponibilite"] <= on)
                   & ((pairs["date_effet"] == "") | (pairs["date_effet"] <= on))]
     pairs = pairs.assign(_effect=pairs["date_effet"].where(pairs["date_effet"] != "",
@@ -220,7 +220,7 @@ def controle_pas(view: DsnView, registre: Registre) -> pd.DataFrame:
                  .fillna(-1).astype("int64"))
     for column in ("siret", "matricule", "nom", "prenoms", "nir"):
         v[column] = _text(v["_parent"].map(people[column]))
-    crm = _in_force(v, registre.taux)
+    crm = rate_in_force(v, registre.taux)
     crm_rate = _numbers(crm["taux"].fillna(""), 100).to_numpy()
     rate = _numbers(v["taux"], 100)
     soumis, pas = _numbers(v["montant_soumis"], 100), _numbers(v["montant_pas"], 100)
@@ -229,19 +229,19 @@ def controle_pas(view: DsnView, registre: Registre) -> pd.DataFrame:
     on = v["date_versement"].to_numpy()
     until = crm["valide_jusqu_au"].to_numpy()
     known = crm["known"].to_numpy()
-    in_force = known & (until >= on)
+    valid = known & (until >= on)
     t01, ident = (v["type_taux"] == TAUX_CRM).to_numpy(), v["identifiant_taux"].to_numpy()
     short = v["_parent"].isin(_short_cdd(view)).to_numpy()
     ident_ok = (ident == crm["identifiant_crm"].to_numpy()) | (
         (ident == IDENTIFIANT_CDD_COURT) & short)
     gap = (pas - expected).abs().to_numpy()
     flags = {
-        "TAUX_DIFFERENT": t01 & in_force & (rate.to_numpy() != crm_rate),
-        "IDENTIFIANT_DIFFERENT": t01 & in_force & (ident != "") & ~ident_ok,
+        "TAUX_DIFFERENT": t01 & valid & (rate.to_numpy() != crm_rate),
+        "IDENTIFIANT_DIFFERENT": t01 & valid & (ident != "") & ~ident_ok,
         "IDENTIFIANT_MANQUANT": t01 & (ident == ""),
         "IDENTIFIANT_INTERDIT": ~t01 & (ident != ""),
-        "TAUX_EXPIRE": t01 & known & ~in_force,
-        "BAREME_AU_LIEU_DU_TAUX": (v["type_taux"].isin(BAREMES).to_numpy() & in_force
+        "TAUX_EXPIRE": t01 & known & ~valid,
+        "BAREME_AU_LIEU_DU_TAUX": (v["type_taux"].isin(BAREMES).to_numpy() & valid
                                    & ~np.isnan(crm_rate)),
         "TAUX_SANS_CRM": t01 & ~known,
         "MONTANT_PAS": gap > 1,

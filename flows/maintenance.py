@@ -12,7 +12,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from gedflow.crm.taux import expiring
-from gedflow.dpae.suivi import overdue, undeclared
+from gedflow.dpae.suivi import dsn_without_dpae, overdue, undeclared
 from gedflow.registry.db import migrate
 from gedflow.settings import PARIS, load_settings
 
@@ -23,23 +23,28 @@ def _day(jour: str | None) -> date:
 
 @flow(name="suivi-dpae", flow_run_name="suivi dpae")
 def suivi_dpae(root: str, jour: str | None = None) -> dict[str, int]:
-    """Declarations without AR after 5 working days; hires within 8 days not yet declared."""
+    """Declarations without AR after 5 working days; hires within 8 days not yet declared;
+    hires a DSN declared without DPAE."""
     today = _day(jour)
     engine = migrate(load_settings(root).registry_url)
     late = overdue(engine, today)
     pending = undeclared(engine, today)
+    missing = dsn_without_dpae(engine)
     create_table_artifact(key="suivi-dpae-sans-ar", table=late,
                           description=f"DPAE sans AR après 5 jours ouvrés au {today}")
     create_table_artifact(key="suivi-dpae-a-declarer", table=pending.to_dict("records"),
                           description=f"Embauches non déclarées au {today}")
+    create_table_artifact(key="suivi-dpae-dsn-sans-dpae", table=missing.to_dict("records"),
+                          description=f"Embauches déclarées en DSN sans DPAE au {today}")
     late_hires = int(pending["en_retard"].sum())
     counts = {"sans_ar": len(late), "a_declarer": len(pending) - late_hires,
-              "en_retard": late_hires}
+              "en_retard": late_hires, "dsn_sans_dpae": len(missing)}
     create_markdown_artifact(key="suivi-dpae", markdown="\n".join([
         f"# Suivi DPAE au {today}", "",
         f"- déclarations sans AR après 5 jours ouvrés : {counts['sans_ar']}",
         f"- embauches à déclarer dans les 8 jours : {counts['a_declarer']}",
         f"- embauches passées sans DPAE : {counts['en_retard']}",
+        f"- embauches déclarées en DSN sans DPAE : {counts['dsn_sans_dpae']}",
     ]))
     return counts
 

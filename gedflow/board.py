@@ -1,4 +1,5 @@
-"""The rolling status board per dossier and month, for the Prefect UI: DSN read / integrated,
+"""The rolling status board per dossier and month, for the Prefect UI: DSN read / integrated
+and what their controls found,
 CRM received / integrated / held, DPAE prepared / sent / AR received / errors, files
 quarantined. Months are the data's own (DSN and CRM period, hiring date; quarantine: the day the
 file came, all dossiers)."""
@@ -30,6 +31,13 @@ DPAE_COLUMNS = {"a_declarer": "à déclarer", "a_corriger": "à corriger",
                 "enregistree": "AR : enregistrées", "erreur": "AR : en erreur"}
 
 
+CONTROL_COLUMNS = (dsn_declaration.c.controle_erreurs, dsn_declaration.c.controle_avertissements,
+                   dsn_declaration.c.dpae_manquantes)
+CONTROL_LABELS = {"controle_erreurs": "contrôle DSN : erreurs",
+                  "controle_avertissements": "contrôle DSN : avertissements",
+                  "dpae_manquantes": "embauches sans DPAE"}
+
+
 @dataclass(frozen=True)
 class Board:
     key: str  # etat-<dossier>-<yyyy>-<mm>
@@ -42,16 +50,16 @@ def _month(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).dt.strftime("%Y-%m")
 
 
-def _by_siret(conn: Connection, when: Column) -> pd.DataFrame:
+def _by_siret(conn: Connection, when: Column, *summed: Column) -> pd.DataFrame:
     """Declarations (CRM or DSN: `when`'s table) counted per dossier of their SIRET, date and
-    statut."""
+    statut, with the sums of `summed`."""
     table, n = when.table, func.count().label("n")
     return pd.DataFrame(conn.execute(
-        select(dossier.c.code, when, table.c.statut, n)
+        select(dossier.c.code, when, table.c.statut, n, *(func.sum(c) for c in summed))
         .join(employeur, employeur.c.siret == table.c.siret)
         .join(dossier, dossier.c.id == employeur.c.dossier_id)
         .group_by(dossier.c.code, when, table.c.statut)).all(),
-        columns=["dossier", when.name, "statut", "n"])
+        columns=["dossier", when.name, "statut", "n", *(c.name for c in summed)])
 
 
 def _frames(engine: Engine) -> tuple[pd.DataFrame, ...]:
@@ -66,7 +74,7 @@ def _frames(engine: Engine) -> tuple[pd.DataFrame, ...]:
             .join(dossier, dossier.c.id == employeur.c.dossier_id)
             .group_by(dossier.c.code, contrat.c.date_embauche, contrat.c.statut)).all(),
             columns=["dossier", "date_embauche", "statut", "n"])
-        dsn = _by_siret(conn, dsn_declaration.c.mois)
+        dsn = _by_siret(conn, dsn_declaration.c.mois, *CONTROL_COLUMNS)
         quarantined = pd.DataFrame(conn.execute(
             select(ledger.c.received_at).where(ledger.c.outcome == "quarantined")).all(),
             columns=["received_at"])
@@ -104,6 +112,8 @@ def boards(engine: Engine, latest_months: int = 3) -> list[Board]:
             lines = [f"# {code} — {month}", "", "| | |", "|---|---|",
                      f"| DSN lues | {int(d['n'].sum())} |",
                      *[f"| DSN {k} | {v} |" for k, v in _counts(d, DSN_COLUMNS).items()],
+                     *[f"| {label} | {int(d[c].fillna(0).sum())} |"
+                       for c, label in CONTROL_LABELS.items()],
                      f"| CRM reçus | {int(c['n'].sum())} |",
                      *[f"| CRM {k} | {v} |" for k, v in _counts(c, CRM_COLUMNS).items()],
                      f"| DPAE (embauches du mois) | {int(h['n'].sum())} |",

@@ -6,19 +6,22 @@ written here."""
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.sweep import dispatch_direct
+from gedflow.board import boards
+from gedflow.dpae.suivi import dsn_without_dpae
 from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT, claim, scan
 from gedflow.registry.db import migrate
 from gedflow.registry.importer import import_csv
+from gedflow.registry.tables import contrat, salarie
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
 from .conftest import EXAMPLES
@@ -64,13 +67,14 @@ def _crm() -> bytes:
             "</declaration_bilan></declaration></ns2:rapport>").encode()
 
 
-def _root(base: Path) -> tuple[Settings, Engine]:
+def _root(base: Path, url: str | None = None) -> tuple[Settings, Engine]:
+    """A gedflow root with the example registry, on `url` (default: a new SQLite file)."""
     root = base / "root"
     for rel in INBOX_FOLDERS:
         (root / "inbox" / rel).mkdir(parents=True)
     for rel in OUTBOX_FOLDERS:
         (root / "outbox" / rel).mkdir(parents=True)
-    url = f"sqlite:///{base / 'registre.sqlite'}"
+    url = url or f"sqlite:///{base / 'registre.sqlite'}"
     (root / "gedflow.toml").write_text(f'[gedflow]\ndatabase_url = "{url}"\nsettle_seconds = 0\n')
     settings = load_settings(root)
     engine = migrate(url)
@@ -140,8 +144,9 @@ def test_order_does_not_matter(tmp_path: Path, with_ar: bool) -> None:
                          ["E002", "pret_a_envoyer", "DPAE_MANQUANTE"]])
 
 
-def test_dropped_dsn_is_controlled_with_its_artifact_and_alerts(tmp_path: Path) -> None:
-    settings, engine = _root(tmp_path)
+def test_dropped_dsn_is_controlled_with_its_artifact_and_alerts(tmp_path: Path,
+                                                               db_url: str) -> None:
+    settings, engine = _root(tmp_path, db_url)
     _drop(settings, "dsn/ATELIERS-DUPRE/dsn_2025_03.dsn", _dsn(), "2025-04-05")
     [outcome] = _sweep(settings, engine)
     assert outcome.outcome == "archived", outcome.reason
@@ -214,3 +219,22 @@ def test_taux_sur_taux_is_tied_to_the_salarie_and_the_crm_rate_then(tmp_path: Pa
                    "fiscale"}]
     [alert] = outcomes[1].alerts
     assert alert.event == TAUX_SUR_TAUX_EVENT and alert.payload["sirets"] == SIRET
+
+
+def test_suivi_lists_the_dsn_hires_still_without_dpae(tmp_path: Path, db_url: str) -> None:
+    settings, engine = _root(tmp_path, db_url)
+    _drop(settings, "dsn/ATELIERS-DUPRE/dsn_2025_03.dsn", _dsn(), "2025-04-05")
+    _sweep(settings, engine)
+    missing = dsn_without_dpae(engine)
+    assert missing[["siret", "matricule", "date_embauche"]].values.tolist() == [
+        [SIRET, "E001", "2025-03-10"], [SIRET, "E002", "2025-03-10"]]
+    assert "nir" not in missing.columns
+    with engine.begin() as conn:  # E001's DPAE sent since
+        conn.execute(insert(contrat).values(
+            salarie_id=select(salarie.c.id).where(salarie.c.matricule == "E001")
+            .scalar_subquery(), date_embauche=date(2025, 3, 10), heure_embauche="08:30",
+            nature="CDI", statut="envoye", created_at=datetime.now(UTC)))
+    assert dsn_without_dpae(engine)["matricule"].tolist() == ["E002"]
+    board = next(b for b in boards(engine) if b.key == "etat-ateliers-dupre-2025-03")
+    assert "| embauches sans DPAE | 2 |" in board.markdown
+    assert "| contrôle DSN : erreurs | 2 |" in board.markdown

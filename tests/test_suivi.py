@@ -56,7 +56,7 @@ def test_the_daily_flows_publish_their_counts(registry: Engine, settings: Settin
 
     run(registry, settings, HIRE_1, HIRE_2)
     assert suivi_dpae(str(settings.root), "2025-03-11") == {
-        "sans_ar": 0, "a_declarer": 0, "en_retard": 2}
+        "sans_ar": 0, "a_declarer": 0, "en_retard": 2, "dsn_sans_dpae": 0}
     assert expiration_taux(str(settings.root), "2022-06-01") == {"expires": 0, "bientot": 0}
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(artifact_filter=ArtifactFilter(

@@ -1,4 +1,5 @@
-"""DPAE follow-up: declarations still without an AR, hires not declared in time.
+"""DPAE follow-up: declarations still without an AR, hires not declared in time, hires a DSN
+declared without DPAE.
 
 The daily `suivi-dpae` run and `gedflow dpae suivi` use it. A DPAE is due before the hire, at
 the earliest 8 days ahead (R1221-5); its AR comes within 5 working days (R1221-7).
@@ -11,13 +12,15 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from gedflow.registry.bulk import chunked
-from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
+from gedflow.registry.tables import contrat, dpae_batch, dsn_declaration, employeur, salarie
+from schemas.dsn import STAGE
 
-# Statuts of a hire not yet sent to the URSSAF.
+# Statuts of a hire not yet sent to the URSSAF; of a contrat only a DSN gave.
 NOT_SENT = ("a_declarer", "a_corriger", "pret_a_envoyer")
+DSN_ONLY = "dsn"
 WINDOW_DAYS = 8
 
 
@@ -63,4 +66,36 @@ def undeclared(engine: Engine, today: date, window_days: int = WINDOW_DAYS) -> p
                                "embauche passée sans DPAE : déclarez sans attendre",
                                "embauche proche : à déclarer avant la date d'embauche")
     frame["date_embauche"] = pd.to_datetime(frame["date_embauche"]).dt.strftime("%Y-%m-%d")
+    return frame
+
+
+def dsn_without_dpae(engine: Engine) -> pd.DataFrame:
+    """The hires a DSN declared in their own month for which there is still no DPAE (the DSN
+    controls' DPAE_MANQUANTE): siret, matricule, contrat, date_embauche — no NIR. A later
+    DPAE of the same salarié and day takes it off the list."""
+    def month(column):
+        return (func.strftime("%Y-%m", column) if engine.dialect.name == "sqlite"
+                else func.to_char(column, "YYYY-MM"))
+
+    declared = (select(dsn_declaration.c.id)
+                .where(dsn_declaration.c.siret == employeur.c.siret)
+                .where(dsn_declaration.c.statut == "integree")
+                .where(month(dsn_declaration.c.mois) == month(contrat.c.date_embauche)))
+    dpae = contrat.alias("dpae")
+    query = (
+        select(employeur.c.siret, salarie.c.matricule, contrat.c.id.label("contrat"),
+               contrat.c.date_embauche)
+        .join(salarie, salarie.c.id == contrat.c.salarie_id)
+        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .where(contrat.c.statut == DSN_ONLY).where(contrat.c.nature_dsn != STAGE)
+        .where(declared.exists())
+        .where(~select(dpae.c.id).where(dpae.c.salarie_id == contrat.c.salarie_id)
+               .where(dpae.c.date_embauche == contrat.c.date_embauche)
+               .where(dpae.c.statut.notin_((DSN_ONLY, *NOT_SENT))).exists())
+        .order_by(contrat.c.date_embauche, employeur.c.siret, salarie.c.matricule))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(),
+                             columns=["siret", "matricule", "contrat", "date_embauche"])
+    frame["date_embauche"] = pd.to_datetime(frame["date_embauche"]).dt.strftime("%Y-%m-%d")
+    frame["alerte"] = "embauche déclarée en DSN sans DPAE : déclarez-la sans attendre"
     return frame

@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from gedflow.checks import mask_nir
+from gedflow.dpae.suivi import DSN_ONLY
 from gedflow.dsn.read import DsnView
 from gedflow.registry.bulk import chunked, read_frame
 from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie, taux_communique
@@ -39,7 +40,6 @@ from schemas.dsn import (
 CONFIRMED = ("enregistree", "enregistree_a_verifier")
 SENT = ("envoye", "depot_en_cours", "incertain")
 REJECTED = ("erreur",)
-DSN_ONLY = "dsn"  # a contrat the DSN created: no DPAE
 
 
 @dataclass

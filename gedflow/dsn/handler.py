@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from gedflow.dsn import controle, report
 from gedflow.dsn.feed import Fed, dossier_of_siret, feed
@@ -25,7 +25,7 @@ from gedflow.htmlreport import render, table
 from gedflow.intake import Alert, Artifact, HandlerResult, Job, artifact_key
 from gedflow.registry.tables import dsn_declaration
 from gedflow.settings import PARIS, Settings
-from schemas.dsn import LECTURE_COLUMNS
+from schemas.dsn import AVERTISSEMENT, ERREUR, LECTURE_COLUMNS
 
 DECLARATION_HEADINGS = {"siret": "SIRET", "mois": "mois", "nature": "nature", "type": "type",
                         "statut": "statut", "raison": "détail", "salaries_crees": "salariés créés",
@@ -78,12 +78,26 @@ def write_reports(dsn: dsn_format.Dsn, dsn_view: DsnView, fed: list[Fed], folder
     return lecture
 
 
-def control(conn: Connection, dsn_view: DsnView, folder: Path, stem: str,
-            when: str) -> tuple[Path, list[Artifact], list[Alert]]:
-    """The DSN's controls against the registry as it is now: reports, artifacts, alerts."""
+def _record_counts(conn: Connection, source: str, pas: pd.DataFrame,
+                   hires: pd.DataFrame) -> None:
+    """What the controls found, on the file's declarations (per SIRET), for the board."""
+    both = pd.concat([pas, hires], ignore_index=True)
+    for siret, mine in both.groupby("siret"):
+        conn.execute(update(dsn_declaration).where(dsn_declaration.c.source == source)
+                     .where(dsn_declaration.c.siret == siret).values(
+            controle_erreurs=int((mine["gravite"] == ERREUR).sum()),
+            controle_avertissements=int((mine["gravite"] == AVERTISSEMENT).sum()),
+            dpae_manquantes=int((mine["code"] == "DPAE_MANQUANTE").sum())))
+
+
+def control(conn: Connection, dsn_view: DsnView, folder: Path, stem: str, when: str,
+            source: str) -> tuple[Path, list[Artifact], list[Alert]]:
+    """The DSN's controls against the registry as it is now: reports, counts on its recorded
+    declarations (`source`: where it is archived), artifacts, alerts."""
     registre = controle.load(conn, sorted(set(dsn_view.declarations["siret"])))
     pas = controle.controle_pas(dsn_view, registre)
     hires = controle.controle_embauches(dsn_view, registre)
+    _record_counts(conn, source, pas, hires)
     page = report.write(pas, hires, folder, stem, f"Contrôle DSN {when} — {stem}")
     month = when.replace("_", "-")
     return page, report.artifacts(pas, hires, month), report.alerts(pas, hires, stem)
@@ -101,7 +115,7 @@ def handle_dsn(job: Job) -> HandlerResult:
         _check_dossiers(conn, dsn_view, code)
         fed = feed(conn, dsn_view, code, job.claim.sha256, archived)
         report_path = write_reports(dsn, dsn_view, fed, folder, stem, f"DSN {when} — {stem}")
-        _page, controls, alerts = control(conn, dsn_view, folder, stem, when)
+        _page, controls, alerts = control(conn, dsn_view, folder, stem, when, archived)
     artifacts = [Artifact(
         key=artifact_key("dsn", f.siret, (f.mois or when.replace("_", "-"))[:7]), kind="markdown",
         data=(f"# DSN {f.mois[:7] or when} — SIRET {f.siret}\n\n- statut : {f.statut}\n"
@@ -131,6 +145,6 @@ def recontrol(settings: Settings, conn: Connection, sirets: list[str], since: st
             continue
         dsn_view = view(dsn_format.read(path.read_bytes()))
         when = period(dsn_view)
-        control(conn, dsn_view, settings.outbox / "dsn" / when, path.stem, when)
+        control(conn, dsn_view, settings.outbox / "dsn" / when, path.stem, when, source)
         done += 1
     return done

@@ -154,6 +154,10 @@ dsn_declaration = Table(
     Column("versements", Integer, nullable=False),
     Column("statut", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # What its latest controls found (gedflow.dsn.controle), for the status board.
+    Column("controle_erreurs", Integer, nullable=False, server_default="0"),
+    Column("controle_avertissements", Integer, nullable=False, server_default="0"),
+    Column("dpae_manquantes", Integer, nullable=False, server_default="0"),
     Index("uq_dsn_declaration_identite", "siret", "nature", "mois", "fraction", "ordre",
           "date_constitution", "essai_reel", unique=True),
 )

@@ -1,5 +1,5 @@
-"""What each CRM nominatif communicated per salarié, for the DSN controls; filled from the
-rate history's CRM rows
+"""What each CRM nominatif communicated per salarié, for the DSN controls (filled from the
+rate history's CRM rows); what a DSN declaration's latest controls found
 
 Revision ID: 0014
 Revises: 0013
@@ -43,5 +43,13 @@ def upgrade() -> None:
         "NOT NULL AND valide_jusqu_au IS NOT NULL AND identifiant_crm <> ''")
 
 
+    with op.batch_alter_table('dsn_declaration') as batch:
+        for name in ('controle_erreurs', 'controle_avertissements', 'dpae_manquantes'):
+            batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default='0'))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('dsn_declaration') as batch:
+        for name in ('controle_erreurs', 'controle_avertissements', 'dpae_manquantes'):
+            batch.drop_column(name)
     op.drop_table('taux_communique')

@@ -34,7 +34,7 @@ def make_file(count: int, path: Path) -> int:
     """A valid DSN of `count` individuals (invented), written with numpy: the line count."""
     from tests.dsn_support import declaration, envoi  # the test writer, for the frame
 
-    template = envoi(declaration([]))
+    template = envoi(declaration([], pas_total=f"{150 * count}.00"))  # every PAS is 150.00
     head, tail = template[:-2], template[-2:]
     ids = np.char.zfill(np.arange(count).astype(str), 7)
     person = [

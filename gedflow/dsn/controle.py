@@ -11,12 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
 from gedflow.checks import mask_nir
 from gedflow.dpae.suivi import DSN_ONLY
+from gedflow.dsn.feed import matricule_key
 from gedflow.dsn.read import DsnView
-from gedflow.registry.bulk import chunked, read_frame
+from gedflow.registry.bulk import read_frame
 from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie, taux_communique
 from gedflow.settings import PARIS
 from schemas.dsn import (
@@ -59,7 +62,12 @@ def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 def load(conn: Connection, sirets: list[str]) -> Registre:
     """The salariés of these SIRETs (every dossier), the rates their CRMs communicated and
-    their DPAE."""
+    their DPAE: one query each."""
+    def theirs(query, table):
+        return (query.join(salarie, salarie.c.id == table.c.salarie_id)
+                .join(employeur, employeur.c.id == salarie.c.employeur_id)
+                .where(employeur.c.siret.in_(sirets)))
+
     people = read_frame(conn, select(salarie.c.id, employeur.c.siret, salarie.c.matricule,
                                      salarie.c.nir, salarie.c.nom, salarie.c.date_naissance)
                         .join(employeur, employeur.c.id == salarie.c.employeur_id)
@@ -67,37 +75,20 @@ def load(conn: Connection, sirets: list[str]) -> Registre:
                         ["salarie_id", "siret", "matricule", "nir", "nom", "date_naissance"])
     people = _iso(people, "date_naissance")
     people["nir13"] = people["nir"].fillna("").str[:13]
-    ids = [int(i) for i in people["salarie_id"]]
     rate_columns = ["id", "salarie_id", "identifiant_crm", "taux", "date_disponibilite",
                     "date_effet", "valide_jusqu_au"]
-    dpae_columns = ["salarie_id", "date_embauche", "heure_embauche", "statut", "code_retour",
-                    "certificat", "envoye_at"]
-    rates, hires = [], []
-    for part in chunked(ids):
-        rates.append(read_frame(conn, select(*(taux_communique.c[c] for c in rate_columns))
-                                .where(taux_communique.c.salarie_id.in_(part)), rate_columns))
-        hires.append(read_frame(conn, select(
-            contrat.c.salarie_id, contrat.c.date_embauche, contrat.c.heure_embauche,
-            contrat.c.statut, contrat.c.code_retour, contrat.c.certificat, dpae_batch.c.envoye_at)
-            .outerjoin(dpae_batch, dpae_batch.c.id == contrat.c.batch_id)
-            .where(contrat.c.salarie_id.in_(part)).where(contrat.c.statut != DSN_ONLY),
-            dpae_columns))
-    rates = pd.concat(rates, ignore_index=True) if rates else pd.DataFrame(columns=rate_columns)
-    hires = pd.concat(hires, ignore_index=True) if hires else pd.DataFrame(columns=dpae_columns)
+    rates = read_frame(conn, theirs(select(*(taux_communique.c[c] for c in rate_columns))
+                                    .select_from(taux_communique), taux_communique),
+                       rate_columns)
+    hires = read_frame(conn, theirs(select(
+        contrat.c.salarie_id, contrat.c.date_embauche, contrat.c.heure_embauche,
+        contrat.c.statut, contrat.c.code_retour, contrat.c.certificat, dpae_batch.c.envoye_at)
+        .select_from(contrat).outerjoin(dpae_batch, dpae_batch.c.id == contrat.c.batch_id),
+        contrat).where(contrat.c.statut != DSN_ONLY),
+        ["salarie_id", "date_embauche", "heure_embauche", "statut", "code_retour", "certificat",
+         "envoye_at"])
     return Registre(people, _iso(rates, "date_disponibilite", "date_effet", "valide_jusqu_au"),
                     _iso(hires, "date_embauche"))
-
-
-def matricule_key(people: pd.DataFrame) -> pd.Series:
-    """The key a DSN individual has in the registry besides the NIR: the matricule, else the
-    NTT, else one derived from the NIR (never the NIR itself: the matricule shows in
-    reports)."""
-    import hashlib
-
-    derived = people["nir"].map(lambda nir: "DSN-" + hashlib.sha256(nir.encode()).hexdigest()[:12]
-                                if nir else "")
-    return people["matricule"].where(people["matricule"] != "",
-                                     people["ntt"].where(people["ntt"] != "", derived))
 
 
 def _people(view: DsnView, registre: Registre) -> pd.DataFrame:
@@ -105,7 +96,7 @@ def _people(view: DsnView, registre: Registre) -> pd.DataFrame:
     matricule key; -1: not in the registry)."""
     siret = view.declarations.set_index("_id")["siret"]
     people = view.individus.assign(siret=view.individus["_decl"].map(siret).fillna(""))
-    people["_key"] = matricule_key(people).str.slice(0, 30)
+    people["_key"] = matricule_key(people).str.slice(0, 30)  # as the feed records it
     known = registre.salaries.drop_duplicates(["siret", "nir13"])
     by_nir = people.merge(known[known["nir13"] != ""][["siret", "nir13", "salarie_id"]],
                           left_on=["siret", "nir"], right_on=["siret", "nir13"], how="left")
@@ -126,11 +117,17 @@ def _text(values: pd.Series) -> pd.Series:
 
 def _numbers(values: pd.Series, scale: int) -> pd.Series:
     """Decimal text × scale as integers (NaN where not a number): cents, basis points."""
-    return np.round(pd.to_numeric(values, errors="coerce") * scale)
+    text = pa.array(values.astype("str").array).cast(pa.large_string())
+    usable = pc.match_substring_regex(text, r"^-?[0-9]+(\.[0-9]+)?$")
+    number = pc.cast(pc.if_else(usable, text, pa.scalar(None, text.type)), pa.float64())
+    return pd.Series(np.round(number.to_numpy(zero_copy_only=False) * scale), index=values.index)
 
 
 def _money(cents: pd.Series) -> pd.Series:
-    return (cents / 100).map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+    """Cents as 1234.56 ("" where none)."""
+    whole = cents.abs().fillna(0).astype("int64")
+    text = ((whole // 100).astype("str") + "." + (whole % 100).astype("str").str.zfill(2))
+    return text.where(cents >= 0, "-" + text).where(cents.notna(), "")
 
 
 def _expected_cents(soumis: pd.Series, rate: pd.Series) -> pd.Series:

@@ -97,13 +97,17 @@ def _employeur(conn: Connection, dossier_code: str, decl: dict) -> int:
     return found
 
 
-def _matricule(people: pd.DataFrame) -> pd.Series:
-    """The DSN's matricule; without one, the NTT; else a key derived from the NIR (never the
-    NIR itself: the matricule shows in reports)."""
-    derived = people["nir"].map(lambda nir: "DSN-" + hashlib.sha256(nir.encode()).hexdigest()[:12]
-                                if nir else "")
-    return people["matricule"].where(people["matricule"] != "",
-                                     people["ntt"].where(people["ntt"] != "", derived))
+def matricule_key(people: pd.DataFrame) -> pd.Series:
+    """The key a DSN individual has in the registry besides the NIR: the matricule, else the
+    NTT, else one derived from the NIR (never the NIR itself: the matricule shows in
+    reports)."""
+    key = people["matricule"].where(people["matricule"] != "", people["ntt"])
+    derive = (key == "") & (people["nir"] != "")
+    if derive.any():  # rare: neither matricule nor NTT
+        key = key.copy()
+        key[derive] = people.loc[derive, "nir"].map(
+            lambda nir: "DSN-" + hashlib.sha256(nir.encode()).hexdigest()[:12])
+    return key
 
 
 def _salaries(conn: Connection, employer: int, people: pd.DataFrame) -> tuple[pd.Series, int, int]:
@@ -230,7 +234,7 @@ def feed(conn: Connection, view: DsnView, dossier_code: str | None, sha256: str,
             continue
         code = dossier_code or dossier_of_siret(conn, decl["siret"])
         employer = _employeur(conn, code, decl)
-        people = people.assign(_matricule=_matricule(people))
+        people = people.assign(_matricule=matricule_key(people))
         ids, created, updated = _salaries(conn, employer, people)
         ids.index = people["_id"].to_numpy()
         new_contrats, known_contrats = _contrats(conn, contrats, ids)

@@ -1,0 +1,128 @@
+"""DSN controls: `gedflow dsn controle` on a monthly DSN of 100,000 individuals (the file of
+benchmarks/dsn.py) against a registry holding their CRM rates (one employer, every salarié
+with the rate the DSN applies, so every versement is controlled through to CONFORME), against
+`pyarrow.csv.read_csv` of the same file as two columns (the reading floor), measured in the
+same run. The control reads the file, loads the registry, controls every versement, the
+declaration and the hires, and writes the three reports. Each measurement runs in a fresh
+process; its time and peak memory are printed.
+
+Last line `ratio=X.XX` = control ÷ floor (goal ≤ 4; peak < 2 GiB).
+Usage: python benchmarks/dsn_controle.py [INDIVIDUALS]
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+RUNS = 5  # the fastest of each: this machine is noisy
+SIRET = "81234567600017"  # the test writer's establishment
+
+
+def make_registry(count: int, url: str) -> None:
+    """The employer, its salariés (the file's NIRs and matricules) and the CRM rate each was
+    communicated (7.50, available before the date of versement)."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks.dsn import _nirs
+    from gedflow.checks import nir_key
+    from gedflow.registry.bulk import bulk_insert
+    from gedflow.registry.db import migrate
+    from gedflow.registry.tables import dossier, employeur, salarie, taux_communique
+
+    engine = migrate(url)
+    now = datetime.now(UTC).isoformat(sep=" ")
+    ids = pd.Series(np.arange(count))
+    nir13 = pd.Series(_nirs(count))
+    with engine.begin() as conn:
+        bulk_insert(conn, dossier, pd.DataFrame({"id": [1], "code": ["BENCH"],
+                                                 "created_at": [now]}))
+        bulk_insert(conn, employeur, pd.DataFrame({"id": [1], "dossier_id": [1],
+                                                   "siret": [SIRET], "raison_sociale": ["B"]}))
+        bulk_insert(conn, salarie, pd.DataFrame({
+            "id": ids + 1, "employeur_id": 1, "matricule": "M" + ids.astype(str).str.zfill(7),
+            "nir": nir13 + nir_key(nir13), "nom": "NOM" + ids.astype(str).str.zfill(7)}))
+        bulk_insert(conn, taux_communique, pd.DataFrame({
+            "salarie_id": ids + 1, "identifiant_crm": "900000000000001234", "taux": "7.50",
+            "date_disponibilite": "2026-02-10", "valide_jusqu_au": "2026-04-30"}))
+    engine.dispose()
+
+
+def _child(what: str, path: str) -> None:
+    """One measurement in this fresh process, importing what it measures only (before the
+    clock starts): seconds and peak RSS."""
+    folder = Path(path).parent
+    url = f"sqlite:///{folder / 'registre.sqlite'}"
+    if what.startswith("make:"):
+        from benchmarks.dsn import make_file
+
+        lines = make_file(int(what[5:]), Path(path))
+        make_registry(int(what[5:]), url)
+        print(json.dumps({"lines": lines}))
+        return
+    if what == "floor":
+        import pyarrow.csv as pa_csv
+
+        start = time.perf_counter()
+        pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(column_names=["r", "v"]),
+                        parse_options=pa_csv.ParseOptions(delimiter=",", quote_char="'"))
+        found = {}
+    else:
+        from gedflow.dsn import controle, report
+        from gedflow.dsn.read import view
+        from gedflow.formats import dsn
+        from gedflow.registry.db import migrate
+
+        engine = migrate(url)
+        start = time.perf_counter()
+        seen = view(dsn.read(Path(path).read_bytes()))
+        with engine.connect() as conn:
+            registre = controle.load(conn, sorted(set(seen.declarations["siret"])))
+        pas = controle.controle_pas(seen, registre)
+        hires = controle.controle_embauches(seen, registre)
+        report.write(pas, hires, folder / "rapports", "dsn", "benchmark")
+        found = pas["code"].value_counts().to_dict()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mib": peak, "codes": found}))
+
+
+def _measure(what: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", what, str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "dsn.txt"
+        lines = _measure(f"make:{count}", path)["lines"]
+        print(f"DSN: {count:,} individuals, {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB; "
+              f"registry: {count:,} salariés with their CRM rate")
+        floor = min((_measure("floor", path) for _ in range(RUNS)), key=lambda m: m["seconds"])
+        control = min((_measure("controle", path) for _ in range(RUNS)),
+                      key=lambda m: m["seconds"])
+        assert control["codes"] == {"CONFORME": count}, control["codes"]
+        print(f"floor  pyarrow.csv.read_csv (2 columns): {floor['seconds']:.2f} s, "
+              f"peak {floor['peak_mib']:.0f} MiB")
+        print(f"gedflow dsn controle (read, registry, PAS, DGFiP, hires, reports): "
+              f"{control['seconds']:.2f} s ({count / control['seconds']:,.0f} individuals/s), "
+              f"peak {control['peak_mib']:.0f} MiB")
+        print(f"ratio={control['seconds'] / floor['seconds']:.2f}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        _child(sys.argv[2], sys.argv[3])
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

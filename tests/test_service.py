@@ -163,12 +163,19 @@ def test_failed_runs_and_quarantined_files_raise_alerts(service: Service) -> Non
     """The automations notify through the default log-only block (loaded by the server)."""
     settings = service.settings
     automations = {a["name"] for a in service.api("automations/filter", {"limit": 50})}
-    assert automations == {"gedflow-echec", "gedflow-quarantaine"}
+    assert automations == {"gedflow-echec", "gedflow-quarantaine", "gedflow-controle-dsn",
+                           "gedflow-dpae-manquante", "gedflow-taux-sur-taux"}
     journal = settings.state_dir / "logs" / "alertes.log"
     _drop(settings, "dpae/embauches_casse.pdf", b"%PDF-1.4 pas un tableau")
     _wait(lambda: journal.exists() and "quarantaine" in journal.read_text(), 120,
           "the quarantine alert")
     assert "dpae/embauches_casse.pdf" in journal.read_text()
+    # The example DSN hires A003 in September 2022 without DPAE: two alerts.
+    _drop(settings, "dsn/ASSO-TILLEULS/dsn_2022_09.dsn",
+          (EXAMPLES / "dsn/dsn_2022_09.dsn").read_bytes())
+    _wait(lambda: "embauche sans DPAE" in journal.read_text(), 120, "the missing DPAE alert")
+    _wait(lambda: "contrôle DSN en erreur" in journal.read_text(), 60, "the control alert")
+    assert "DPAE_MANQUANTE" in journal.read_text() and "A003" in journal.read_text()
     [doctor] = [d for d in service.api("deployments/filter", {"limit": 50})
                 if d["name"] == "doctor"]
     for _try in range(5):  # the server answers 503 while its database is busy

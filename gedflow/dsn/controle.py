@@ -55,8 +55,9 @@ class Registre:
 
 
 def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Dates as AAAA-MM-JJ text, "" where none (SQLite gives the text, PostgreSQL dates)."""
     for column in columns:
-        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d").fillna("")
+        frame[column] = pd.Series(frame[column], dtype="str").fillna("").str.slice(0, 10)
     return frame
 
 

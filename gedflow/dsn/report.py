@@ -12,9 +12,10 @@ from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
 from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, Alert, Artifact, artifact_key
-from schemas.dsn import CONTROLE_PAS_COLUMNS, EMBAUCHE_COLUMNS, ERREUR, GRAVITES
+from schemas.dsn import CONTROLE_PAS_COLUMNS, EMBAUCHE_COLUMNS, ERREUR, GRAVITES, INFO
 
 ARTIFACT_ROWS = 1000  # the UI gets the erreurs first; the files have every row
+HTML_INFO_ROWS = 2000  # the page shows every erreur and avertissement, infos up to this
 PAS_HEADINGS = {
     "siret": "SIRET", "matricule": "matricule", "nom": "nom", "prenoms": "prénoms",
     "date_versement": "versement", "taux_dsn": "taux DSN", "taux_crm": "taux CRM",
@@ -36,16 +37,27 @@ def counts(pas: pd.DataFrame, hires: pd.DataFrame) -> pd.DataFrame:
     return found.iloc[rank.argsort(kind="stable")].astype({"lignes": str})
 
 
+def _shown(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The page's rows: every erreur and avertissement, then infos up to HTML_INFO_ROWS (the
+    CSV has them all); and how many infos are left out."""
+    info = rows["gravite"] == INFO
+    kept = rows[~info | (info.cumsum() <= HTML_INFO_ROWS)]
+    return kept, len(rows) - len(kept)
+
+
 def write(pas: pd.DataFrame, hires: pd.DataFrame, folder: Path, stem: str, title: str) -> Path:
     """The three files; returns the HTML page."""
     atomic_write(folder / f"{stem}.controle_pas.csv", to_csv_text(pas[CONTROLE_PAS_COLUMNS]))
     atomic_write(folder / f"{stem}.embauches.csv", to_csv_text(hires[EMBAUCHE_COLUMNS]))
+    (pas_rows, pas_hidden), (hire_rows, hires_hidden) = _shown(pas), _shown(hires)
     return atomic_write(folder / f"{stem}.controle.html", render(
         "controle.html", title=title,
         counts=table(counts(pas, hires), {"gravite": "gravité", "code": "code",
                                           "lignes": "lignes"}, "gravite"),
-        pas_count=len(pas), pas=table(pas, PAS_HEADINGS, "gravite"),
-        hires_count=len(hires), hires=table(hires, HIRE_HEADINGS, "gravite")))
+        pas_count=len(pas), pas=table(pas_rows, PAS_HEADINGS, "gravite"),
+        pas_hidden=pas_hidden, hires_count=len(hires),
+        hires=table(hire_rows, HIRE_HEADINGS, "gravite"), hires_hidden=hires_hidden,
+        csv=f"{stem}.controle_pas.csv", hires_csv=f"{stem}.embauches.csv"))
 
 
 def artifacts(pas: pd.DataFrame, hires: pd.DataFrame, month: str) -> list[Artifact]:

@@ -88,8 +88,7 @@ def _child(what: str, path: str) -> None:
         seen = view(dsn.read(Path(path).read_bytes()))
         with engine.connect() as conn:
             registre = controle.load(conn, sorted(set(seen.declarations["siret"])))
-        pas = controle.controle_pas(seen, registre)
-        hires = controle.controle_embauches(seen, registre)
+        pas, hires = controle.controls(seen, registre)
         report.write(pas, hires, folder / "rapports", "dsn", "benchmark")
         found = pas["code"].value_counts().to_dict()
     seconds = time.perf_counter() - start

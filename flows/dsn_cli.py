@@ -75,8 +75,7 @@ def dsn_controle(
     engine = migrate(settings.registry_url)
     with engine.connect() as conn:
         registre = controle.load(conn, sorted(set(seen.declarations["siret"])))
-    pas = controle.controle_pas(seen, registre)
-    hires = controle.controle_embauches(seen, registre)
+    pas, hires = controle.controls(seen, registre)
     table = Table(title=f"Contrôle DSN {file.name}")
     for col in ("gravité", "code", "lignes"):
         table.add_column(col)

@@ -111,9 +111,12 @@ def _people(view: DsnView, registre: Registre) -> pd.DataFrame:
     return people.set_index("_id")
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Text, "" where missing (whatever dtype an empty or partial lookup gave)."""
-    return values.astype(object).where(values.notna(), "").astype("str")
+def _with_person(frame: pd.DataFrame, people: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`frame`'s rows (children of individuals: `_parent`) with their individual's columns;
+    every block instance in a DSN table has its parent (the reader attached it)."""
+    at = people.index.get_indexer(frame["_parent"])
+    assert (at >= 0).all(), "a row without its individual"
+    return frame.assign(**{c: people[c].take(at).set_axis(frame.index) for c in columns})
 
 
 def _numbers(values: pd.Series, scale: int) -> pd.Series:
@@ -209,15 +212,14 @@ def _declaration_rows(view: DsnView, versements: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def controle_pas(view: DsnView, registre: Registre) -> pd.DataFrame:
+def controle_pas(view: DsnView, registre: Registre,
+                 people: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every versement's codes (CONFORME when none) and every declaration's, erreurs first:
     the rows of `<stem>.controle_pas.csv`."""
-    people = _people(view, registre)
-    v = view.versements.reset_index(drop=True)
-    v = v.assign(_row=np.arange(len(v)), salarie_id=v["_parent"].map(people["salarie_id"])
-                 .fillna(-1).astype("int64"))
-    for column in ("siret", "matricule", "nom", "prenoms", "nir"):
-        v[column] = _text(v["_parent"].map(people[column]))
+    people = _people(view, registre) if people is None else people
+    v = _with_person(view.versements.reset_index(drop=True), people,
+                     ["salarie_id", "siret", "matricule", "nom", "prenoms", "nir"])
+    v["_row"] = np.arange(len(v))
     crm = rate_in_force(v, registre.taux)
     crm_rate = _numbers(crm["taux"].fillna(""), 100).to_numpy()
     rate = _numbers(v["taux"], 100)
@@ -280,18 +282,19 @@ def _sent_late(found: pd.DataFrame) -> np.ndarray:
 _RANK = {"DPAE_CONFIRMEE": 0, "DPAE_SANS_AR": 1, "DPAE_REJETEE": 2, "DPAE_MANQUANTE": 3}
 
 
-def controle_embauches(view: DsnView, registre: Registre) -> pd.DataFrame:
+def controle_embauches(view: DsnView, registre: Registre,
+                       people: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every contrat starting in its declaration's month (stages excepted) against the DPAE
     of the same SIRET, NIR (or name and birth date for an NTT) and hire date: the rows of
     `<stem>.embauches.csv`, erreurs first."""
-    people = _people(view, registre)
+    people = _people(view, registre) if people is None else people
     month = view.declarations.set_index("_id")["mois"].str.slice(0, 7)
     c = view.contrats.reset_index(drop=True)
     c = c[(c["date_debut"].str.slice(0, 7) == c["_decl"].map(month).fillna("-"))
           & (c["nature"] != STAGE)].reset_index(drop=True)
-    c = c.assign(_row=np.arange(len(c)))
-    for column in ("siret", "matricule", "nom", "prenoms", "nir", "date_naissance"):
-        c[column] = _text(c["_parent"].map(people[column]))
+    c = _with_person(c, people, ["siret", "matricule", "nom", "prenoms", "nir",
+                                 "date_naissance"])
+    c["_row"] = np.arange(len(c))
     dpae = registre.dpae.merge(registre.salaries, on="salarie_id")
     dpae = dpae.assign(_nom=dpae["nom"].str.upper())
     by_nir = c[c["nir"] != ""].merge(dpae[dpae["nir13"] != ""].drop(columns=["nom"]),
@@ -320,3 +323,10 @@ def controle_embauches(view: DsnView, registre: Registre) -> pd.DataFrame:
 def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
     rank = rows["gravite"].map({g: i for i, g in enumerate(GRAVITES)})
     return rows.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def controls(view: DsnView, registre: Registre) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both reports' rows (`controle_pas`, `controle_embauches`), the individuals matched
+    once."""
+    people = _people(view, registre)
+    return controle_pas(view, registre, people), controle_embauches(view, registre, people)

@@ -95,8 +95,7 @@ def control(conn: Connection, dsn_view: DsnView, folder: Path, stem: str, when: 
     """The DSN's controls against the registry as it is now: reports, counts on its recorded
     declarations (`source`: where it is archived), artifacts, alerts."""
     registre = controle.load(conn, sorted(set(dsn_view.declarations["siret"])))
-    pas = controle.controle_pas(dsn_view, registre)
-    hires = controle.controle_embauches(dsn_view, registre)
+    pas, hires = controle.controls(dsn_view, registre)
     _record_counts(conn, source, pas, hires)
     page = report.write(pas, hires, folder, stem, f"Contrôle DSN {when} — {stem}")
     month = when.replace("_", "-")

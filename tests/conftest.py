@@ -126,10 +126,31 @@ class PgCluster:
             check=True, capture_output=True,
         )
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        self.ca = self._certificates()
+
+    def _certificates(self) -> Path:
+        """A CA and the server's certificate for 127.0.0.1 / localhost (TLS on, as in
+        production): the CA's file, for clients that verify the server."""
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=self.tmp)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                "/CN=gedflow test CA", "-keyout", "ca.key", "-out", "ca.crt")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                "-keyout", "server.key", "-out", "server.csr")
+        (self.tmp / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.crt")
+        (self.tmp / "server.key").chmod(0o600)
+        if self.as_user:
+            for name in ("server.key", "server.crt"):
+                shutil.chown(self.tmp / name, "postgres", "postgres")
+        return self.tmp / "ca.crt"
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-                   " -c max_connections=200")
+                   f" -c max_connections=200 -c ssl=on -c ssl_cert_file={self.tmp}/server.crt"
+                   f" -c ssl_key_file={self.tmp}/server.key")
         subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
                         str(self.tmp / "log"), "-w", "start"], check=True, capture_output=True)
 
@@ -143,16 +164,23 @@ class PgCluster:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """The session's PostgreSQL server (GEDFLOW_SKIP_POSTGRES=1 skips what needs it)."""
+def postgres_cluster() -> Iterator[PgCluster]:
+    """The session's PostgreSQL cluster, TLS on (GEDFLOW_SKIP_POSTGRES=1 skips what needs
+    it)."""
     if os.environ.get("GEDFLOW_SKIP_POSTGRES") == "1":
         pytest.skip("GEDFLOW_SKIP_POSTGRES=1")
     cluster = PgCluster()
     cluster.start()
     try:
-        yield cluster.url
+        yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(postgres_cluster: PgCluster) -> str:
+    """The session's PostgreSQL server URL (no database)."""
+    return postgres_cluster.url
 
 
 def _new_pg_database(server: str) -> str:

@@ -9,22 +9,25 @@ import grp
 import io
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from gedflow.crm.handler import handle_crm
 from gedflow.dsn.handler import handle_dsn
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.intake import claim, process, scan
+from gedflow.registry.db import migrate
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import Settings, load_settings
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, _new_pg_database
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 HANDLERS = {"registre": handle_registre, "crm": handle_crm, "dsn": handle_dsn}
@@ -188,3 +191,21 @@ def test_an_api_open_to_the_network_is_reported(status: int, open_: bool) -> Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.postgres
+def test_postgres_over_verified_tls(postgres_cluster, tmp_path: Path) -> None:
+    """`database_url` takes libpq's TLS parameters: with `sslmode=verify-full` and the CA,
+    the connection is encrypted and the server's certificate checked; a server whose
+    certificate another CA signed is refused."""
+    url = _new_pg_database(postgres_cluster.url)
+    engine = migrate(f"{url}?sslmode=verify-full&sslrootcert={postgres_cluster.ca}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                            ).scalar() is True
+    engine.dispose()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=other", "-keyout", str(tmp_path / "k"), "-out",
+                    str(tmp_path / "other.crt")], check=True, capture_output=True)
+    with pytest.raises(OperationalError, match="certificate verify failed"):
+        migrate(f"{url}?sslmode=verify-full&sslrootcert={tmp_path / 'other.crt'}")

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app, create_folders
+from gedflow.registry.db import migrate
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
 from .conftest import EXAMPLES, free_port
@@ -267,3 +268,30 @@ def test_status_says_what_runs_and_what_waits(settings: Settings) -> None:
     last = _cli(settings, "status")
     assert "⚠ mode assistance actif" in last.output
     assert "administrateur : aucune récupération de CRM" in last.output
+
+
+_IMPORTED = ("import sys\nfrom flows.cli import app\ntry:\n    app({args!r})\nexcept SystemExit:\n"
+             "    pass\nprint(sorted(m for m in {modules!r} if m in sys.modules))")
+
+
+def _modules_after(args: list[str], modules: tuple[str, ...]) -> list[str]:
+    """The heavy modules a command imported, run in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", _IMPORTED.format(args=args, modules=modules)],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    return eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 - a list we printed
+
+
+def test_help_imports_neither_pandas_sqlalchemy_nor_prefect() -> None:
+    assert _modules_after(["--help"], ("pandas", "sqlalchemy", "prefect", "alembic")) == []
+
+
+@pytest.mark.parametrize("args", [
+    ["status"], ["registry", "show"], ["crm", "taux", "--siret", "81234567600017"],
+    ["dpae", "phase", "--dossier", "ASSO-TILLEULS"], ["dpae", "suivi"], ["keys", "list"],
+    ["credentials", "list"], ["offline", "status"],
+])
+def test_read_only_commands_import_no_prefect_nor_alembic(settings: Settings,
+                                                          args: list[str]) -> None:
+    migrate(settings.registry_url)  # a registry at the head: nothing to migrate
+    assert _modules_after([*args, "--root", str(settings.root)], ("prefect", "alembic")) == []

@@ -36,7 +36,7 @@ HANDLERS = {"registre": handle_registre, "crm": handle_crm, "dsn": handle_dsn}
 def _drop_examples(settings: Settings, engine: Engine) -> list:
     import shutil
 
-    from flows.cli_common import create_folders
+    from flows.cli.common import create_folders
 
     create_folders(settings)  # as `gedflow init` does
     for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):

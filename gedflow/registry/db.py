@@ -1,5 +1,7 @@
 """Registry database: engine per URL (SQLite by default, PostgreSQL when configured) and
-Alembic migrations run at start-up (`gedflow init` and every command that opens the registry).
+Alembic migrations run at start-up (`gedflow init` and every command that opens the registry)
+when the schema is behind: a registry already at the latest revision is opened without
+importing Alembic.
 """
 
 from __future__ import annotations
@@ -7,13 +9,19 @@ from __future__ import annotations
 import logging
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# The latest revision: each migration's id is its file's 4-digit prefix (a test holds it to
+# Alembic's own head).
+HEAD = max(p.name[:4] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 (DBAPI hook)
@@ -37,6 +45,8 @@ def engine_for(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -48,12 +58,24 @@ def migrate(url: str) -> Engine:
     process and URL: every flow task opens the registry, and an Alembic upgrade is not free."""
     engine = engine_for(url)
     if url not in _MIGRATED:
-        with engine.begin() as conn:
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        if _revision(engine) != HEAD:
+            from alembic import command
+
+            with engine.begin() as conn:
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
         _MIGRATED.add(url)
     return engine
+
+
+def _revision(engine: Engine) -> str | None:
+    """The registry's schema revision (None: a new registry)."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        return None
 
 
 _MIGRATED: set[str] = set()

@@ -5,17 +5,17 @@ No Prefect here: the connection test must work while the Prefect server is down.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from flows.cli_common import RootOption, console, fail, settings_or_exit
+from flows.cli.common import RootOption, console, fail, settings_or_exit
 from gedflow.errors import GedflowError
 from gedflow.portal import offline
-from gedflow.portal.credentials import CASE_NOTE, SERVICES, CredentialStore, Identifiants
-from gedflow.portal.doctor import Check, diagnose, test_credentials
-from gedflow.settings import Settings
+
+if TYPE_CHECKING:
+    from gedflow.portal.doctor import Check
+    from gedflow.settings import Settings
 
 credentials_app = typer.Typer(help="Identifiants Net-Entreprises (un jeu par utilisateur).")
 offline_app = typer.Typer(help="Mode assistance : hors ligne, rien ne sort de la machine.")
@@ -52,6 +52,8 @@ def credentials_set(
     root: RootOption = None,
 ) -> None:
     """Enregistre (chiffrés) les identifiants Net-Entreprises d'un utilisateur."""
+    from gedflow.portal.credentials import CASE_NOTE, SERVICES, CredentialStore, Identifiants
+
     settings = settings_or_exit(root)
     name = _user(settings, user)
     who = Identifiants(
@@ -75,6 +77,10 @@ def credentials_set(
 @credentials_app.command("list")
 def credentials_list(root: RootOption = None) -> None:
     """Les utilisateurs et leurs identifiants (jamais le mot de passe)."""
+    from rich.table import Table
+
+    from gedflow.portal.credentials import CredentialStore
+
     settings = settings_or_exit(root)
     store = CredentialStore(settings)
     table = Table(title="Identifiants Net-Entreprises")
@@ -93,6 +99,8 @@ def credentials_list(root: RootOption = None) -> None:
 @credentials_app.command("remove")
 def credentials_remove(user: UserOption = None, root: RootOption = None) -> None:
     """Supprime les identifiants d'un utilisateur."""
+    from gedflow.portal.credentials import CredentialStore
+
     settings = settings_or_exit(root)
     name = _user(settings, user)
     if not CredentialStore(settings).remove(name):
@@ -104,6 +112,8 @@ def credentials_remove(user: UserOption = None, root: RootOption = None) -> None
 @credentials_app.command("test")
 def credentials_test(user: UserOption = None, root: RootOption = None) -> None:
     """S'authentifie auprès de l'API DSN et de l'API DPAE ; code 0 si les deux acceptent."""
+    from gedflow.portal.doctor import test_credentials
+
     settings = settings_or_exit(root)
     checks = test_credentials(settings, _user(settings, user))
     _print_checks(checks)
@@ -113,6 +123,8 @@ def credentials_test(user: UserOption = None, root: RootOption = None) -> None:
 
 def doctor(user: UserOption = None, root: RootOption = None) -> None:
     """Teste l'accès à chaque serveur (✓/✗ et la raison) ; code 0 seulement si tout passe."""
+    from gedflow.portal.doctor import diagnose
+
     settings = settings_or_exit(root)
     result = diagnose(settings, user)
     for warning in result.warnings:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import RootOption, console, fail, settings_or_exit
+from flows.cli.common import RootOption, console, fail, settings_or_exit
 
 dsn_app = typer.Typer(help="DSN mensuelle : lecture et contrôle (sans rien modifier).")
 

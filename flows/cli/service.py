@@ -12,34 +12,16 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import httpx
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from flows import pending
-from flows.cli_common import RootOption, console, create_folders, settings_or_exit
-from flows.prefect_env import configure
-from flows.server import (
-    local_server,
-    open_to_network,
-    server_answers,
-    server_log,
-    stop_background_server,
-)
-from gedflow.crm.taux import expiring
-from gedflow.dpae.suivi import overdue, undeclared
+from flows.cli.common import RootOption, console, create_folders, settings_or_exit
 from gedflow.errors import GedflowError
-from gedflow.health import INCIDENTS, open_incidents
-from gedflow.intake import scan
-from gedflow.portal import offline
-from gedflow.portal.credentials import CredentialStore
-from gedflow.procs import pid_alive
-from gedflow.registry.db import migrate
-from gedflow.registry.tables import ledger, recuperation
-from gedflow.settings import PARIS, Settings
-from gedflow.watch import read_heartbeat
+from gedflow.settings import PARIS
+
+if TYPE_CHECKING:
+    from gedflow.settings import Settings
 
 server_app = typer.Typer(help="Le serveur Prefect local (interface, planification).")
 
@@ -48,6 +30,10 @@ server_app = typer.Typer(help="Le serveur Prefect local (interface, planificatio
 def _prefect_for_service(settings: Settings) -> Iterator[str]:
     """The API the service runs against: a remote PREFECT_API_URL as given, else the local
     server (reused, or started as a child and stopped at the end)."""
+    from flows.prefect_env import configure
+    from flows.server import local_server
+    from gedflow.registry.db import migrate
+
     create_folders(settings)
     migrate(settings.registry_url)
     configure(settings)
@@ -68,6 +54,9 @@ def _signals_interrupt() -> None:
 
 def serve(root: RootOption = None) -> None:
     """Le service : serveur Prefect local, déploiements planifiés, watcher (Ctrl-C arrête tout)."""
+    import httpx
+
+    from flows.server import server_log
     settings = settings_or_exit(root)
     _signals_interrupt()
     try:
@@ -94,6 +83,8 @@ def serve(root: RootOption = None) -> None:
 
 def watch(root: RootOption = None) -> None:
     """Surveille l'inbox et traite chaque fichier complet (sans les tâches planifiées)."""
+    import httpx
+
     settings = settings_or_exit(root)
     _signals_interrupt()
     try:
@@ -115,6 +106,9 @@ def _age(iso: str) -> float:
 
 
 def _watcher_lines(settings: Settings) -> list[str]:
+    from gedflow.procs import pid_alive
+    from gedflow.watch import read_heartbeat
+
     beat = read_heartbeat(settings)
     if beat is None or not beat.beat_at:
         return ["✗ watcher : jamais démarré (gedflow serve ou gedflow watch)"]
@@ -135,6 +129,9 @@ def _watcher_lines(settings: Settings) -> list[str]:
 
 def _health_lines(settings: Settings) -> list[str]:
     """What is degraded, and since when (incidents said without Prefect)."""
+    from flows import pending
+    from gedflow.health import INCIDENTS, open_incidents
+
     lines = [f"✗ dégradé ({name}) depuis {found['depuis']} : {INCIDENTS[name]} — "
              f"{found['detail']}" for name, found in sorted(open_incidents(settings).items())]
     waiting = len(pending.waiting(settings))
@@ -145,6 +142,8 @@ def _health_lines(settings: Settings) -> list[str]:
 
 
 def _inbox_lines(settings: Settings) -> list[str]:
+    from gedflow.intake import scan
+
     pending = scan(settings)
     by_kind: dict[str, int] = {}
     for p in pending:
@@ -157,6 +156,13 @@ def _inbox_lines(settings: Settings) -> list[str]:
 
 
 def _ledger_lines(settings: Settings) -> list[str]:
+    from sqlalchemy import func, select
+
+    from gedflow.crm.taux import expiring
+    from gedflow.dpae.suivi import overdue, undeclared
+    from gedflow.registry.db import migrate
+    from gedflow.registry.tables import ledger
+
     engine = migrate(settings.registry_url)
     with engine.connect() as conn:
         rows = conn.execute(select(ledger.c.outcome, func.count())
@@ -178,6 +184,13 @@ def _ledger_lines(settings: Settings) -> list[str]:
 
 
 def _connexion_lines(settings: Settings) -> list[str]:
+    from sqlalchemy import select
+
+    from gedflow.portal import offline
+    from gedflow.portal.credentials import CredentialStore
+    from gedflow.registry.db import migrate
+    from gedflow.registry.tables import recuperation
+
     state = offline.status(settings)
     lines = [f"⚠ mode assistance actif depuis {state['depuis']} : rien ne sort de la machine"
              if state else "• Net-Entreprises : en ligne (gedflow doctor teste l'accès)"]
@@ -196,6 +209,10 @@ def _connexion_lines(settings: Settings) -> list[str]:
 
 def status(root: RootOption = None) -> None:
     """L'état de tout : serveur Prefect, watcher, inbox, fichiers traités, suivis."""
+    from sqlalchemy.engine import make_url
+
+    from flows.server import open_to_network, server_answers, server_log
+
     settings = settings_or_exit(root)
     create_folders(settings)
     registry = make_url(settings.registry_url).render_as_string(hide_password=True)
@@ -219,6 +236,8 @@ def status(root: RootOption = None) -> None:
 @server_app.command("stop")
 def server_stop(root: RootOption = None) -> None:
     """Arrête le serveur Prefect local laissé en arrière-plan par `gedflow run`."""
+    from flows.server import stop_background_server
+
     settings = settings_or_exit(root)
     if stop_background_server(settings):
         console.print(f"✓ serveur Prefect arrêté ({settings.api_url})")

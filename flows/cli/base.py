@@ -1,0 +1,165 @@
+"""`gedflow init`, `gedflow run`, `gedflow transfer`."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+from functools import partial
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from flows.cli.common import RootOption, console, create_folders, fail, parse_day, settings_or_exit
+
+if TYPE_CHECKING:
+    from gedflow.intake import Outcome
+    from gedflow.settings import Settings
+
+AVAILABILITY = "GEDFLOW_CRM_DISPONIBILITE"  # `run --disponibilite`, as the settings read it
+
+
+def init(root: RootOption = None) -> None:
+    """Crée les dossiers GED, le registre et l'état de Prefect (idempotent)."""
+    from flows.prefect_env import migrate_prefect_home
+    from gedflow.registry.db import migrate
+
+    settings = settings_or_exit(root)
+    create_folders(settings)
+    migrate(settings.registry_url)
+    console.print(f"✓ dossiers GED sous {settings.root}")
+    console.print("✓ registre à jour" + ("" if settings.database_url else " (SQLite embarqué)"))
+    if migrate_prefect_home(settings):
+        console.print(f"✓ base Prefect créée sous {settings.prefect_home}")
+
+
+def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
+    """Process every file in the inbox once, waiting for files still settling."""
+    from rich.progress import Progress
+
+    from flows.prefect_env import LazyApi
+    from flows.sweep import dispatch  # imports prefect: only after configure()
+    from gedflow.intake import claim_ready
+    from gedflow.registry.db import migrate
+
+    engine = migrate(settings.registry_url)
+    deadline = time.monotonic() + settings.max_wait_seconds
+    outcomes: list[Outcome] = []
+    with ExitStack() as stack, Progress(console=console, transient=True) as progress:
+        api = LazyApi(stack, settings)
+        while True:
+            claims, settling = claim_ready(settings, engine)
+            if claims:
+                api.ensure()
+                bar = progress.add_task("traitement", total=len(claims))
+                outcomes += dispatch(settings, claims, partial(progress.advance, bar))
+            if not settling or time.monotonic() > deadline:
+                return outcomes, [f"{p.rel} (encore en cours d'écriture)" for p in settling]
+            time.sleep(min(1.0, settings.settle_seconds))
+
+
+def print_outcomes(settings: Settings, outcomes: list[Outcome], waiting: list[str]) -> None:
+    from rich.table import Table
+
+    table = Table(title="gedflow run")
+    for col in ("fichier", "type", "résultat", "rapport / raison"):
+        table.add_column(col, overflow="fold")
+    style = {"archived": "green", "quarantined": "red", "duplicate": "yellow"}
+    for o in outcomes:
+        detail = (
+            o.report_path.relative_to(settings.root).as_posix()
+            if o.report_path
+            else (o.reason.splitlines()[0] if o.reason else o.final_path.name)
+        )
+        table.add_row(o.rel, o.kind, f"[{style[o.outcome]}]{o.outcome}[/]", detail)
+    console.print(table)
+    for line in waiting:
+        console.print(f"[yellow]• laissé dans l'inbox : {line}[/yellow]")
+    if not outcomes and not waiting:
+        console.print("inbox vide : rien à traiter")
+
+
+def run(
+    root: RootOption = None,
+    disponibilite: Annotated[
+        str | None,
+        typer.Option("--disponibilite", help="Date de mise à disposition des CRM (JJ/MM/AAAA) ; "
+                     "défaut : date du fichier."),
+    ] = None,
+) -> None:
+    """Traite une fois chaque fichier de l'inbox ; code 1 si un fichier part en quarantaine."""
+    from flows.prefect_env import configure
+
+    given = os.environ.get(AVAILABILITY)
+    if disponibilite:  # read by the CRM flow's settings, in this process and its tasks
+        os.environ[AVAILABILITY] = parse_day(disponibilite).isoformat()
+    try:
+        settings = settings_or_exit(root)
+        create_folders(settings)
+        configure(settings)
+        outcomes, waiting = process_inbox(settings)
+    finally:  # for this run only
+        if given is None:
+            os.environ.pop(AVAILABILITY, None)
+        else:
+            os.environ[AVAILABILITY] = given
+    print_outcomes(settings, outcomes, waiting)
+    if any(o.outcome != "archived" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _parse_salarie(value: str) -> tuple[str, str]:
+    siret, sep, matricule = value.partition(":")
+    if not sep or not siret or not matricule:
+        raise typer.BadParameter(f"{value!r} : SIRET:MATRICULE attendu")
+    return siret, matricule
+
+
+def transfer_cmd(
+    source: Annotated[str, typer.Option("--from", help="Dossier source.")],
+    destination: Annotated[str, typer.Option("--to", help="Dossier destination.")],
+    employeurs: Annotated[list[str] | None, typer.Option("--employeur", help="SIRET")] = None,
+    salaries: Annotated[
+        list[str] | None, typer.Option("--salarie", help="SIRET:MATRICULE")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Tous les employeurs du dossier.")] = False,
+    create: Annotated[bool, typer.Option("--create", help="Créer la destination.")] = False,
+    move: Annotated[bool, typer.Option("--move", help="Retirer de la source après copie.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Montrer sans rien changer.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Écraser les conflits.")] = False,
+    root: RootOption = None,
+) -> None:
+    """Copie des employeurs / salariés d'un dossier à un autre (une seule transaction)."""
+    from gedflow.errors import GedflowError
+    from gedflow.registry.db import migrate
+    from gedflow.registry.transfer import TransferRequest, transfer
+
+    settings = settings_or_exit(root)
+    request = TransferRequest(
+        source=source,
+        destination=destination,
+        employeurs=tuple(employeurs or ()),
+        salaries=tuple(_parse_salarie(s) for s in salaries or ()),
+        all=all_,
+        create=create,
+        move=move,
+        dry_run=dry_run,
+        overwrite=overwrite,
+        user=settings.user,
+    )
+    try:
+        summary = transfer(migrate(settings.registry_url), request)
+    except GedflowError as exc:
+        raise fail(exc) from exc
+    head = "[yellow]simulation (--dry-run) : rien n'a été modifié[/]\n" if dry_run else ""
+    console.print(f"{head}transfert {source} → {destination}")
+    if summary.destination_created:
+        console.print(f"  dossier {destination} créé")
+    console.print(f"  employeurs copiés : {len(summary.employeurs)} {' '.join(summary.employeurs)}")
+    console.print(f"  salariés copiés : {len(summary.salaries)}")
+    for line in summary.overwritten:
+        console.print(f"  [yellow]écrasé : {line}[/]")
+    for line in summary.removed_from_source:
+        console.print(f"  retiré de {source} : {line}")
+    for line in summary.conflicts:
+        console.print(f"  [red]conflit, laissé tel quel : {line}[/] (--overwrite pour écraser)")

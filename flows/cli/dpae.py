@@ -1,0 +1,184 @@
+"""`gedflow dpae prepare|build|phase|send|suivi`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from flows.cli.common import RootOption, console, fail, parse_day, settings_or_exit
+from gedflow.settings import PARIS
+
+if TYPE_CHECKING:
+    from gedflow.settings import Settings
+
+app = typer.Typer(help="DPAE : test de préparation et construction de dpae.txt.")
+
+
+DossierOption = Annotated[str, typer.Option("--dossier", help="Code du dossier.")]
+SiretOption = Annotated[str | None, typer.Option("--siret", help="Un seul établissement.")]
+DuOption = Annotated[str | None, typer.Option("--du", help="Embauches à partir du JJ/MM/AAAA.")]
+AuOption = Annotated[str | None, typer.Option("--au", help="Embauches jusqu'au JJ/MM/AAAA.")]
+MaintenantOption = Annotated[str | None, typer.Option(
+    "--maintenant", help="Heure de référence de la règle des 8 jours (AAAA-MM-JJTHH:MM).")]
+FormatOption = Annotated[str | None, typer.Option("--format", help="flat | xml | both")]
+
+
+def _dpae(mode: str | None, dossier_code: str, siret: str | None, du: str | None,
+          au: str | None, maintenant: str | None, fmt: str | None, root: Path | None) -> None:
+    from rich.table import Table
+
+    from gedflow.dpae.handler import options as dpae_options
+    from gedflow.dpae.handler import reference_time
+    from gedflow.dpae.prepare import hires_from_registry, prepare
+    from gedflow.dpae.report import write_reports
+    from gedflow.errors import GedflowError
+    from gedflow.registry.db import migrate
+
+    settings = settings_or_exit(root)
+    engine = migrate(settings.registry_url)
+    try:
+        with engine.connect() as conn:
+            hires = hires_from_registry(conn, dossier_code, siret, parse_day(du) if du else None,
+                                        parse_day(au) if au else None)
+        if hires.empty:
+            console.print(f"aucun contrat à déclarer dans le dossier {dossier_code}")
+            return
+        result = prepare(engine, hires, now=reference_time(settings, maintenant),
+                         outbox=settings.outbox, root=settings.root,
+                         options=dpae_options(settings, mode, fmt), dossier_code=dossier_code)
+    except GedflowError as exc:
+        raise fail(exc) from exc
+    csv_path, html_path = write_reports(result, f"Test de préparation DPAE — {dossier_code}")
+    table = Table(title=f"Test de préparation — {len(result.hires)} embauche(s)")
+    for column in ("siret", "matricule", "nom", "champ", "code", "gravité", "message"):
+        table.add_column(column, overflow="fold")
+    for row in result.issues.itertuples(index=False):
+        style = "red" if row.gravite == "erreur" else "yellow"
+        table.add_row(row.siret, row.matricule, row.nom, row.champ, row.code,
+                      f"[{style}]{row.gravite}[/]", row.message)
+    console.print(table)
+    console.print(result.note)
+    for path in (csv_path, html_path, *result.files.values()):
+        console.print(f"  {path.relative_to(settings.root)}")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command("prepare")
+def dpae_prepare(dossier_code: DossierOption, siret: SiretOption = None, du: DuOption = None,
+                 au: AuOption = None, maintenant: MaintenantOption = None,
+                 fmt: FormatOption = None, root: RootOption = None) -> None:
+    """Test de préparation des contrats à déclarer (mode test : rien n'est envoyé)."""
+    _dpae("test", dossier_code, siret, du, au, maintenant, fmt, root)
+
+
+@app.command("build")
+def dpae_build(
+    dossier_code: DossierOption, siret: SiretOption = None, du: DuOption = None,
+    au: AuOption = None, maintenant: MaintenantOption = None, fmt: FormatOption = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="test | reel")] = None,
+    root: RootOption = None,
+) -> None:
+    """Construit dpae.txt (mode réel : seulement sans erreur ; contrats prêts à envoyer)."""
+    _dpae(mode, dossier_code, siret, du, au, maintenant, fmt, root)
+
+
+@app.command("phase")
+def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
+    """Où en est le dossier dans les phases de test (étapes 4, 5, 6) et que faire ensuite."""
+    from gedflow.dpae.phases import phase_of
+    from gedflow.errors import GedflowError
+    from gedflow.registry.db import migrate
+
+    settings = settings_or_exit(root)
+    try:
+        with migrate(settings.registry_url).connect() as conn:
+            current = phase_of(conn, dossier_code)
+    except GedflowError as exc:
+        raise fail(exc) from exc
+    console.print(f"dossier {dossier_code} : [bold]{current.phase}[/bold]")
+    console.print(f"  clé de test : {current.cle_test or '(aucune)'}")
+    console.print(f"  clé définitive : {current.cle_definitive or '(aucune)'}")
+    console.print(f"  à faire : {current.todo}")
+
+
+@app.command("send")
+def dpae_send(
+    mode: Annotated[str | None, typer.Option("--mode", help="test (.eml) | reel (SMTP)")] = None,
+    canal: Annotated[str | None, typer.Option("--canal", help="email | api")] = None,
+    root: RootOption = None,
+) -> None:
+    """Envoie les lots réels prêts (jamais deux fois) : e-mail (.eml en mode test) ou API."""
+    from gedflow.dpae.send import hold_offline, send_batches
+    from gedflow.errors import GedflowError
+    from gedflow.portal import offline
+    from gedflow.registry.db import migrate
+
+    settings = settings_or_exit(root)
+    if (mode or settings.dpae_mode) == "reel" and offline.status(settings) is not None:
+        for item in hold_offline(migrate(settings.registry_url), settings):
+            console.print(f"• lot {item.batch_id} : {item.detail}")
+        console.print(f"[yellow]{offline.MESSAGE} : rien n'est envoyé[/]")
+        return
+    if (canal or settings.dpae_canal) == "api":
+        _send_api(settings, mode or settings.dpae_mode)
+        return
+    try:
+        sent = send_batches(migrate(settings.registry_url), settings, mode or settings.dpae_mode)
+    except GedflowError as exc:
+        raise fail(exc) from exc
+    if not sent:
+        console.print("aucun lot à envoyer")
+    for item in sent:
+        mark = {"envoye": "[green]✓[/]", "eml": "•", "incertain": "[red]✗[/]"}[item.outcome]
+        console.print(f"{mark} lot {item.batch_id} : {item.detail}")
+    if any(item.outcome == "incertain" for item in sent):
+        raise typer.Exit(1)
+
+
+@app.command("suivi")
+def dpae_suivi(
+    on: Annotated[str | None, typer.Option("--date", help="Date du suivi (JJ/MM/AAAA).")] = None,
+    root: RootOption = None,
+) -> None:
+    """Les déclarations envoyées sans AR après 5 jours ouvrés."""
+    from gedflow.dpae.suivi import overdue
+    from gedflow.registry.db import migrate
+
+    settings = settings_or_exit(root)
+    today = parse_day(on) if on else datetime.now(PARIS).date()
+    late = overdue(migrate(settings.registry_url), today)
+    if not late:
+        console.print("✓ aucune déclaration en attente d'AR depuis plus de 5 jours ouvrés")
+        return
+    for item in late:
+        console.print(f"[yellow]⚠ lot {item['lot']} contrat {item['contrat']} envoyé le "
+                      f"{item['envoye_le']} : pas d'AR après {item['jours_ouvres']} jours "
+                      "ouvrés[/]")
+    raise typer.Exit(1)
+
+
+def _send_api(settings: Settings, mode: str) -> None:
+    from gedflow.dpae.send_api import send_batches_api
+    from gedflow.errors import GedflowError
+    from gedflow.registry.db import migrate
+
+    if mode != "reel":
+        console.print("mode test : rien n'est envoyé à l'API (passez --mode reel)")
+        return
+    try:
+        reports = send_batches_api(migrate(settings.registry_url), settings)
+    except GedflowError as exc:
+        raise fail(exc) from exc
+    if not reports:
+        console.print("aucun lot à envoyer")
+    for report in reports:
+        for row in report.rows.itertuples(index=False):
+            mark = "[green]✓[/]" if row.statut == "enregistree" else "[red]✗[/]"
+            console.print(f"{mark} {row.nom} {row.prenoms} {row.date_embauche} : {row.statut} "
+                          f"{row.message}")
+    if any((r.rows["statut"] != "enregistree").any() for r in reports):
+        raise typer.Exit(1)

@@ -27,7 +27,7 @@ from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
-from gedflow.registry.bulk import bulk_update, chunked, read_frame
+from gedflow.registry.bulk import bulk_update, read_frame
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
 
@@ -96,10 +96,12 @@ def _built(conn: Connection) -> pd.DataFrame:
         .join(dossier, dossier.c.id == employeur.c.dossier_id))
     columns = ["contrat_id", "dossier_code", "siret", "matricule", "nom", "prenoms", "nir",
                "date_naissance", "date_embauche", "heure_embauche", "nature_contrat", "batch_id"]
-    people = pd.concat([read_frame(conn, statement.where(contrat.c.id.in_(part)), columns)
-                        for part in chunked(ids)], ignore_index=True)
+    people = read_frame(conn, statement, columns)  # every hire: cheaper than IN lists
+    people = people[people["contrat_id"].isin(ids)].reset_index(drop=True)
     for column in ("date_naissance", "date_embauche"):
-        people[f"_{column}"] = pd.to_datetime(people[column]).dt.strftime("%d%m%Y")
+        iso = pd.Series(people[column], dtype="str").fillna("")  # SQLite: text; PostgreSQL: dates
+        people[f"_{column}"] = (iso.str.slice(8, 10) + iso.str.slice(5, 7)
+                                + iso.str.slice(0, 4)).where(iso != "")
     people["_heure"] = people["heure_embauche"].str.replace(":", "", regex=False)
     people["_nom"] = people["nom"].str.upper()
     return people
@@ -124,6 +126,15 @@ def _match(records: pd.DataFrame, built: pd.DataFrame) -> pd.Series:
     return by_id.fillna(found).astype("Int64")
 
 
+def _slashed(jjmmaaaa: pd.Series) -> pd.Series:
+    """JJMMAAAA → JJ/MM/AAAA when it is a date, else the value as given."""
+    text = pd.Series(jjmmaaaa, dtype="str").fillna("")
+    valid = pd.to_datetime(text.drop_duplicates(), format="%d%m%Y", errors="coerce").notna()
+    ok = text.isin(text.drop_duplicates()[valid.to_numpy()])
+    return (text.str.slice(0, 2) + "/" + text.str.slice(2, 4) + "/" + text.str.slice(4, 8)
+            ).where(ok, text)
+
+
 def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:
     """The statut of every declaration the AR speaks of, and of the rest of their batches."""
     built = _built(conn)
@@ -141,20 +152,19 @@ def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:
         "matricule": known["matricule"].fillna(""),
         "nom": known["L_NOM_PATRO_SAL"],
         "prenoms": known["L_PRENOMS_SAL"],
-        "date_embauche": pd.to_datetime(known["D_EMBAUCHE"], format="%d%m%Y", errors="coerce")
-        .dt.strftime("%d/%m/%Y").fillna(known["D_EMBAUCHE"]),
+        "date_embauche": _slashed(known["D_EMBAUCHE"]),
         "heure_embauche": known["H_EMBAUCHE"].str[:2] + ":" + known["H_EMBAUCHE"].str[2:],
         "nature_contrat": known["C_TYPE_CONTRAT"].map(TYPE_CONTRAT).fillna(""),
         "statut": known["statut"],
         "numero_dossier": known["numero_dossier"],
         "code_retour": known["code_retour"],
     })
-    batches = set(known["batch_id"].dropna())
+    batches = set(known["batch_id"].dropna().unique())
     silent = built[built["batch_id"].isin(batches) & ~built["contrat_id"].isin(rows["contrat_id"])]
     missing = pd.DataFrame({
         "contrat_id": silent["contrat_id"], "siret": silent["siret"],
         "matricule": silent["matricule"], "nom": silent["nom"], "prenoms": silent["prenoms"],
-        "date_embauche": pd.to_datetime(silent["date_embauche"]).dt.strftime("%d/%m/%Y"),
+        "date_embauche": _slashed(silent["_date_embauche"]),
         "heure_embauche": silent["heure_embauche"], "nature_contrat": silent["nature_contrat"],
         "statut": "sans_retour", "numero_dossier": "", "code_retour": "",
     })
@@ -166,9 +176,9 @@ def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:
     created = records.iloc[0]
     answered_dossiers = known.loc[known["contrat_id"].notna(), "dossier_code"]
     return CompteRendu(
-        dossiers=sorted(set(answered_dossiers.dropna())),
+        dossiers=sorted(set(answered_dossiers.dropna().unique())),
         rows=rows,
-        lot_codes=sorted(set(records["C_RET_AR_LOT"].str.strip()) - {""}),
+        lot_codes=sorted(set(records["C_RET_AR_LOT"].str.strip().unique()) - {""}),
         created=f"{created['D_CREATION'][:2]}/{created['D_CREATION'][2:4]}/"
                 f"{created['D_CREATION'][4:]} {created['H_CREATION'][:2]}:"
                 f"{created['H_CREATION'][2:]}",

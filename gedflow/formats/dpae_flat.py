@@ -127,10 +127,71 @@ def _zones(lines: pd.Series, wanted: list[FlatField]) -> dict[str, pd.Series | n
     return zones
 
 
+def _grid(raw: bytes) -> tuple[np.ndarray, str] | None:
+    """The records as a (records × RECORD_LENGTH) view of the bytes, and the newline, when the
+    file is exactly whole records of one byte per character (what gedflow and the URSSAF
+    write); None otherwise (the line-by-line reading handles the rest)."""
+    for newline in ("\n", "\r\n"):
+        stride = RECORD_LENGTH + len(newline)
+        size = len(raw) + (0 if raw.endswith(newline.encode()) else len(newline))
+        if len(raw) > RECORD_LENGTH and size % stride == 0 and raw[RECORD_LENGTH:stride] == \
+                newline.encode():
+            whole = np.frombuffer(raw, dtype=np.uint8)
+            rows = size // stride
+            if size != len(raw):  # no newline at the end
+                whole = np.concatenate([whole, np.frombuffer(newline.encode(), np.uint8)])
+            grid = whole.reshape(rows, stride)
+            ends = grid[:, RECORD_LENGTH:]
+            if (ends == np.frombuffer(newline.encode(), np.uint8)).all() and not (
+                    grid[:, :RECORD_LENGTH] == 10).any():
+                return grid[:, :RECORD_LENGTH], newline
+    return None
+
+
+def _latin1_zone(grid: np.ndarray, fld: FlatField) -> pa.Array:
+    """One zone of every record as text: ISO-8859-1 bytes → UTF-8 by numpy (a byte ≥ 0x80
+    becomes two), without a Python string per record."""
+    cells = np.ascontiguousarray(grid[:, fld.start - 1:fld.end])
+    high = cells >= 0x80
+    if not high.any():
+        data = cells.ravel()
+        sizes = np.full(len(cells), fld.length, dtype=np.int64)
+    else:
+        flat, wide = cells.ravel(), high.ravel()
+        data = np.empty(len(flat) + int(wide.sum()), dtype=np.uint8)
+        at = np.arange(len(flat)) + np.concatenate([[0], np.cumsum(wide)[:-1]])
+        data[at] = np.where(wide, 0xC0 | (flat >> 6), flat)
+        data[at[wide] + 1] = 0x80 | (flat[wide] & 0x3F)
+        sizes = fld.length + high.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return pa.LargeStringArray.from_buffers(len(cells), pa.py_buffer(offsets),
+                                            pa.py_buffer(data))
+
+
+def _read_grid(grid: np.ndarray, newline: str, used: str,
+               wanted: list[FlatField]) -> FlatFile:
+    """`read` for whole records: zones cut out of the bytes, stripped in Arrow."""
+    records = {}
+    for fld in wanted:
+        zone = _latin1_zone(grid, fld)
+        zone = pc.utf8_trim_whitespace(zone) if fld.kind is Flat.NUM else \
+            pc.utf8_rtrim_whitespace(zone)
+        records[fld.column] = pd.Series(zone, dtype="str")
+    return FlatFile(records=pd.DataFrame(records),
+                    lines=pd.Series(np.arange(1, len(grid) + 1)),
+                    issues=pd.DataFrame(columns=ISSUE_COLUMNS), encoding=used, newline=newline)
+
+
 def read(raw: bytes, *, encoding: str = "iso-8859-1",
          columns: tuple[str, ...] | None = None) -> FlatFile:
     """Parse a flat file leniently: short lines right-padded, long ones reported. `columns`
-    limits the zones sliced (a reader that needs a few zones of a large file)."""
+    limits the zones sliced (a reader that needs a few zones of a large file). A file of
+    whole ISO-8859-1 records is cut as a byte grid (memory: the file and the zones wanted)."""
+    wanted = [f for f in FLAT_LAYOUT if columns is None or f.column in columns]
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    found = _grid(raw) if encoding == "iso-8859-1" else None
+    if found is not None:
+        return _read_grid(*found, "utf-8" if raw.isascii() else encoding, wanted)
     text, used = decode(raw, encoding)
     newline = "\r\n" if "\r\n" in text else "\n"
     body = text.replace("\r\n", "\n").removesuffix("\n")
@@ -147,7 +208,6 @@ def read(raw: bytes, *, encoding: str = "iso-8859-1",
                                     "erreur": "ligne trop longue : " + length[long].astype(str)
                                     + f" caractères au lieu de {RECORD_LENGTH}"}))
     padded = raw_lines.str.ljust(RECORD_LENGTH).str.slice(0, RECORD_LENGTH)
-    wanted = [f for f in FLAT_LAYOUT if columns is None or f.column in columns]
     records = pd.DataFrame(_zones(padded, wanted), index=padded.index)
     for fld in wanted:
         records[fld.column] = (records[fld.column].str.rstrip() if fld.kind is not Flat.NUM

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from gedflow.errors import ConfigError
-from gedflow.settings import load_settings
+from gedflow.settings import Settings, load_settings
 
 
 def test_defaults_live_under_the_root(tmp_path: Path) -> None:
@@ -43,3 +43,29 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path, content: str, messag
     (tmp_path / "gedflow.toml").write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_settings(tmp_path)
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    """docs/configuration.md lists each field of `Settings` under its section, with the
+    default the code has."""
+    import re
+    from dataclasses import MISSING, fields
+
+    from gedflow.settings import SECTIONS
+
+    page = (Path(__file__).resolve().parent.parent / "docs/configuration.md").read_text()
+    documented, section = {}, ""
+    for line in page.splitlines():
+        if found := re.fullmatch(r"## \[(\w+)\]", line):
+            section = found[1]
+        elif found := re.match(r"\| `(\w+)` \| ([^|]+) \|", line):
+            documented[SECTIONS[section] + found[1]] = found[2].strip()
+    expected = {}
+    for f in fields(Settings):
+        if f.name == "root":
+            continue
+        default = "$USER" if f.name == "user" else f.default
+        assert default is not MISSING, f.name
+        text = str(default).lower() if isinstance(default, bool) else str(default)
+        expected[f.name] = f"`{text}`" if text else "(empty)"
+    assert documented == expected

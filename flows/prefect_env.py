@@ -83,7 +83,7 @@ def prefect_api(settings: Settings) -> Iterator[str]:
     if not url:
         start_server(settings, dict(os.environ))
         url = settings.api_url
-    # A one-off command: no heartbeat thread (~1 s per flow run, prefect.md §2).
+    # A one-off command: no heartbeat thread (~1 s per flow run).
     with ps.temporary_settings(
         updates={ps.PREFECT_API_URL: url, ps.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     ):

@@ -1,5 +1,5 @@
 """The task runner of the ingest flows, from settings: threads by default, or an existing Dask
-cluster (prefect.md §6: connect by address; a cluster per flow run costs ~10 s)."""
+cluster."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The local Prefect server (UI, scheduler, automations) with its database under `.gedflow/prefect`.
 
 `gedflow serve` runs it as a child and stops it on exit; a one-off `gedflow run` that finds none
-starts it in the background and leaves it for the next runs (a cold start costs 10–25 s here,
-prefect.md §3); `gedflow server stop` stops it. Its output goes to `.gedflow/logs/`.
+starts it in the background and leaves it for the next runs (a cold start costs 10–25 s
+here); `gedflow server stop` stops it. Its output goes to `.gedflow/logs/`.
 """
 
 from __future__ import annotations

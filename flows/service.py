@@ -1,5 +1,5 @@
 """The running service: every flow served as a Prefect deployment with its schedule, and the
-inbox watcher in the same process (prefect.md §9a–b). Imported only once Prefect's environment
+inbox watcher in the same process. Imported only once Prefect's environment
 points at the server to use.
 """
 
@@ -88,7 +88,7 @@ def inbox_sweep(settings: Settings) -> SweepResult:
             dispatch_direct(settings, claims)
         return SweepResult(done=len(claims), settling=len(settling))
     health.end(settings, health.PREFECT)
-    # Flows called from the watcher: no heartbeat thread (~1 s per run, prefect.md §2).
+    # Flows called from the watcher: no heartbeat thread (~1 s per run).
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         pending.publish(settings)
         if claims:

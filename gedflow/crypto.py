@@ -1,5 +1,5 @@
 """OpenPGP encryption of outbound declarations (python-gnupg over the real `gpg`), in the
-project's own GnuPG home (`.gedflow/gnupg`, mode 0700). Pitfalls measured in reliability.md §4:
+project's own GnuPG home (`.gedflow/gnupg`, mode 0700). Pitfalls measured here:
 python-gnupg reports failures as `ok=False` without raising, an expired key fails with "no
 specific reason", so the key is checked first, and success means `ok`, return code 0 and output.
 """

@@ -1,7 +1,7 @@
 """File intake shared by every flow: find complete files, claim them, hand them to a handler,
 then archive or quarantine them — never deleting, never processing the same bytes twice.
 
-Lifecycle (Maildir-like, reliability.md §1):
+Lifecycle (Maildir-like):
   inbox/<rel>  --rename-->  .gedflow/processing/<token>/<rel>   (ledger row: state "claimed")
     → handler → ledger state "moving" with the destination, rename, ledger state "done"
   destination: outbox/archive/<rel> | outbox/quarantine/<rel> (+ <name>.reason.txt)

@@ -76,7 +76,7 @@ class Settings:
     # Net-Entreprises access (section [connexion]): direct | proxy | systeme (the environment's
     # proxies); the proxy (its password from GEDFLOW_PROXY_MOT_DE_PASSE, never from here); TLS
     # verification (off only for a test bench, with a loud warning); timeout, tries for 429/5xx;
-    # whose credentials the service uses; the endpoints, official defaults (net_entreprises_api.md).
+    # whose credentials the service uses; the endpoints, official defaults.
     connexion_mode: str = "direct"
     connexion_proxy_hote: str = ""
     connexion_proxy_port: int = 3128

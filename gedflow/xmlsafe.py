@@ -1,4 +1,4 @@
-"""Safe XML intake (reliability.md §3): sniff what a file really is before parsing, refuse any
+"""Safe XML intake: sniff what a file really is before parsing, refuse any
 DOCTYPE (no entities, no DTD: no GIP-MDS or URSSAF file needs one), and parse with one hardened
 lxml configuration (no entity resolution, no network, no huge trees).
 """

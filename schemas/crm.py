@@ -15,11 +15,11 @@ ROOT = "rapport"
 ROOT_ATTRIBUTES = ("identifiant", "type", "profil", "version", "message")
 
 # Root @type values, by API return nature: the nominatif is 94, the financier (paiement) 93,
-# the "taux sur taux" 95 (crm_format.md §10).
+# the "taux sur taux" 95.
 NOMINATIF_TYPES = frozenset({"crm nominatif", "94"})
 FINANCIER_TYPES = frozenset({"crm paiement", "crm financier", "93"})
 TAUX_SUR_TAUX_TYPES = frozenset({"crm taux sur taux", "95"})
-# Other GIP-MDS reports (crm_format.md §2, §10): what they are, named in the quarantine reason.
+# Other GIP-MDS reports: what they are, named in the quarantine reason.
 _URSSAF = "un retour de l'URSSAF, pas de la DGFiP"
 OTHER_REPORTS = {
     "aee": "AEE (attestation employeur destinée à France Travail)",
@@ -38,7 +38,7 @@ OTHER_REPORTS = {
 NEORES_NAMESPACE = "https://gipmds/1.0"
 NEORES_ROOT = "GIPMDS"
 
-# What gedflow cannot use in a CRM it reads (crm_format.md §10): one report row each, the file
+# What gedflow cannot use in a CRM it reads: one report row each, the file
 # is archived all the same. Code → what is done instead.
 READING_CODES = {
     "SIRET_INVALIDE": "rien de cette déclaration n'est rapproché ni intégré",

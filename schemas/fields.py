@@ -54,5 +54,5 @@ class CsvLayout:
 
 
 # S21.G00.50.007 "type du taux": 01 DGFiP; 13/23/33 barème mensuel; 17/27/37 barème
-# mathématique; 99 indu exercice antérieur (crm_format.md §5).
+# mathématique; 99 indu exercice antérieur.
 TYPES_TAUX = ("01", "13", "23", "33", "17", "27", "37", "99")

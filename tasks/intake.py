@@ -29,7 +29,7 @@ def _chunk_name() -> str:
 @task(name="traiter-fichiers", task_run_name=_chunk_name, cache_policy=NO_CACHE)
 def process_claims(root: str, claim_ids: list[int], kind: str) -> list[Outcome]:
     """Process claimed files (by ledger id, in order) with the handler of their folder: one
-    task for a few small files, so a burst does not flood the server (prefect.md §2)."""
+    task for a few small files, so a burst does not flood the server."""
     settings = load_settings(root)
     engine = migrate(settings.registry_url)
     found = claims_by_id(settings, engine, claim_ids)

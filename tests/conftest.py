@@ -1,5 +1,5 @@
 """Shared fixtures: a throwaway PostgreSQL server, registry URLs for both back ends, a temporary
-gedflow root, and one session-wide Prefect test harness (prefect.md §9d).
+gedflow root, and one session-wide Prefect test harness.
 
 Prefect's environment is set before anything imports prefect: a temporary PREFECT_HOME, never the
 user's own.
@@ -210,7 +210,7 @@ def engine(db_url: str):
 
 
 def kill_gpg_agent(home: Path) -> None:
-    """Each GnuPG home leaves a gpg-agent behind (machine_notes.md)."""
+    """Each GnuPG home leaves a gpg-agent behind."""
     if home.exists():
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
                        capture_output=True, check=False)
@@ -314,7 +314,7 @@ def prefect_server() -> Iterator[None]:
 
 @pytest.fixture
 def registry(engine) -> object:
-    """The example registry; ATELIERS-DUPRE (dpae_format.md §8) in production."""
+    """The example registry; ATELIERS-DUPRE in production."""
     for name in ("employeurs_exemple.csv", "salaries_exemple.csv"):
         import_csv(engine, (EXAMPLES / "registre" / name).read_bytes(), name)
     with engine.begin() as conn:

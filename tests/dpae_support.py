@@ -1,4 +1,5 @@
-"""Shared DPAE test data: the two hires of dpae_format.md §8 and a one-call preparation."""
+"""Shared DPAE test data: the two hires of the DUE specification's example, a one-call
+preparation."""
 
 from datetime import datetime
 

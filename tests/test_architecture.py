@@ -1,4 +1,4 @@
-"""Imports point one way: command line → flows → tasks → gedflow → schemas (style.md)."""
+"""Imports point one way: command line → flows → tasks → gedflow → schemas."""
 
 import ast
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""DGFiP returns read as the DGFiP writes them (crm_format.md §10): a value gedflow cannot use
+"""DGFiP returns read as the DGFiP writes them: a value gedflow cannot use
 is a report row with its code, never a quarantine; every GIP-MDS report type is processed or
 named. Every file here is written for the test, with invented people."""
 

@@ -33,7 +33,7 @@ def codes(result: Preparation, gravite: str = "erreur") -> list[tuple[str, str]]
 
 
 def spec_records() -> list[str]:
-    """dpae_format.md §8's two records, copied verbatim (right-padded to 989)."""
+    """The DUE specification's two example records, right-padded to 989."""
     return (GOLDEN / "spec_records.dpae.txt").read_text(encoding="iso-8859-1").splitlines()
 
 

@@ -1,8 +1,7 @@
 """Recording a reconciled CRM in the registry: new, changed and future rates go into the rate
 history; confirmed rates get their validity renewed; every declaration is remembered so the same
 CRM (identifiant + SIREN + NIC) never changes anything twice; a declaration whose share of people
-without a rate jumps far above the previous one of its SIRET is held (crm_format.md §6, the
-January 2021 incident).
+without a rate jumps far above the previous one of its SIRET is held.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reconciliation of a CRM nominatif with the registry (crm_format.md §6–§8): pandas merges on
+"""Reconciliation of a CRM nominatif with the registry: pandas merges on
 integer keys, the rows built column-wise in Arrow (no Python loop per person).
 
 Each (SIRET, person) of the CRM is matched to the registry's salariés of that SIRET on the NIR,

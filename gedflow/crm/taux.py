@@ -1,5 +1,5 @@
 """The rate each salarié of a SIRET must have on a date, for the payroll (DSN S21.G00.50.006,
-.007 and .008), with warnings on rates expired or about to expire (crm_format.md §6.2).
+.007 and .008), with warnings on rates expired or about to expire.
 """
 
 from __future__ import annotations

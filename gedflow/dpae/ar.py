@@ -1,4 +1,4 @@
-"""DPAE acknowledgements (AR) and the "compte rendu de validation" (dpae_format.md §2, §4, §8).
+"""DPAE acknowledgements (AR) and the "compte rendu de validation".
 
 An AR is the same flat file returned with `R_DOSSIER`, `C_RETOUR_AR` and `C_RET_AR_LOT` filled.
 Each AR record is matched to a contrat gedflow built — by our id in `LIBRE`, else by SIRET + NIR
@@ -201,7 +201,7 @@ def advance_phases(conn: Connection, cr: CompteRendu) -> None:
 
 
 def text_version(cr: CompteRendu, source: str) -> str:
-    """Shaped like dpae_format.md §8's example."""
+    """Shaped like the URSSAF's own compte rendu example."""
     sirets = " ".join(sorted(set(cr.rows["siret"])))
     lines = [f"COMPTE RENDU DE VALIDATION DPAE - fichier {source} du {cr.created} - SIRET {sirets}",
              f"LOT  code retour lot {' '.join(cr.lot_codes) or '(vide)'}"]

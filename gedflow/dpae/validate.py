@@ -1,5 +1,5 @@
-"""The DPAE "test de préparation": every rule of dpae_format.md §5, each with a stable code,
-evaluated on whole columns and collected lazily (never stopping at the first problem).
+"""The DPAE "test de préparation": every rule of the URSSAF's DUE specification, each with a
+stable code, evaluated on whole columns and collected lazily (never stopping at the first problem).
 
 Input: one row per hire with the hire's columns (`schemas.dpae.HIRES`), the employer's registry
 columns (`employeur_*`), `ligne` (input line, or <NA> for registry data) and `contrat_id`.

@@ -1,7 +1,7 @@
 """HTTP to Net-Entreprises / URSSAF with the `[connexion]` settings: direct, proxy or the
 environment's proxies, TLS verification, timeout, a few tries on 429/5xx/timeouts, the offline
 guard (nothing leaves the machine in mode assistance) and every failure turned into a
-`PortalError` whose message a payroll manager understands (net_entreprises_api.md).
+`PortalError` whose message a payroll manager understands.
 """
 
 from __future__ import annotations

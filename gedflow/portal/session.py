@@ -1,4 +1,4 @@
-"""An authenticated conversation with one API: the token (net_entreprises_api.md: POST the
+"""An authenticated conversation with one API: the token (POST the
 identifiants, the answer is the token; then `Authorization: DSNLogin jeton=…`), renewed once when
 a call answers 401 because it expired mid-run.
 """

@@ -7,6 +7,7 @@ user's own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -64,12 +65,30 @@ LOG_LINES = _Everything()
 PREFECT_TEXTS: list[str] = []  # what the session's Prefect harness held, read before it stops
 
 
+def _stop_leftover_agents(base: Path) -> int:
+    """The gpg-agents the tests' GnuPG homes (under the session's temporary folder) started:
+    stopped, so that the suite leaves no process behind. Returns how many."""
+    import psutil
+
+    stopped = 0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "gpg-agent" and any(str(base) in arg for arg in cmdline):
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+                stopped += 1
+    return stopped
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The leak scan (tests/leaks.py) over the whole session, whatever ran: a leak fails it."""
+    """The leak scan (tests/leaks.py) over the whole session, whatever ran: a leak fails it;
+    then no gpg-agent of the tests is left running."""
     from .leaks import scan
 
     factory = getattr(session.config, "_tmp_path_factory", None)
     base = factory.getbasetemp() if factory is not None else None
+    if base is not None:
+        _stop_leftover_agents(base)
     found = scan(LOG_LINES.lines, PREFECT_TEXTS, base)
     if found:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -20,6 +20,7 @@ from gedflow.registry.tables import crm_anomalie, crm_declaration, salarie, taux
 from gedflow.settings import Settings
 
 from .conftest import EXAMPLES, TESTS
+from .golden import assert_golden
 
 SPEC_CRM = EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml"
 GOLDEN = TESTS / "data/crm"
@@ -62,10 +63,7 @@ def test_spec_example_gives_the_expected_outcomes(seeded: Settings, engine: Engi
     [outcome] = run(seeded, engine)
     assert outcome.outcome == "archived", outcome.reason
     got = (seeded.outbox / "crm_nominatif/2022_08/crm_2022_07.rapprochement.csv").read_text()
-    golden = GOLDEN / "spec_example.rapprochement.csv"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(got, encoding="utf-8")
-    assert got == golden.read_text(encoding="utf-8")
+    assert_golden(got, "crm/spec_example.rapprochement.csv")
     assert rate_rows(engine)[4:] == [
         ("A002", "5.10", "01", "900000000000000417", date(2022, 8, 13), date(2022, 10, 31)),
         ("B001", "1.20", "01", "900000000000000417", date(2022, 9, 1), date(2022, 10, 31)),

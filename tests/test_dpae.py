@@ -1,7 +1,6 @@
 """DPAE test de préparation and dpae.txt / dpae.xml: the spec's worked example (§8), knock-out
 tests over every mandatory field, one test per rule, modes and phases. SQLite and PostgreSQL."""
 
-import os
 import re
 
 import pandas as pd
@@ -9,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from gedflow.dpae.prepare import Options, Preparation, hires_from_csv, prepare
+from gedflow.dpae.report import write_reports
 from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur
 from gedflow.settings import Settings
 from schemas.dpae import HIRES
@@ -23,6 +23,7 @@ from .dpae_support import (
     csv_of,
     run,
 )
+from .golden import assert_golden
 
 GOLDEN = TESTS / "data/dpae"
 
@@ -50,11 +51,11 @@ def test_spec_example_gives_the_spec_records(registry: Engine, settings: Setting
                 continue
             assert got == want, f"position {position}: {got!r} != {want!r}"
         assert re.fullmatch(r"GEDFLOW-\d+ *", ours[77:121])
-    golden = GOLDEN / "spec_example.dpae.xml"
     xml = result.files["dpae.xml"].read_bytes()
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_bytes(xml)
-    assert xml == golden.read_bytes()
+    assert_golden(xml, "dpae/spec_example.dpae.xml")
+    csv_path, html_path = write_reports(result, "Test de préparation DPAE — ATELIERS-DUPRE")
+    assert_golden(csv_path.read_bytes(), "dpae/spec_example.preparation.csv")
+    assert_golden(html_path.read_bytes(), "dpae/spec_example.preparation.html")
     assert b'encoding=\'ISO-8859-1\'' in xml and b"<FR_NNI.NIRKey.Text>" not in xml
 
 

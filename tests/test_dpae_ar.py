@@ -10,6 +10,7 @@ from gedflow.registry.tables import contrat, dossier
 from gedflow.settings import Settings
 
 from .dpae_support import HIRE_1, HIRE_2, run
+from .golden import assert_golden
 
 
 def _ar(dpae_txt: bytes, answers: list[tuple[str, str, str]]) -> list[str]:
@@ -52,6 +53,9 @@ def test_spec_example_compte_rendu(registry: Engine, settings: Settings) -> None
         ["12345678200010", "E002", "BENALI", "KARIM", "10/03/2025", "14:00", "CDD", "erreur",
          "", "21"],
     ]
+    assert_golden(outcome.report_path.read_bytes(), "dpae/spec_example.compte_rendu.csv")
+    assert_golden((outcome.report_path.parent / "compte_rendu.txt").read_bytes(),
+                  "dpae/spec_example.compte_rendu.txt")
     text = (outcome.report_path.parent / "compte_rendu.txt").read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith("COMPTE RENDU DE VALIDATION DPAE - fichier dpae.txt du "
                                            "03/03/2025 10:15 - SIRET 12345678200010")

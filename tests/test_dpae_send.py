@@ -1,6 +1,8 @@
 """Sending DPAE batches by e-mail: a real SMTP server on loopback (aiosmtpd), the encrypted
 attachment decrypted with the test key, test mode (.eml only), idempotency, mapibox import."""
 
+import email
+import email.policy
 import socket
 from datetime import UTC, datetime
 
@@ -18,6 +20,7 @@ from gedflow.registry.tables import contrat, dpae_batch
 from gedflow.settings import Settings, load_settings
 
 from .dpae_support import HIRE_1, HIRE_2
+from .golden import assert_golden
 from .test_crypto_phases import _real, _use_keys
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -64,6 +67,21 @@ def test_test_mode_writes_an_eml_and_sends_nothing(registry: Engine, settings: S
     assert done.outcome == "eml" and inbox.messages == []
     eml = (built.folder / "dpae.eml").read_bytes()
     assert b"Subject: DUE TILLEULS lot" in eml and b"dpae.txt.gpg" in eml
+    assert_golden(_shape(eml, built.batch_id), "dpae/test_mode.eml.txt")
+
+
+def _shape(eml: bytes, batch_id: str) -> str:
+    """What a reader of the .eml sees, without what changes every time (date, message id,
+    boundary, the ciphertext, the batch id)."""
+    message = email.message_from_bytes(eml, policy=email.policy.default)
+    lines = [f"{h}: {message[h]}".replace(batch_id, "<lot>")
+             for h in ("From", "To", "Subject", "MIME-Version") if message[h]]
+    lines.append(f"Content-Type: {message.get_content_type()}")
+    lines += ["", message.get_body(("plain",)).get_content().rstrip(), ""]
+    for part in message.iter_attachments():
+        lines.append(f"pièce jointe : {part.get_filename()} ({part.get_content_type()}, "
+                     f"{'chiffrée' if part.get_content() else 'vide'})")
+    return "\n".join(lines) + "\n"
 
 
 def test_an_interrupted_send_is_never_repeated(registry: Engine, settings: Settings,

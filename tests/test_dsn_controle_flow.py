@@ -27,6 +27,7 @@ from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_setti
 from .conftest import EXAMPLES
 from .dpae_support import HIRE_1, HIRE_2, run
 from .dsn_support import Person, declaration, dsn_bytes, envoi
+from .golden import assert_golden
 from .test_dpae_ar import _ar
 
 SIREN, NIC = "123456782", "00010"
@@ -238,3 +239,26 @@ def test_suivi_lists_the_dsn_hires_still_without_dpae(tmp_path: Path, db_url: st
     board = next(b for b in boards(engine) if b.key == "etat-ateliers-dupre-2025-03")
     assert "| embauches sans DPAE | 2 |" in board.markdown
     assert "| contrôle DSN : erreurs | 2 |" in board.markdown
+
+
+def test_the_examples_walk_through(tmp_path: Path) -> None:
+    """The README's walk-through with every example, in its order: the DSN's controls and the
+    AR's compte rendu held to golden files."""
+    settings, engine = _root(tmp_path)
+    toml = settings.root / "gedflow.toml"
+    toml.write_text(toml.read_text() + 'crm_disponibilite = "2022-08-13"\n'
+                    'dpae_maintenant = "2025-03-03T10:15"\n')
+    settings = load_settings(settings.root)
+    steps = [("crm_nominatif/travail/2022/2022_08/crm_2022_07.xml",
+              "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml"),
+             ("dsn/dsn_2022_09.dsn", "dsn/ASSO-TILLEULS/dsn_2022_09.dsn"),
+             ("dpae/embauches_exemple.csv", "dpae/embauches_exemple.csv"),
+             ("AR/dpae.txt", "AR/dpae.txt")]
+    for example, rel in steps:
+        _drop(settings, rel, (EXAMPLES / example).read_bytes(), "2022-08-13")
+        [outcome] = _sweep(settings, engine)
+        assert outcome.outcome == "archived", (example, outcome.reason)
+    folder = settings.outbox / "dsn/2022_09"
+    for name in ("controle_pas.csv", "embauches.csv"):
+        assert_golden((folder / f"dsn_2022_09.{name}").read_bytes(), f"dsn/example.{name}")
+    assert_golden(outcome.report_path.read_bytes(), "dpae/example.compte_rendu.csv")

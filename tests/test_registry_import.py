@@ -18,6 +18,7 @@ from gedflow.registry.tables import dossier, employeur, salarie, taux
 from schemas.registre import EMPLOYEURS, SALARIES
 
 from .conftest import EXAMPLES
+from .golden import assert_golden
 
 EMP_HEADER = ";".join(EMPLOYEURS.header)
 SAL_HEADER = ";".join(SALARIES.header)
@@ -98,6 +99,7 @@ def test_bad_rows_are_reported_and_good_rows_imported(engine: Engine) -> None:
     assert "SIRET invalide" in report[5][2]
     assert result.imported == 1 and result.rows == 7
     assert [r[0] for r in _salaries(engine)] == ["A001"]
+    assert_golden(to_csv_text(result.errors), "registre/bad_rows.import.csv")  # the report
 
 
 def test_upsert_updates_and_rate_history_only_on_change(engine: Engine) -> None:

@@ -22,11 +22,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gedflow.checks import nir_key  # noqa: E402
+from gedflow.db.bulk import bulk_insert, db_timestamp  # noqa: E402
+from gedflow.db.engine import migrate  # noqa: E402
+from gedflow.db.tables import contrat, dossier, dpae_batch, employeur, salarie  # noqa: E402
 from gedflow.dpae.ar import compte_rendu, read_ar  # noqa: E402
 from gedflow.formats import dpae_flat  # noqa: E402
-from gedflow.registry.bulk import bulk_insert, db_timestamp  # noqa: E402
-from gedflow.registry.db import migrate  # noqa: E402
-from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie  # noqa: E402
 from schemas.dpae import FLAT_LAYOUT  # noqa: E402
 
 SIRET = "81234567600017"

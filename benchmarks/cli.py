@@ -38,7 +38,7 @@ def _median(argv: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    from gedflow.registry.db import migrate
+    from gedflow.db.engine import migrate
     from gedflow.registry.importer import import_csv
     from gedflow.settings import load_settings
 

@@ -30,7 +30,7 @@ from gedflow.crm.handler import read_with_registry  # noqa: E402
 from gedflow.crm.integrate import load_registry, rates_in_force  # noqa: E402
 from gedflow.crm.reconcile import reconcile  # noqa: E402
 from gedflow.crm.report import write_reports  # noqa: E402
-from gedflow.registry.db import migrate  # noqa: E402
+from gedflow.db.engine import migrate  # noqa: E402
 from gedflow.registry.importer import import_csv  # noqa: E402
 from schemas.registre import EMPLOYEURS  # noqa: E402
 

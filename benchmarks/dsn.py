@@ -91,11 +91,11 @@ def _child(what: str, path: str) -> None:
     else:
         from sqlalchemy import func, select
 
+        from gedflow.db.engine import migrate
+        from gedflow.db.tables import versement_pas
         from gedflow.dsn.feed import feed
         from gedflow.dsn.read import view
         from gedflow.formats import dsn
-        from gedflow.registry.db import migrate
-        from gedflow.registry.tables import versement_pas
 
         engine = migrate(f"sqlite:///{Path(path).parent / 'registre.sqlite'}")
         start = time.perf_counter()

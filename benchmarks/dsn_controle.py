@@ -36,9 +36,9 @@ def make_registry(count: int, url: str) -> None:
 
     from benchmarks.dsn import _nirs
     from gedflow.checks import nir_key
-    from gedflow.registry.bulk import bulk_insert
-    from gedflow.registry.db import migrate
-    from gedflow.registry.tables import dossier, employeur, salarie, taux_communique
+    from gedflow.db.bulk import bulk_insert
+    from gedflow.db.engine import migrate
+    from gedflow.db.tables import dossier, employeur, salarie, taux_communique
 
     engine = migrate(url)
     now = datetime.now(UTC).isoformat(sep=" ")
@@ -78,10 +78,10 @@ def _child(what: str, path: str) -> None:
                         parse_options=pa_csv.ParseOptions(delimiter=",", quote_char="'"))
         found = {}
     else:
+        from gedflow.db.engine import migrate
         from gedflow.dsn import controle, report
         from gedflow.dsn.read import view
         from gedflow.formats import dsn
-        from gedflow.registry.db import migrate
 
         engine = migrate(url)
         start = time.perf_counter()

@@ -27,8 +27,8 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
+from gedflow.db.engine import migrate  # noqa: E402
 from gedflow.intake import claim, process, scan  # noqa: E402
-from gedflow.registry.db import migrate  # noqa: E402
 from gedflow.registry.importer import handle_registre, import_csv  # noqa: E402
 from gedflow.settings import load_settings  # noqa: E402
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timing import best_of  # noqa: E402
 from gedflow.checks import nir_key  # noqa: E402
-from gedflow.registry.db import migrate  # noqa: E402
+from gedflow.db.engine import migrate  # noqa: E402
 from gedflow.registry.importer import import_csv  # noqa: E402
 from schemas.registre import EMPLOYEURS  # noqa: E402
 

@@ -17,8 +17,8 @@ from prefect.automations import Automation, EventTrigger, Posture, SendNotificat
 from prefect.blocks.abstract import NotificationBlock
 from prefect.client.orchestration import get_client
 
+from gedflow.handler import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT
 from gedflow.health import alert_log
-from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT
 from gedflow.settings import Settings
 from tasks.intake import QUARANTINE_EVENT
 

@@ -11,9 +11,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed, State
 
 from gedflow.crm.recuperation import recuperer, uncovered
+from gedflow.db.engine import migrate
 from gedflow.portal import offline
 from gedflow.portal.doctor import diagnose
-from gedflow.registry.db import migrate
 from gedflow.settings import Settings, load_settings
 
 SKIPPED = f"ignoré : {offline.MESSAGE} (gedflow offline off pour reprendre)"

@@ -8,10 +8,11 @@ from __future__ import annotations
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.batching import chunks, rounds
 from gedflow.crm.handler import folder_period
-from gedflow.intake import Outcome, chunks, rounds
+from gedflow.db.engine import migrate
+from gedflow.intake import Outcome
 from gedflow.kinds import INBOX_KINDS, InboxKind
-from gedflow.registry.db import migrate
 from gedflow.registry.importer import import_order
 from gedflow.settings import load_settings
 from tasks.intake import process_claims, publish_outcomes

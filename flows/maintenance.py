@@ -12,8 +12,8 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from gedflow.crm.taux import expiring
+from gedflow.db.engine import migrate
 from gedflow.dpae.suivi import dsn_without_dpae, overdue, undeclared
-from gedflow.registry.db import migrate
 from gedflow.settings import PARIS, load_settings
 
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gedflow.fsutil import atomic_write
-from gedflow.intake import Alert, Artifact, Outcome
+from gedflow.handler import Alert, Artifact
+from gedflow.intake import Outcome
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from flows.maintenance import expiration_taux, suivi_dpae
 from flows.server import server_answers
 from flows.sweep import balayer_inbox, dispatch, dispatch_direct
 from gedflow import health
+from gedflow.db.engine import migrate
 from gedflow.intake import claim_ready
-from gedflow.registry.db import migrate
 from gedflow.settings import Settings
 from gedflow.watch import Heartbeat, SweepResult, Watcher
 

@@ -14,8 +14,9 @@ from prefect import flow
 from flows import pending
 from flows.ingest import FLOWS, in_order
 from flows.runners import task_runner
-from gedflow.intake import Claim, Outcome, claim_ready, count_outcomes, process, refuse_unknown
-from gedflow.registry.db import migrate
+from gedflow.db.engine import migrate
+from gedflow.handler import Claim
+from gedflow.intake import Outcome, claim_ready, count_outcomes, process, refuse_unknown
 from gedflow.settings import Settings, load_settings
 from tasks.intake import HANDLERS
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Column, Connection, Engine, func, select
 
-from gedflow.registry.tables import (
+from gedflow.db.tables import (
     contrat,
     crm_declaration,
     dossier,

@@ -13,9 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -23,12 +21,13 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from gedflow.db.bulk import insert_new
+from gedflow.db.tables import contenu, ledger
 from gedflow.errors import InputError, StorageError
 from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, protect, sha256_of
+from gedflow.handler import Alert, Artifact, Claim, Handler, HandlerResult, Job
 from gedflow.kinds import INBOX_KINDS
 from gedflow.procs import pid_alive, started_after
-from gedflow.registry.bulk import insert_new
-from gedflow.registry.tables import contenu, ledger
 from gedflow.settings import INBOX_FOLDERS, Settings
 
 log = logging.getLogger(__name__)
@@ -60,66 +59,6 @@ class Pending:
     complete: bool
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A file taken out of the inbox, recorded in the ledger."""
-
-    id: int
-    kind: str
-    rel: str
-    path: Path
-    sha256: str
-
-
-@dataclass
-class Job:
-    """What a handler gets: the claimed file and where it will be archived."""
-
-    settings: Settings
-    engine: Engine
-    claim: Claim
-    archive_path: Path
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A report for the Prefect UI, published by the task layer (key: lowercase and dashes)."""
-
-    key: str
-    kind: str  # table | markdown
-    data: list[dict] | str
-    description: str = ""
-
-
-def artifact_key(*parts: str) -> str:
-    """A Prefect artifact key from its parts: lowercase, dashes for anything else."""
-    return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
-
-
-# The events of `Alert`s, each turned into a notification by an automation (flows/alerts.py).
-CONTROL_EVENT = "gedflow.dsn.controle"  # a DSN's controls found an erreur
-MISSING_DPAE_EVENT = "gedflow.dsn.dpae-manquante"  # a hire of a DSN without DPAE
-TAUX_SUR_TAUX_EVENT = "gedflow.crm.taux-sur-taux"  # the DGFiP says rates were not applied
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Something the office must hear of at once: a Prefect event (published by the task
-    layer) that an automation turns into a notification (flows/alerts.py). No NIR."""
-
-    event: str
-    payload: dict
-
-
-@dataclass
-class HandlerResult:
-    report_path: Path | None = None
-    summary: dict = field(default_factory=dict)
-    artifacts: list[Artifact] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-
-
-Handler = Callable[[Job], HandlerResult]
 
 
 @dataclass(frozen=True)
@@ -441,45 +380,6 @@ OUTCOMES = ("archived", "quarantined", "duplicate")
 def count_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
     """How many files ended archived, quarantined, duplicate."""
     return {name: sum(o.outcome == name for o in outcomes) for name in OUTCOMES}
-
-
-# A task takes claimed files in order until one of these is reached.
-CHUNK_FILES = 50
-CHUNK_BYTES = 4 * 1024 * 1024
-
-
-def chunks(engine: Engine, ids: list[int]) -> list[list[int]]:
-    """Ledger ids, in order, cut into runs of small files (a big file is alone in its run)."""
-    with engine.connect() as conn:
-        sizes = dict(conn.execute(select(ledger.c.id, ledger.c.size)
-                                  .where(ledger.c.id.in_(ids))).all())
-    runs: list[list[int]] = []
-    total = CHUNK_BYTES
-    for claim_id in ids:
-        size = sizes.get(claim_id) or 0
-        if len(runs[-1] if runs else ()) >= CHUNK_FILES or total + size > CHUNK_BYTES:
-            runs.append([])
-            total = 0
-        runs[-1].append(claim_id)
-        total += size
-    return runs
-
-
-def rounds(engine: Engine, ids: list[int]) -> list[list[int]]:
-    """Ledger ids, in order, split so that no two files with the same content share a round:
-    files processed at once never both see the other as new (the second is a duplicate)."""
-    with engine.connect() as conn:
-        hashes = dict(conn.execute(select(ledger.c.id, ledger.c.sha256)
-                                   .where(ledger.c.id.in_(ids))).all())
-    seen: dict[str, int] = {}
-    split: list[list[int]] = []
-    for claim_id in ids:
-        n = seen.get(hashes.get(claim_id, ""), 0)
-        seen[hashes.get(claim_id, "")] = n + 1
-        if n == len(split):
-            split.append([])
-        split[n].append(claim_id)
-    return split
 
 
 def claims_by_id(settings: Settings, engine: Engine, ids: list[int]) -> list[Claim]:

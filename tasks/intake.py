@@ -11,9 +11,10 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run, task_run
 
 from gedflow.board import boards
-from gedflow.intake import Handler, Outcome, claims_by_id, count_outcomes, process
+from gedflow.db.engine import migrate
+from gedflow.handler import Handler
+from gedflow.intake import Outcome, claims_by_id, count_outcomes, process
 from gedflow.kinds import INBOX_KINDS, handler_of
-from gedflow.registry.db import migrate
 from gedflow.settings import load_settings
 
 QUARANTINE_EVENT = "gedflow.fichiers.quarantaine"

@@ -38,9 +38,9 @@ import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from sqlalchemy import Engine, create_engine, text, update  # noqa: E402
 
-from gedflow.registry.db import engine_for, migrate  # noqa: E402
+from gedflow.db.engine import engine_for, migrate  # noqa: E402
+from gedflow.db.tables import dossier  # noqa: E402
 from gedflow.registry.importer import import_csv  # noqa: E402
-from gedflow.registry.tables import dossier  # noqa: E402
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent

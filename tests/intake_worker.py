@@ -8,8 +8,8 @@ import json
 import sys
 
 from gedflow.crm.handler import handle_crm
+from gedflow.db.engine import migrate
 from gedflow.intake import claim, process, recover, scan
-from gedflow.registry.db import migrate
 from gedflow.settings import load_settings
 
 

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import Engine
 
 from gedflow.crm.recuperation import recuperer
+from gedflow.db.tables import recuperation
 from gedflow.portal.credentials import CredentialStore, Identifiants
 from gedflow.portal.doctor import diagnose
 from gedflow.portal.dpae_api import DpaeApi, Rejected
 from gedflow.portal.dsn_api import returns_of, when, windows
 from gedflow.portal.http import Portal, PortalError
 from gedflow.portal.session import Session
-from gedflow.registry.tables import recuperation
 from gedflow.settings import Settings
 
 from .api_server import CONCENTRATOR, NOM, PRENOM, SIRET, FakeNetEntreprises

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from flows.server import stop_background_server
-from gedflow.registry.db import migrate
+from gedflow.db.engine import migrate
+from gedflow.db.tables import crm_declaration, ledger
 from gedflow.registry.importer import import_csv
-from gedflow.registry.tables import crm_declaration, ledger
 
 from .conftest import EXAMPLES, free_port
 from .test_service import DEAD_ENDPOINTS, Service, _drop, _wait

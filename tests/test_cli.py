@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app, create_folders
-from gedflow.registry.db import migrate
+from gedflow.db.engine import migrate
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
 from .conftest import EXAMPLES, free_port

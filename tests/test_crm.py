@@ -14,9 +14,9 @@ from sqlalchemy import Engine, func, select
 from gedflow.crm.handler import handle_crm
 from gedflow.crm.reconcile import valid_until
 from gedflow.crm.taux import rates_on
+from gedflow.db.tables import crm_anomalie, crm_declaration, salarie, taux
 from gedflow.formats import crm as crm_format
 from gedflow.intake import Outcome, claim, process, scan
-from gedflow.registry.tables import crm_anomalie, crm_declaration, salarie, taux
 from gedflow.settings import Settings
 
 from .conftest import EXAMPLES, TESTS

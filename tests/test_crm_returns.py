@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from gedflow.db.tables import crm_anomalie, crm_declaration
 from gedflow.formats import crm as crm_format
-from gedflow.registry.tables import crm_anomalie, crm_declaration
 from gedflow.settings import Settings
 
 from .test_crm import _p, drop, rate_rows, report, run

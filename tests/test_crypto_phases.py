@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from gedflow.crypto import KeyProblem, check_recipient, encrypt_file, import_key, list_keys
+from gedflow.db.tables import contrat, dossier
 from gedflow.dpae.phases import advance, phase_of
 from gedflow.dpae.prepare import Options, hires_from_csv, prepare
-from gedflow.registry.tables import contrat, dossier
 from gedflow.settings import Settings
 
 from .dpae_support import HIRE_1, HIRE_2, NOW, csv_of

@@ -8,10 +8,10 @@ from sqlalchemy import Engine, select
 
 from flows.runners import task_runner
 from flows.sweep import dispatch
+from gedflow.db.tables import crm_declaration
 from gedflow.errors import ConfigError
 from gedflow.intake import claim_ready
 from gedflow.registry.importer import import_csv
-from gedflow.registry.tables import crm_declaration
 from gedflow.settings import Settings, load_settings
 
 from .conftest import EXAMPLES

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select, update
 
+from gedflow.db.tables import contrat, dossier, dpae_batch, employeur
 from gedflow.dpae.prepare import Options, Preparation, hires_from_csv, prepare
 from gedflow.dpae.report import write_reports
-from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur
 from gedflow.settings import Settings
 from schemas.dpae import HIRES
 

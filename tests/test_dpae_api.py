@@ -4,11 +4,11 @@ polling the bilans, every documented error, a slow server, and no double deposit
 import pytest
 from sqlalchemy import Engine, select
 
+from gedflow.db.tables import contrat, dpae_batch
 from gedflow.dpae.send_api import one_message_per_hire, send_batches_api
 from gedflow.portal.dpae_api import DpaeApi
 from gedflow.portal.http import Portal, PortalError
 from gedflow.portal.session import Session
-from gedflow.registry.tables import contrat, dpae_batch
 from gedflow.settings import Settings
 
 from .api_server import PASSWORD, FakeNetEntreprises

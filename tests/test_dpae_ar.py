@@ -4,9 +4,9 @@ and the registry's contrats taking their statut."""
 import pytest
 from sqlalchemy import Engine, select, update
 
+from gedflow.db.tables import contrat, dossier
 from gedflow.dpae.handler import handle_ar
 from gedflow.intake import Outcome, claim, process, scan
-from gedflow.registry.tables import contrat, dossier
 from gedflow.settings import Settings
 
 from .dpae_support import HIRE_1, HIRE_2, run
@@ -132,7 +132,7 @@ def test_an_ar_with_lot_code_00_validates_the_test_phase(registry: Engine, setti
 
 
 def test_id_lists_are_cut_for_in_clauses() -> None:
-    from gedflow.registry.bulk import chunked
+    from gedflow.db.bulk import chunked
 
     parts = chunked(list(range(70_001)))
     assert [len(p) for p in parts] == [30_000, 30_000, 10_001] and chunked([]) == [[]]

@@ -12,11 +12,11 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from flows.cli import app
+from gedflow.db.tables import contrat, dpae_batch
 from gedflow.dpae.send import send_batches
 from gedflow.errors import ConfigError
 from gedflow.mail import read_mapibox, write_mail_section
 from gedflow.mail import send_smtp as real_send_smtp
-from gedflow.registry.tables import contrat, dpae_batch
 from gedflow.settings import Settings, load_settings
 
 from .dpae_support import HIRE_1, HIRE_2

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from gedflow.db.tables import contrat, dsn_declaration, employeur, salarie, versement_pas
 from gedflow.dsn.handler import handle_dsn
 from gedflow.formats import dsn as dsn_format
 from gedflow.intake import Outcome, claim, process, scan
-from gedflow.registry.tables import contrat, dsn_declaration, employeur, salarie, versement_pas
 from gedflow.settings import Settings
 from schemas.dsn import INDIVIDU, VERSEMENT
 

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.sweep import dispatch_direct
 from gedflow.board import boards
+from gedflow.db.engine import migrate
+from gedflow.db.tables import contrat, salarie
 from gedflow.dpae.suivi import dsn_without_dpae
-from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT, claim, scan
-from gedflow.registry.db import migrate
+from gedflow.handler import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT
+from gedflow.intake import claim, scan
 from gedflow.registry.importer import import_csv
-from gedflow.registry.tables import contrat, salarie
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
 from .conftest import EXAMPLES

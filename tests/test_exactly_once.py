@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from gedflow.crm.handler import handle_crm
+from gedflow.db.tables import crm_declaration, ledger, taux
 from gedflow.intake import _abandoned, claim, process, scan
-from gedflow.registry.tables import crm_declaration, ledger, taux
 from gedflow.settings import Settings
 
 from .test_crm import _crm, _p, drop

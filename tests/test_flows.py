@@ -13,8 +13,8 @@ from prefect.logging import disable_run_logger
 from sqlalchemy import Engine, func, select
 
 from flows.ingest import registre
+from gedflow.db.tables import salarie
 from gedflow.intake import claim, scan
-from gedflow.registry.tables import salarie
 from gedflow.settings import Settings
 from tasks.intake import process_claims
 
@@ -33,7 +33,7 @@ def _drop_examples(settings: Settings) -> list[tuple[int, str]]:
 
 
 def _engine(settings: Settings) -> Engine:
-    from gedflow.registry.db import migrate
+    from gedflow.db.engine import migrate
 
     return migrate(settings.registry_url)
 

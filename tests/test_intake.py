@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from gedflow.db.tables import ledger
 from gedflow.errors import InputError
-from gedflow.intake import HandlerResult, Job, claim, kind_of, process, recover, scan
-from gedflow.registry.tables import ledger
+from gedflow.handler import HandlerResult, Job
+from gedflow.intake import claim, kind_of, process, recover, scan
 from gedflow.settings import Settings
 
 
@@ -207,7 +208,7 @@ def test_claims_of_a_live_process_are_left_to_it(settings: Settings, engine: Eng
 
 
 def test_chunks_keep_order_and_put_big_files_alone(settings: Settings, engine: Engine) -> None:
-    from gedflow.intake import CHUNK_BYTES, CHUNK_FILES, chunks
+    from flows.batching import CHUNK_BYTES, CHUNK_FILES, chunks
 
     for i in range(CHUNK_FILES + 3):
         _drop(settings, f"registre/s{i:03}.csv", f"{i}\n".encode())

@@ -12,9 +12,9 @@ from sqlalchemy import Engine, func, select
 from flows import pending
 from gedflow import health
 from gedflow.crm.handler import handle_crm
+from gedflow.db.tables import crm_declaration, ledger
 from gedflow.errors import StorageError
 from gedflow.intake import claim, process, scan
-from gedflow.registry.tables import crm_declaration, ledger
 from gedflow.settings import Settings, load_settings
 from gedflow.watch import Watcher
 
@@ -145,7 +145,7 @@ def test_registry_database_restarted_mid_run(tmp_path: Path, monkeypatch) -> Non
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.service import inbox_sweep
-    from gedflow.registry.db import engine_for, migrate
+    from gedflow.db.engine import engine_for, migrate
     from gedflow.registry.importer import import_csv
     from tasks import intake as tasks_intake
 

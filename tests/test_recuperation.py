@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from gedflow.crm.recuperation import recuperer
+from gedflow.db.tables import recuperation, retour_crm
 from gedflow.portal.credentials import CredentialStore
 from gedflow.portal.dsn_api import windows
-from gedflow.registry.tables import recuperation, retour_crm
 from gedflow.settings import Settings
 
 from .api_server import SIRET, FakeNetEntreprises

@@ -11,10 +11,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
 from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.registry.importer import import_csv, import_order, layout_for
-from gedflow.registry.tables import dossier, employeur, salarie, taux
 from schemas.registre import EMPLOYEURS, SALARIES
 
 from .conftest import EXAMPLES

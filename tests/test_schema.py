@@ -1,5 +1,5 @@
 """The migrations and the tables agree: a registry migrated to the head has exactly the
-tables, columns and indexes `gedflow.registry.tables` declares (SQLite and PostgreSQL), and
+tables, columns and indexes `gedflow.db.tables` declares (SQLite and PostgreSQL), and
 the head revision gedflow checks without Alembic is Alembic's own."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from gedflow.registry.db import HEAD, _revision, alembic_config
-from gedflow.registry.tables import metadata
+from gedflow.db.engine import HEAD, _revision, alembic_config
+from gedflow.db.tables import metadata
 
 
 def test_head_is_alembics(engine: Engine) -> None:

@@ -20,10 +20,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from gedflow.crm.handler import handle_crm
+from gedflow.db.engine import migrate
 from gedflow.dsn.handler import handle_dsn
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.intake import claim, process, scan
-from gedflow.registry.db import migrate
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import Settings, load_settings
 

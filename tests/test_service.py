@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from flows.server import stop_background_server
-from gedflow.registry.db import migrate
-from gedflow.registry.tables import ledger
+from gedflow.db.engine import migrate
+from gedflow.db.tables import ledger
 from gedflow.settings import Settings, load_settings
 from gedflow.watch import read_heartbeat
 

@@ -15,8 +15,8 @@ from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 from gedflow.checks import nir_numbers
 from gedflow.crm.integrate import load_registry
 from gedflow.crm.reconcile import REGISTRY_COLUMNS
+from gedflow.db.tables import employeur, registre_version, salarie, taux
 from gedflow.registry import snapshot
-from gedflow.registry.tables import employeur, registre_version, salarie, taux
 
 SIRETS = ["81234567600017", "42198765200029", "12345678200010"]
 DAYS = [date(2022, 1, 1), date(2022, 8, 13), date(2023, 6, 1)]

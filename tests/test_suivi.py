@@ -11,8 +11,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from sqlalchemy import Engine, select, update
 
 from gedflow.crm.taux import expiring
+from gedflow.db.tables import contrat, salarie, taux
 from gedflow.dpae.suivi import undeclared
-from gedflow.registry.tables import contrat, salarie, taux
 from gedflow.settings import Settings
 
 from .dpae_support import HIRE_1, HIRE_2, run

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from gedflow.db.tables import contrat, dossier, employeur, salarie, taux, transfer_audit
 from gedflow.errors import TransferError
 from gedflow.registry import transfer as transfer_module
 from gedflow.registry.importer import import_csv
-from gedflow.registry.tables import contrat, dossier, employeur, salarie, taux, transfer_audit
 from gedflow.registry.transfer import TransferRequest, transfer
 
 from .conftest import EXAMPLES

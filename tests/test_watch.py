@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from gedflow.db.tables import ledger
 from gedflow.intake import claim_ready, process
-from gedflow.registry.tables import ledger
 from gedflow.settings import Settings
 from gedflow.watch import SweepResult, Watcher, _Hints, on_network_share, read_heartbeat
 

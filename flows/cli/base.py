@@ -22,7 +22,7 @@ AVAILABILITY = "GEDFLOW_CRM_DISPONIBILITE"  # `run --disponibilite`, as the sett
 def init(root: RootOption = None) -> None:
     """Crée les dossiers GED, le registre et l'état de Prefect (idempotent)."""
     from flows.prefect_env import migrate_prefect_home
-    from gedflow.registry.db import migrate
+    from gedflow.db.engine import migrate
 
     settings = settings_or_exit(root)
     create_folders(settings)
@@ -39,8 +39,8 @@ def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
 
     from flows.prefect_env import LazyApi
     from flows.sweep import dispatch  # imports prefect: only after configure()
+    from gedflow.db.engine import migrate
     from gedflow.intake import claim_ready
-    from gedflow.registry.db import migrate
 
     engine = migrate(settings.registry_url)
     deadline = time.monotonic() + settings.max_wait_seconds
@@ -130,8 +130,8 @@ def transfer_cmd(
     root: RootOption = None,
 ) -> None:
     """Copie des employeurs / salariés d'un dossier à un autre (une seule transaction)."""
+    from gedflow.db.engine import migrate
     from gedflow.errors import GedflowError
-    from gedflow.registry.db import migrate
     from gedflow.registry.transfer import TransferRequest, transfer
 
     settings = settings_or_exit(root)

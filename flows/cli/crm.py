@@ -28,7 +28,7 @@ def crm_taux(
     from rich.table import Table
 
     from gedflow.crm.taux import rates_on
-    from gedflow.registry.db import migrate
+    from gedflow.db.engine import migrate
 
     settings = settings_or_exit(root)
     when = parse_day(on) if on else datetime.now(PARIS).date()

@@ -30,12 +30,12 @@ def _dpae(mode: str | None, dossier_code: str, siret: str | None, du: str | None
           au: str | None, maintenant: str | None, fmt: str | None, root: Path | None) -> None:
     from rich.table import Table
 
+    from gedflow.db.engine import migrate
     from gedflow.dpae.handler import options as dpae_options
     from gedflow.dpae.handler import reference_time
     from gedflow.dpae.prepare import hires_from_registry, prepare
     from gedflow.dpae.report import write_reports
     from gedflow.errors import GedflowError
-    from gedflow.registry.db import migrate
 
     settings = settings_or_exit(root)
     engine = migrate(settings.registry_url)
@@ -89,9 +89,9 @@ def dpae_build(
 @app.command("phase")
 def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
     """Où en est le dossier dans les phases de test (étapes 4, 5, 6) et que faire ensuite."""
+    from gedflow.db.engine import migrate
     from gedflow.dpae.phases import phase_of
     from gedflow.errors import GedflowError
-    from gedflow.registry.db import migrate
 
     settings = settings_or_exit(root)
     try:
@@ -112,10 +112,10 @@ def dpae_send(
     root: RootOption = None,
 ) -> None:
     """Envoie les lots réels prêts (jamais deux fois) : e-mail (.eml en mode test) ou API."""
+    from gedflow.db.engine import migrate
     from gedflow.dpae.send import hold_offline, send_batches
     from gedflow.errors import GedflowError
     from gedflow.portal import offline
-    from gedflow.registry.db import migrate
 
     settings = settings_or_exit(root)
     if (mode or settings.dpae_mode) == "reel" and offline.status(settings) is not None:
@@ -145,8 +145,8 @@ def dpae_suivi(
     root: RootOption = None,
 ) -> None:
     """Les déclarations envoyées sans AR après 5 jours ouvrés."""
+    from gedflow.db.engine import migrate
     from gedflow.dpae.suivi import overdue
-    from gedflow.registry.db import migrate
 
     settings = settings_or_exit(root)
     today = parse_day(on) if on else datetime.now(PARIS).date()
@@ -162,9 +162,9 @@ def dpae_suivi(
 
 
 def _send_api(settings: Settings, mode: str) -> None:
+    from gedflow.db.engine import migrate
     from gedflow.dpae.send_api import send_batches_api
     from gedflow.errors import GedflowError
-    from gedflow.registry.db import migrate
 
     if mode != "reel":
         console.print("mode test : rien n'est envoyé à l'API (passez --mode reel)")

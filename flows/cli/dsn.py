@@ -61,11 +61,11 @@ def dsn_controle(
     Code de sortie 1 s'il y a une erreur."""
     import pandas as pd
 
+    from gedflow.db.engine import migrate
     from gedflow.dsn import controle, report
     from gedflow.dsn.read import view
     from gedflow.errors import GedflowError
     from gedflow.formats import dsn as dsn_format
-    from gedflow.registry.db import migrate
 
     settings = settings_or_exit(root)
     try:

@@ -24,10 +24,10 @@ def keys_import(
 ) -> None:
     """Importe une clé publique dans le trousseau du projet (et l'attribue à un dossier)."""
     from gedflow.crypto import import_key
+    from gedflow.db.engine import migrate
+    from gedflow.db.tables import dossier
     from gedflow.dpae.phases import phase_of
     from gedflow.errors import GedflowError
-    from gedflow.registry.db import migrate
-    from gedflow.registry.tables import dossier
 
     settings = settings_or_exit(root)
     try:
@@ -54,8 +54,8 @@ def keys_list(root: RootOption = None) -> None:
     from sqlalchemy import select
 
     from gedflow.crypto import list_keys
-    from gedflow.registry.db import migrate
-    from gedflow.registry.tables import dossier
+    from gedflow.db.engine import migrate
+    from gedflow.db.tables import dossier
 
     settings = settings_or_exit(root)
     with migrate(settings.registry_url).connect() as conn:

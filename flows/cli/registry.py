@@ -20,7 +20,7 @@ def registry_show(
     root: RootOption = None,
 ) -> None:
     """Affiche les dossiers, leurs employeurs et leurs salariés (NIR masqués)."""
-    from gedflow.registry.db import migrate
+    from gedflow.db.engine import migrate
 
     settings = settings_or_exit(root)
     engine = migrate(settings.registry_url)
@@ -35,7 +35,7 @@ def _show_dossiers(conn: Connection) -> None:
     from rich.table import Table
     from sqlalchemy import func, select
 
-    from gedflow.registry.tables import dossier, employeur, salarie
+    from gedflow.db.tables import dossier, employeur, salarie
 
     table = Table(title="Dossiers")
     for col in ("dossier", "phase", "employeurs", "salariés"):
@@ -64,7 +64,7 @@ def _show_dossier(conn: Connection, code: str) -> None:
     from sqlalchemy import func, select
 
     from gedflow.checks import mask_nir
-    from gedflow.registry.tables import dossier, employeur, salarie, taux, versement_pas
+    from gedflow.db.tables import dossier, employeur, salarie, taux, versement_pas
 
     dossier_id = conn.execute(select(dossier.c.id).where(dossier.c.code == code)).scalar()
     if dossier_id is None:

@@ -32,7 +32,7 @@ def _prefect_for_service(settings: Settings) -> Iterator[str]:
     server (reused, or started as a child and stopped at the end)."""
     from flows.prefect_env import configure
     from flows.server import local_server
-    from gedflow.registry.db import migrate
+    from gedflow.db.engine import migrate
 
     create_folders(settings)
     migrate(settings.registry_url)
@@ -159,9 +159,9 @@ def _ledger_lines(settings: Settings) -> list[str]:
     from sqlalchemy import func, select
 
     from gedflow.crm.taux import expiring
+    from gedflow.db.engine import migrate
+    from gedflow.db.tables import ledger
     from gedflow.dpae.suivi import overdue, undeclared
-    from gedflow.registry.db import migrate
-    from gedflow.registry.tables import ledger
 
     engine = migrate(settings.registry_url)
     with engine.connect() as conn:
@@ -186,10 +186,10 @@ def _ledger_lines(settings: Settings) -> list[str]:
 def _connexion_lines(settings: Settings) -> list[str]:
     from sqlalchemy import select
 
+    from gedflow.db.engine import migrate
+    from gedflow.db.tables import recuperation
     from gedflow.portal import offline
     from gedflow.portal.credentials import CredentialStore
-    from gedflow.registry.db import migrate
-    from gedflow.registry.tables import recuperation
 
     state = offline.status(settings)
     lines = [f"⚠ mode assistance actif depuis {state['depuis']} : rien ne sort de la machine"

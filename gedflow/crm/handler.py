@@ -19,7 +19,7 @@ from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
-from gedflow.intake import TAUX_SUR_TAUX_EVENT, Alert, Artifact, HandlerResult, Job, artifact_key
+from gedflow.handler import TAUX_SUR_TAUX_EVENT, Alert, Artifact, HandlerResult, Job, artifact_key
 from gedflow.registry import snapshot
 from gedflow.settings import PARIS
 

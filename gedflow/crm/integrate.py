@@ -15,10 +15,10 @@ import pandas as pd
 from sqlalchemy import Connection, and_, select
 
 from gedflow.crm.reconcile import RECORDED, REGISTRY_COLUMNS, valid_until
+from gedflow.db.bulk import bulk_insert, bulk_update, db_timestamp, insert_new
+from gedflow.db.tables import crm_anomalie, crm_declaration, taux, taux_communique
 from gedflow.formats.crm import Crm
 from gedflow.registry import snapshot
-from gedflow.registry.bulk import bulk_insert, bulk_update, db_timestamp, insert_new
-from gedflow.registry.tables import crm_anomalie, crm_declaration, taux, taux_communique
 
 log = logging.getLogger(__name__)
 COMMUNICATED = ("conforme", "modifie", "nouveau", "sans_taux", "futur")  # a taux_communique row

@@ -18,6 +18,7 @@ import pandas as pd
 from lxml import etree
 from sqlalchemy import Engine, insert, select, update
 
+from gedflow.db.tables import dossier, recuperation, retour_crm
 from gedflow.errors import GedflowError
 from gedflow.formats.crm import parse_dates
 from gedflow.fsutil import free_name, move
@@ -25,7 +26,6 @@ from gedflow.portal.credentials import CONCENTRATOR, CredentialStore, Identifian
 from gedflow.portal.dsn_api import CRM_NOMINATIF, CRM_TAUX_SUR_TAUX, EDGE, DsnApi, Retour
 from gedflow.portal.http import Portal
 from gedflow.portal.session import Session
-from gedflow.registry.tables import dossier, recuperation, retour_crm
 from gedflow.settings import Settings
 from gedflow.xmlsafe import HARDENED
 

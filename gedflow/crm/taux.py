@@ -12,8 +12,8 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from gedflow.crm.integrate import load_registry
-from gedflow.registry.bulk import chunked, read_frame
-from gedflow.registry.tables import employeur, taux
+from gedflow.db.bulk import chunked, read_frame
+from gedflow.db.tables import employeur, taux
 
 SOON = timedelta(days=15)
 

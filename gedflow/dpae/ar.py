@@ -20,6 +20,8 @@ import pandas as pd
 from lxml import etree
 from sqlalchemy import Connection, select
 
+from gedflow.db.bulk import bulk_update, read_frame
+from gedflow.db.tables import contrat, dossier, dpae_batch, employeur, salarie
 from gedflow.dpae.build import RECORD_ID_PREFIX
 from gedflow.dpae.phases import advance
 from gedflow.errors import InputError
@@ -27,8 +29,6 @@ from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
-from gedflow.registry.bulk import bulk_update, read_frame
-from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from gedflow.dpae.report import write_reports
 from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError, InputError
 from gedflow.fsutil import free_name
-from gedflow.intake import Artifact, HandlerResult, Job
+from gedflow.handler import Artifact, HandlerResult, Job
 from gedflow.settings import PARIS, Settings
 from schemas.dpae import HIRES
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
+from gedflow.db.tables import dossier
 from gedflow.errors import GedflowError
-from gedflow.registry.tables import dossier
 
 PHASES = ("etape_4", "etape_5", "etape_6", "production")
 TODO = {

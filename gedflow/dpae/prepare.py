@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Engine, and_, select
 
 from gedflow.checks import check_field, parse_dates
 from gedflow.crypto import KeyProblem, check_recipient, encrypt_file
+from gedflow.db.bulk import bulk_update, bulk_upsert, db_timestamp, read_frame
+from gedflow.db.tables import contrat, dossier, dpae_batch, employeur, salarie
 from gedflow.dpae.build import flat_records, xml_message
 from gedflow.dpae.phases import phase_of
 from gedflow.dpae.validate import ERREUR, ISSUE_COLUMNS, validate
@@ -30,8 +32,6 @@ from gedflow.errors import GedflowError
 from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.fsutil import atomic_write
-from gedflow.registry.bulk import bulk_update, bulk_upsert, db_timestamp, read_frame
-from gedflow.registry.tables import contrat, dossier, dpae_batch, employeur, salarie
 from schemas.dpae import HIRES
 
 log = logging.getLogger(__name__)

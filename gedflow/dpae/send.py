@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, update
 
+from gedflow.db.bulk import chunked
+from gedflow.db.tables import contrat, dpae_batch
 from gedflow.fsutil import atomic_write
 from gedflow.mail import build_message, send_smtp
 from gedflow.portal import offline
-from gedflow.registry.bulk import chunked
-from gedflow.registry.tables import contrat, dpae_batch
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,8 @@ import pandas as pd
 from lxml import etree
 from sqlalchemy import Engine, select, update
 
+from gedflow.db.bulk import chunked
+from gedflow.db.tables import contrat, dpae_batch, employeur, salarie
 from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
 from gedflow.dpae.send import pending_batches
 from gedflow.errors import ConfigError
@@ -28,8 +30,6 @@ from gedflow.portal.credentials import CredentialStore
 from gedflow.portal.dpae_api import DpaeApi, Rejected
 from gedflow.portal.http import Portal, PortalError
 from gedflow.portal.session import Session
-from gedflow.registry.bulk import chunked
-from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from gedflow.registry.bulk import chunked
-from gedflow.registry.tables import contrat, dpae_batch, dsn_declaration, employeur, salarie
+from gedflow.db.bulk import chunked
+from gedflow.db.tables import contrat, dpae_batch, dsn_declaration, employeur, salarie
 from schemas.dsn import STAGE
 
 # Statuts of a hire not yet sent to the URSSAF; of a contrat only a DSN gave.

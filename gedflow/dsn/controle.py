@@ -16,11 +16,11 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
 from gedflow.checks import mask_nir
+from gedflow.db.bulk import read_frame
+from gedflow.db.tables import contrat, dpae_batch, employeur, salarie, taux_communique
 from gedflow.dpae.suivi import DSN_ONLY
 from gedflow.dsn.feed import matricule_key
 from gedflow.dsn.read import DsnView
-from gedflow.registry.bulk import read_frame
-from gedflow.registry.tables import contrat, dpae_batch, employeur, salarie, taux_communique
 from gedflow.settings import PARIS
 from schemas.dsn import (
     AVERTISSEMENT,

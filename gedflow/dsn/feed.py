@@ -16,9 +16,8 @@ from datetime import UTC, date, datetime
 import pandas as pd
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
-from gedflow.dsn.read import DsnView
-from gedflow.registry.bulk import bulk_insert, bulk_update, insert_new, read_frame, update_rows
-from gedflow.registry.tables import (
+from gedflow.db.bulk import bulk_insert, bulk_update, insert_new, read_frame, update_rows
+from gedflow.db.tables import (
     contrat,
     dossier,
     dsn_declaration,
@@ -26,6 +25,7 @@ from gedflow.registry.tables import (
     salarie,
     versement_pas,
 )
+from gedflow.dsn.read import DsnView
 from schemas.dsn import ANNULE_ET_REMPLACE, NATURE_CONTRAT, SEXE
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
+from gedflow.db.tables import dsn_declaration
 from gedflow.dsn import controle, report
 from gedflow.dsn.feed import Fed, dossier_of_siret, feed
 from gedflow.dsn.read import DsnView, view
@@ -21,9 +22,8 @@ from gedflow.errors import InputError
 from gedflow.formats import dsn as dsn_format
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
+from gedflow.handler import Alert, Artifact, HandlerResult, Job, artifact_key
 from gedflow.htmlreport import render, table
-from gedflow.intake import Alert, Artifact, HandlerResult, Job, artifact_key
-from gedflow.registry.tables import dsn_declaration
 from gedflow.settings import PARIS, Settings
 from schemas.dsn import AVERTISSEMENT, ERREUR, LECTURE_COLUMNS
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
+from gedflow.handler import CONTROL_EVENT, MISSING_DPAE_EVENT, Alert, Artifact, artifact_key
 from gedflow.htmlreport import render, table
-from gedflow.intake import CONTROL_EVENT, MISSING_DPAE_EVENT, Alert, Artifact, artifact_key
 from schemas.dsn import CONTROLE_PAS_COLUMNS, EMBAUCHE_COLUMNS, ERREUR, GRAVITES, INFO
 
 ARTIFACT_ROWS = 1000  # the UI gets the erreurs first; the files have every row

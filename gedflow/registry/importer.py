@@ -16,12 +16,12 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from gedflow.checks import check_table, parse_dates
+from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp, read_frame
+from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
 from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.fsutil import atomic_write
-from gedflow.intake import HandlerResult, Job
-from gedflow.registry.bulk import bulk_insert, bulk_upsert, db_timestamp, read_frame
-from gedflow.registry.tables import dossier, employeur, salarie, taux
+from gedflow.handler import HandlerResult, Job
 from schemas.registre import EMPLOYEURS, SALARIES, CsvLayout
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ import pyarrow as pa
 from sqlalchemy import Connection, func, select
 
 from gedflow.checks import nir_numbers
+from gedflow.db.bulk import read_frame
+from gedflow.db.tables import employeur, registre_version, salarie, taux
 from gedflow.fsutil import atomic_write
-from gedflow.registry.bulk import read_frame
-from gedflow.registry.tables import employeur, registre_version, salarie, taux
 
 IDENTITIES = ["salarie_id", "siret", "matricule", "nir", "nom", "prenoms"]
 KEYED = [*IDENTITIES, "nir_cle"]  # nir_cle: `checks.nir_numbers`, computed once at build

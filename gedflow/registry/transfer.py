@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from gedflow.db.tables import contrat, dossier, employeur, salarie, taux, transfer_audit
 from gedflow.errors import TransferError
-from gedflow.registry.tables import contrat, dossier, employeur, salarie, taux, transfer_audit
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from gedflow.registry.tables import metadata
+from gedflow.db.tables import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

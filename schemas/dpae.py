@@ -127,7 +127,16 @@ def check_layout(layout: tuple[FlatField, ...] = FLAT_LAYOUT) -> None:
 
 check_layout()
 
-CONTRACT_CODES = {"CDD": "1", "CDI": "2", "CTT": "3"}
+FLAT = {f.column: f for f in FLAT_LAYOUT}
+# The zone of dpae.txt each hires column goes to: its width bounds the value (longer: truncated,
+# with a warning of the test de préparation).
+FLAT_ZONE_OF = {"nom": "L_NOM_PATRO_SAL", "prenoms": "L_PRENOMS_SAL", "nom_usage": "L_NOM_EPX_SAL",
+                "lieu_naissance": "L_LIEU_NAISS_SAL", "employeur_adresse1": "L_ADR_EMP_1",
+                "employeur_adresse2": "L_ADR_EMP_2", "employeur_ville": "L_BUR_DIST_EMP"}
+FLAT_WIDTHS = {column: FLAT[zone].length for column, zone in FLAT_ZONE_OF.items()}
+
+CONTRACT_CODES = {"CDD": "1", "CDI": "2", "CTT": "3"}  # nature → C_TYPE_CONTRAT
+CONTRACT_NATURES = {code: nature for nature, code in CONTRACT_CODES.items()}
 
 HIRES = CsvLayout(
     name="embauches",

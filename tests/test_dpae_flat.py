@@ -1,7 +1,11 @@
 """dpae.txt: the layout declaration is checked, the writer is strict, the reader lenient, and
 write(read(x)) == x byte for byte (hypothesis)."""
 
+import shutil
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -124,3 +128,44 @@ def test_accented_text_in_each_encoding(encoding: str) -> None:
     ascii_only = dpae_flat.write(dpae_flat.read(SPEC_FILE.read_bytes()).records,
                                  encoding=encoding)
     assert ascii_only.decode(encoding) == SPEC_FILE.read_text(encoding="iso-8859-1")
+
+
+_ONE_WIDTH = """
+import sys
+sys.path[:0] = [{tmp!r}, {root!r}]
+import schemas.dpae
+assert schemas.dpae.__file__.startswith({tmp!r})
+from gedflow.dpae.build import FLAT_WIDTHS as built
+from gedflow.dpae.validate import FLAT_WIDTHS as checked
+from gedflow.formats import dpae_flat
+records = dpae_flat.read(open({spec!r}, "rb").read()).records.head(1).copy()
+records["L_LIEU_NAISS_SAL"] = "A" * 22
+line = dpae_flat.write(records).decode("iso-8859-1").splitlines()[0]
+back = dpae_flat.read(line.encode("iso-8859-1")).records["L_LIEU_NAISS_SAL"][0]
+records["L_LIEU_NAISS_SAL"] = "A" * 23
+try:
+    dpae_flat.write(records)
+    refused = False
+except ValueError:
+    refused = True
+print(built["lieu_naissance"], checked["lieu_naissance"], len(line), line[368:390],
+      line[390] == " ", back, refused)
+"""
+
+
+def test_one_width_in_the_schema_moves_writer_reader_and_validator(tmp_path: Path) -> None:
+    """L_LIEU_NAISS_SAL made 22 characters in a copy of schemas/dpae.py (the zone after it
+    2 longer): the validator's bound, the builder's cut, the writer and the reader follow."""
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "schemas", tmp_path / "schemas")
+    source = (tmp_path / "schemas/dpae.py").read_text()
+    changed = source.replace('_f(369, 24, "L_LIEU_NAISS_SAL", required=True),\n    _f(393, 20),',
+                             '_f(369, 22, "L_LIEU_NAISS_SAL", required=True),\n    _f(391, 22),')
+    assert changed != source
+    (tmp_path / "schemas/dpae.py").write_text(changed)
+    code = _ONE_WIDTH.format(tmp=str(tmp_path), root=str(root),
+                             spec=str(root / "tests/data/dpae/spec_records.dpae.txt"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["22", "22", "989", "A" * 22, "True", "A" * 22, "True"]

@@ -30,6 +30,7 @@ from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
 from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
+from schemas.dpae import CONTRACT_NATURES
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ MESSAGES = {
     "sans_retour": "pas encore d'accusé de réception pour cette déclaration",
     "inconnue": "déclaration absente des lots construits par gedflow",
 }
-TYPE_CONTRAT = {"1": "CDD", "2": "CDI", "3": "CTT"}
 # The zones an AR is read for: matching, reporting, and the codes URSSAF filled in.
 AR_ZONES = ("C_APPLICATION", "LIBRE", "D_CREATION", "H_CREATION", "C_RET_AR_LOT", "N_SIRET",
             "L_NOM_PATRO_SAL", "L_PRENOMS_SAL", "N_SECU_SOC", "D_NAISSANCE_SAL", "D_EMBAUCHE",
@@ -154,7 +154,7 @@ def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:
         "prenoms": known["L_PRENOMS_SAL"],
         "date_embauche": _slashed(known["D_EMBAUCHE"]),
         "heure_embauche": known["H_EMBAUCHE"].str[:2] + ":" + known["H_EMBAUCHE"].str[2:],
-        "nature_contrat": known["C_TYPE_CONTRAT"].map(TYPE_CONTRAT).fillna(""),
+        "nature_contrat": known["C_TYPE_CONTRAT"].map(CONTRACT_NATURES).fillna(""),
         "statut": known["statut"],
         "numero_dossier": known["numero_dossier"],
         "code_retour": known["code_retour"],

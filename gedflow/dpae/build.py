@@ -15,6 +15,8 @@ from gedflow.dpae.validate import ascii_upper
 from gedflow.formats.xmlbuild import put
 from schemas.dpae import (
     CONTRACT_CODES,
+    FLAT,
+    FLAT_WIDTHS,
     MESSAGE_LENGTH,
     XML_EMPLOYEE,
     XML_EMPLOYER,
@@ -45,6 +47,7 @@ def flat_records(hires: pd.DataFrame, version: str, created: datetime) -> pd.Dat
     h = hires
     nature = h["nature_contrat"]
     name = ascii_upper(h["employeur_raison_sociale"]).str.strip()
+    first = FLAT["L_RAISON_SOC_1"].length  # the rest goes to L_RAISON_SOC_2
     with_end = nature.isin(["CDD", "CTT"])
     return pd.DataFrame({
         "L_IDENT_EMT": h["siret"],
@@ -57,22 +60,22 @@ def flat_records(hires: pd.DataFrame, version: str, created: datetime) -> pd.Dat
         "H_CREATION": created.strftime("%H%M"),
         "C_URSSAF": h["employeur_code_urssaf"],
         "N_SIRET": h["siret"],
-        "L_RAISON_SOC_1": name.str.slice(0, 32).str.rstrip(),
-        "L_RAISON_SOC_2": name.str.slice(32, 64).str.strip(),
-        "L_ADR_EMP_1": _fit(h["employeur_adresse1"], 32),
-        "L_ADR_EMP_2": _fit(h["employeur_adresse2"], 32),
+        "L_RAISON_SOC_1": name.str.slice(0, first).str.rstrip(),
+        "L_RAISON_SOC_2": name.str.slice(first, first + FLAT["L_RAISON_SOC_2"].length).str.strip(),
+        "L_ADR_EMP_1": _fit(h["employeur_adresse1"], FLAT_WIDTHS["employeur_adresse1"]),
+        "L_ADR_EMP_2": _fit(h["employeur_adresse2"], FLAT_WIDTHS["employeur_adresse2"]),
         "C_POSTAL_EMP": h["employeur_code_postal"],
-        "L_BUR_DIST_EMP": _fit(h["employeur_ville"], 27),
-        "L_NOM_PATRO_SAL": _fit(h["nom"], 32),
-        "L_PRENOMS_SAL": _fit(h["prenoms"], 32),
+        "L_BUR_DIST_EMP": _fit(h["employeur_ville"], FLAT_WIDTHS["employeur_ville"]),
+        "L_NOM_PATRO_SAL": _fit(h["nom"], FLAT_WIDTHS["nom"]),
+        "L_PRENOMS_SAL": _fit(h["prenoms"], FLAT_WIDTHS["prenoms"]),
         "N_SECU_SOC": h["nir"].fillna("").str.slice(0, 13),
         "D_NAISSANCE_SAL": _compact_date(h["date_naissance"]),
-        "L_LIEU_NAISS_SAL": _fit(h["lieu_naissance"], 24),
+        "L_LIEU_NAISS_SAL": _fit(h["lieu_naissance"], FLAT_WIDTHS["lieu_naissance"]),
         "D_EMBAUCHE": _compact_date(h["date_embauche"]),
         "H_EMBAUCHE": h["heure_embauche"].str.replace(":", "", regex=False),
         "N_TEL_EMP": h["employeur_telephone"],
         "C_NAF_NN": h["employeur_ape"],
-        "L_NOM_EPX_SAL": _fit(h["nom_usage"], 32),
+        "L_NOM_EPX_SAL": _fit(h["nom_usage"], FLAT_WIDTHS["nom_usage"]),
         "C_SEXE_SAL": h["sexe"],
         "C_DEPT_NAISS_SAL": h["dept_naissance"].str.slice(0, 2),  # overseas 971… → 97
         "C_TYPE_CONTRAT": nature.map(CONTRACT_CODES),

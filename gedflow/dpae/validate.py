@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gedflow.checks import check_field, parse_day
-from schemas.dpae import HIRES
+from schemas.dpae import FLAT_WIDTHS, HIRES
 from schemas.fields import Field, Kind
 
 ISSUE_COLUMNS = ["ligne", "siret", "matricule", "nom", "champ", "code", "gravite", "message"]
@@ -33,9 +33,6 @@ EMPLOYEUR_FIELDS = (
     Field("code_urssaf", Kind.CODE, required=True, max_len=3),
     Field("email_ar", Kind.EMAIL, required=True, max_len=30),
 )
-# Widths in dpae.txt: a longer value is truncated, with a warning.
-FLAT_WIDTHS = {"nom": 32, "prenoms": 32, "nom_usage": 32, "lieu_naissance": 24,
-               "employeur_adresse1": 32, "employeur_adresse2": 32, "employeur_ville": 27}
 NAME_CHARS = r"[A-Z&' .\-]*"
 TODO = {
     "OBLIGATOIRE": "renseignez ce champ",

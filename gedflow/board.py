@@ -18,8 +18,8 @@ from gedflow.db.tables import (
     dossier,
     dsn_declaration,
     employeur,
+    hire_salarie_employeur,
     ledger,
-    salarie,
 )
 
 DSN_COLUMNS = {"integree": "intégrées", "remplacee": "remplacées", "test": "de test",
@@ -69,8 +69,7 @@ def _frames(engine: Engine) -> tuple[pd.DataFrame, ...]:
         crm = _by_siret(conn, crm_declaration.c.periode)
         hires = pd.DataFrame(conn.execute(
             select(dossier.c.code, contrat.c.date_embauche, contrat.c.statut, n)
-            .join(salarie, salarie.c.id == contrat.c.salarie_id)
-            .join(employeur, employeur.c.id == salarie.c.employeur_id)
+            .select_from(hire_salarie_employeur)
             .join(dossier, dossier.c.id == employeur.c.dossier_id)
             .group_by(dossier.c.code, contrat.c.date_embauche, contrat.c.statut)).all(),
             columns=["dossier", "date_embauche", "statut", "n"])

@@ -26,6 +26,17 @@ class Flat(StrEnum):
     RESERVED = "reserved"  # unnamed zone: blanks
 
 
+# What a zone of each kind may hold (its value as written, blanks stripped but for RESERVED).
+FLAT_PATTERNS = {
+    Flat.NUM: r"\d*",
+    Flat.DIGITS: r"\d*",
+    Flat.DATE: r"(?:\d{8})?",
+    Flat.TIME: r"(?:(?:[01]\d|2[0-3])[0-5]\d)?",
+    Flat.RESERVED: r" *",
+    Flat.ALPHA: r"[\x20-\x7e\xa0-\xff]*",
+}
+
+
 @dataclass(frozen=True)
 class FlatField:
     """One zone of the record: 1-based `start`, `length`, the spec's mnemonic (verbatim)."""
@@ -172,6 +183,10 @@ XML_NAMESPACES = {
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
 }
 XML_TEST_INDICATOR = {"TST": "1", "120": "120"}
+# The message's tree: the root, its test indicator, one dues group per employer (the employer,
+# then one employee group per hire).
+XML_ROOT, XML_TEST = "FR_DUE_Upload", "FR_DUE_Upload.Test.Indicator"
+XML_DUES, XML_EMPLOYER_GROUP, XML_EMPLOYEE_GROUP = "FR_DuesGroup", "FR_Employer", "FR_EmployeeGroup"
 XML_SEX_CODES = {"M": "1", "F": "2"}
 
 # FR_DUE_Upload element paths (prefixes as in XML_NAMESPACES) → hire-table column, and what to do

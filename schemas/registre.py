@@ -47,4 +47,4 @@ SALARIES = CsvLayout(
     ),
 )
 
-LAYOUTS = (EMPLOYEURS, SALARIES)
+LAYOUTS = (EMPLOYEURS, SALARIES)  # in import order: the salariés refer to their employers

@@ -21,7 +21,14 @@ from lxml import etree
 from sqlalchemy import Connection, select
 
 from gedflow.db.bulk import bulk_update, read_frame
-from gedflow.db.tables import contrat, dossier, dpae_batch, employeur, salarie
+from gedflow.db.tables import (
+    contrat,
+    dossier,
+    dpae_batch,
+    employeur,
+    hire_salarie_employeur,
+    salarie,
+)
 from gedflow.dpae.build import RECORD_ID_PREFIX
 from gedflow.dpae.phases import advance
 from gedflow.errors import InputError
@@ -91,8 +98,7 @@ def _built(conn: Connection) -> pd.DataFrame:
                salarie.c.nom, salarie.c.prenoms, salarie.c.nir, salarie.c.date_naissance,
                contrat.c.date_embauche, contrat.c.heure_embauche, contrat.c.nature,
                contrat.c.batch_id)
-        .join(salarie, salarie.c.id == contrat.c.salarie_id)
-        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .select_from(hire_salarie_employeur)
         .join(dossier, dossier.c.id == employeur.c.dossier_id))
     columns = ["contrat_id", "dossier_code", "siret", "matricule", "nom", "prenoms", "nir",
                "date_naissance", "date_embauche", "heure_embauche", "nature_contrat", "batch_id"]

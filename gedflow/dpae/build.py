@@ -18,10 +18,15 @@ from schemas.dpae import (
     FLAT,
     FLAT_WIDTHS,
     MESSAGE_LENGTH,
+    XML_DUES,
     XML_EMPLOYEE,
+    XML_EMPLOYEE_GROUP,
     XML_EMPLOYER,
+    XML_EMPLOYER_GROUP,
     XML_NAMESPACES,
+    XML_ROOT,
     XML_SEX_CODES,
+    XML_TEST,
     XML_TEST_INDICATOR,
 )
 
@@ -119,11 +124,11 @@ def _fill(element: etree._Element, paths, row: dict) -> None:
 
 def xml_message(hires: pd.DataFrame, version: str) -> bytes:
     """The FR_DUE_Upload message: one FR_DuesGroup per employer, one FR_EmployeeGroup per hire."""
-    root = etree.Element("FR_DUE_Upload", nsmap=XML_NAMESPACES)
-    etree.SubElement(root, "FR_DUE_Upload.Test.Indicator").text = XML_TEST_INDICATOR[version]
+    root = etree.Element(XML_ROOT, nsmap=XML_NAMESPACES)
+    etree.SubElement(root, XML_TEST).text = XML_TEST_INDICATOR[version]
     for _siret, group in _xml_columns(hires).groupby("siret", sort=False):
-        dues = etree.SubElement(root, "FR_DuesGroup")
-        _fill(etree.SubElement(dues, "FR_Employer"), XML_EMPLOYER, group.iloc[0].to_dict())
+        dues = etree.SubElement(root, XML_DUES)
+        _fill(etree.SubElement(dues, XML_EMPLOYER_GROUP), XML_EMPLOYER, group.iloc[0].to_dict())
         for row in group.to_dict("records"):
-            _fill(etree.SubElement(dues, "FR_EmployeeGroup"), XML_EMPLOYEE, row)
+            _fill(etree.SubElement(dues, XML_EMPLOYEE_GROUP), XML_EMPLOYEE, row)
     return etree.tostring(root, xml_declaration=True, encoding="ISO-8859-1", pretty_print=True)

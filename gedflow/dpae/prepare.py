@@ -24,7 +24,14 @@ from sqlalchemy import Connection, Engine, and_, select
 from gedflow.checks import check_field, parse_dates
 from gedflow.crypto import KeyProblem, check_recipient, encrypt_file
 from gedflow.db.bulk import bulk_update, bulk_upsert, db_timestamp, read_frame
-from gedflow.db.tables import contrat, dossier, dpae_batch, employeur, salarie
+from gedflow.db.tables import (
+    contrat,
+    dossier,
+    dpae_batch,
+    employeur,
+    hire_salarie_employeur,
+    salarie,
+)
 from gedflow.dpae.build import flat_records, xml_message
 from gedflow.dpae.phases import phase_of
 from gedflow.dpae.validate import ERREUR, ISSUE_COLUMNS, validate
@@ -180,8 +187,7 @@ def hires_from_registry(conn: Connection, dossier_code: str, siret: str | None,
                salarie.c.lieu_naissance, salarie.c.dept_naissance, contrat.c.date_embauche,
                contrat.c.heure_embauche, contrat.c.nature, contrat.c.date_fin,
                contrat.c.essai_jours)
-        .join(salarie, salarie.c.id == contrat.c.salarie_id)
-        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .select_from(hire_salarie_employeur)
         .join(dossier, dossier.c.id == employeur.c.dossier_id)
         .where(and_(dossier.c.code == dossier_code, contrat.c.statut.in_(TO_DECLARE)))
     )

@@ -22,7 +22,7 @@ from lxml import etree
 from sqlalchemy import Engine, select, update
 
 from gedflow.db.bulk import chunked
-from gedflow.db.tables import contrat, dpae_batch, employeur, salarie
+from gedflow.db.tables import contrat, dpae_batch, employeur, hire_salarie_employeur, salarie
 from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
 from gedflow.dpae.send import pending_batches
 from gedflow.errors import ConfigError
@@ -31,6 +31,7 @@ from gedflow.portal.dpae_api import DpaeApi, Rejected
 from gedflow.portal.http import Portal, PortalError
 from gedflow.portal.session import Session
 from gedflow.settings import Settings
+from schemas.dpae import XML_DUES, XML_EMPLOYEE_GROUP, XML_EMPLOYER_GROUP, XML_TEST
 
 log = logging.getLogger(__name__)
 DEPOT_EN_COURS, INCERTAIN = "depot_en_cours", "incertain"
@@ -50,12 +51,12 @@ def one_message_per_hire(batch_xml: bytes) -> list[bytes]:
     """Split our own FR_DUE_Upload into one message per FR_EmployeeGroup (with its employer)."""
     root = etree.fromstring(batch_xml)
     messages = []
-    for dues in root.findall("FR_DuesGroup"):
-        for group in dues.findall("FR_EmployeeGroup"):
+    for dues in root.findall(XML_DUES):
+        for group in dues.findall(XML_EMPLOYEE_GROUP):
             single = etree.Element(root.tag, nsmap=root.nsmap)
-            single.append(deepcopy(root.find("FR_DUE_Upload.Test.Indicator")))
-            new_dues = etree.SubElement(single, "FR_DuesGroup")
-            new_dues.append(deepcopy(dues.find("FR_Employer")))
+            single.append(deepcopy(root.find(XML_TEST)))
+            new_dues = etree.SubElement(single, XML_DUES)
+            new_dues.append(deepcopy(dues.find(XML_EMPLOYER_GROUP)))
             new_dues.append(deepcopy(group))
             messages.append(etree.tostring(single, xml_declaration=True, encoding="ISO-8859-1"))
     return messages
@@ -66,8 +67,7 @@ def _in_xml_order(engine: Engine, ids: list[int]) -> list[int]:
     with engine.connect() as conn:
         sirets = {i: s for part in chunked(ids) for i, s in conn.execute(
             select(contrat.c.id, employeur.c.siret)
-            .join(salarie, salarie.c.id == contrat.c.salarie_id)
-            .join(employeur, employeur.c.id == salarie.c.employeur_id)
+            .select_from(hire_salarie_employeur)
             .where(contrat.c.id.in_(part))).all()}
     first = {s: n for n, s in reversed(list(enumerate(sirets[i] for i in ids)))}
     return sorted(ids, key=lambda i: first[sirets[i]])
@@ -160,8 +160,7 @@ def _compte_rendu(engine: Engine, settings: Settings, batch_id: str, ids: list[i
                    salarie.c.prenoms, contrat.c.date_embauche, contrat.c.heure_embauche,
                    contrat.c.nature, contrat.c.statut, contrat.c.message_retour,
                    contrat.c.certificat, contrat.c.idflux)
-            .join(salarie, salarie.c.id == contrat.c.salarie_id)
-            .join(employeur, employeur.c.id == salarie.c.employeur_id)
+            .select_from(hire_salarie_employeur)
             .where(contrat.c.id.in_(part)).order_by(contrat.c.id)).all()],
             columns=["contrat_id", "siret", "matricule", "nom", "prenoms", "date_embauche",
                      "heure_embauche", "nature_contrat", "statut", "message_retour",

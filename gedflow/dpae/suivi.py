@@ -15,7 +15,14 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from gedflow.db.bulk import chunked
-from gedflow.db.tables import contrat, dpae_batch, dsn_declaration, employeur, salarie
+from gedflow.db.tables import (
+    contrat,
+    dpae_batch,
+    dsn_declaration,
+    employeur,
+    hire_salarie_employeur,
+    salarie,
+)
 from schemas.dsn import STAGE
 
 # Statuts of a hire not yet sent to the URSSAF; of a contrat only a DSN gave.
@@ -52,8 +59,7 @@ def undeclared(engine: Engine, today: date, window_days: int = WINDOW_DAYS) -> p
     query = (
         select(employeur.c.siret, salarie.c.matricule, contrat.c.id.label("contrat"),
                contrat.c.date_embauche, contrat.c.statut)
-        .join(salarie, salarie.c.id == contrat.c.salarie_id)
-        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .select_from(hire_salarie_employeur)
         .where(contrat.c.statut.in_(NOT_SENT))
         .where(contrat.c.date_embauche <= today + timedelta(days=window_days))
         .order_by(contrat.c.date_embauche, employeur.c.siret, salarie.c.matricule)
@@ -85,8 +91,7 @@ def dsn_without_dpae(engine: Engine) -> pd.DataFrame:
     query = (
         select(employeur.c.siret, salarie.c.matricule, contrat.c.id.label("contrat"),
                contrat.c.date_embauche)
-        .join(salarie, salarie.c.id == contrat.c.salarie_id)
-        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+        .select_from(hire_salarie_employeur)
         .where(contrat.c.statut == DSN_ONLY).where(contrat.c.nature_dsn != STAGE)
         .where(declared.exists())
         .where(~select(dpae.c.id).where(dpae.c.salarie_id == contrat.c.salarie_id)

@@ -17,17 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gedflow.formats.arrowtext import contiguous_bytes, is_ascii
-from schemas.dpae import FLAT_LAYOUT, RECORD_LENGTH, Flat, FlatField
+from schemas.dpae import FLAT_LAYOUT, FLAT_PATTERNS, RECORD_LENGTH, Flat, FlatField
 
 COLUMNS = [f.column for f in FLAT_LAYOUT]
-_VALID = {
-    Flat.NUM: r"\d*",
-    Flat.DIGITS: r"\d*",
-    Flat.DATE: r"(?:\d{8})?",
-    Flat.TIME: r"(?:(?:[01]\d|2[0-3])[0-5]\d)?",
-    Flat.RESERVED: r" *",
-    Flat.ALPHA: r"[\x20-\x7e\xa0-\xff]*",
-}
 ISSUE_COLUMNS = ["ligne", "position", "champ", "valeur", "erreur"]
 
 
@@ -40,7 +32,7 @@ def _zone(values: pd.Series, fld: FlatField) -> pa.Array:
 
 def _pad(text: pd.Series, fld: FlatField, values: pd.Series, codes) -> pd.Series:
     """Check and pad distinct values; name the first record holding a bad one."""
-    bad = ~text.str.fullmatch(_VALID[fld.kind]).fillna(False).astype(bool)
+    bad = ~text.str.fullmatch(FLAT_PATTERNS[fld.kind]).fillna(False).astype(bool)
     bad |= text.str.len() > fld.length
     if fld.required:
         bad |= text.str.strip() == ""

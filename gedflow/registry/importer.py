@@ -22,7 +22,7 @@ from gedflow.errors import InputError
 from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.handler import HandlerResult, Job
-from schemas.registre import EMPLOYEURS, SALARIES, CsvLayout
+from schemas.registre import EMPLOYEURS, LAYOUTS, CsvLayout
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ImportResult:
 def layout_for(name: str) -> CsvLayout:
     """The layout of a dropped file, from its name (`employeurs*.csv` / `salaries*.csv`)."""
     lower = PurePath(name).name.lower()
-    for layout in (EMPLOYEURS, SALARIES):
+    for layout in LAYOUTS:
         if lower.startswith(layout.prefix) and lower.endswith(".csv"):
             return layout
     raise InputError(
@@ -53,11 +53,13 @@ def layout_for(name: str) -> CsvLayout:
 
 
 def import_order(names: list[str]) -> list[str]:
-    """Employeurs files before salaries files, then by name (one run imports both kinds)."""
+    """Files in the order of `LAYOUTS` (employeurs before salaries), then by name (one run
+    imports both kinds)."""
 
     def rank(name: str) -> tuple[int, str]:
         lower = PurePath(name).name.lower()
-        return (0 if lower.startswith(EMPLOYEURS.prefix) else 1, lower)
+        order = [i for i, layout in enumerate(LAYOUTS) if lower.startswith(layout.prefix)]
+        return (order[0] if order else len(LAYOUTS), lower)
 
     return sorted(names, key=rank)
 

@@ -15,6 +15,7 @@ from gedflow.db.tables.registry import (
     contrat,
     dossier,
     employeur,
+    hire_salarie_employeur,
     registre_version,
     salarie,
     taux,
@@ -23,7 +24,8 @@ from gedflow.db.tables.registry import (
 
 __all__ = [
     "CASCADE", "metadata", "dossier", "employeur", "salarie", "taux", "registre_version",
-    "contrat", "transfer_audit", "dsn_declaration", "versement_pas", "dpae_batch", "ledger",
+    "contrat", "hire_salarie_employeur", "transfer_audit", "dsn_declaration", "versement_pas",
+    "dpae_batch", "ledger",
     "contenu", "crm_declaration", "crm_anomalie", "taux_communique", "retour_crm",
     "recuperation"
 ]

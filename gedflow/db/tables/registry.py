@@ -131,3 +131,7 @@ transfer_audit = Table(
     Column("options", String(200), nullable=False),
     Column("summary", Text, nullable=False),  # JSON: employeurs/salariés copied, conflicts
 )
+
+# A hire with its salarié and employer: the join the DPAE side, the board and the follow-up read.
+hire_salarie_employeur = contrat.join(salarie, salarie.c.id == contrat.c.salarie_id).join(
+    employeur, employeur.c.id == salarie.c.employeur_id)

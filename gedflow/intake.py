@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gedflow.db.bulk import insert_new
@@ -403,3 +403,9 @@ def refuse_unknown(job: Job) -> HandlerResult:
         where=f"inbox/{job.claim.rel}",
         todo="déposez-le dans inbox/" + ", inbox/".join(INBOX_FOLDERS),
     )
+
+
+def outcome_counts(conn: Connection) -> dict[str, int]:
+    """Files in the ledger per outcome ("en cours": not finished yet)."""
+    rows = conn.execute(select(ledger.c.outcome, func.count()).group_by(ledger.c.outcome)).all()
+    return {outcome or "en cours": n for outcome, n in rows}

@@ -25,8 +25,7 @@ def keys_import(
     """Importe une clé publique dans le trousseau du projet (et l'attribue à un dossier)."""
     from gedflow.crypto import import_key
     from gedflow.db.engine import migrate
-    from gedflow.db.tables import dossier
-    from gedflow.dpae.phases import phase_of
+    from gedflow.dpae.phases import assign_key
     from gedflow.errors import GedflowError
 
     settings = settings_or_exit(root)
@@ -34,10 +33,7 @@ def keys_import(
         fingerprints = import_key(settings.gnupg_home, file.read_bytes())
         if dossier_code:
             with migrate(settings.registry_url).begin() as conn:
-                phase_of(conn, dossier_code)
-                column = "cle_definitive" if definitive else "cle_test"
-                conn.execute(dossier.update().where(dossier.c.code == dossier_code)
-                             .values(**{column: fingerprints[0]}))
+                assign_key(conn, dossier_code, fingerprints[0], definitive)
     except (GedflowError, OSError) as exc:
         raise fail(exc) from exc
     for fingerprint in fingerprints:
@@ -51,23 +47,21 @@ def keys_import(
 def keys_list(root: RootOption = None) -> None:
     """Les clés du trousseau, leur validité et les dossiers qui les utilisent."""
     from rich.table import Table
-    from sqlalchemy import select
 
     from gedflow.crypto import list_keys
     from gedflow.db.engine import migrate
-    from gedflow.db.tables import dossier
+    from gedflow.dpae.phases import key_uses
 
     settings = settings_or_exit(root)
     with migrate(settings.registry_url).connect() as conn:
-        uses = conn.execute(select(dossier.c.code, dossier.c.cle_test,
-                                   dossier.c.cle_definitive)).all()
+        uses = key_uses(conn)
     table = Table(title="Clés OpenPGP")
     for column in ("empreinte", "identité", "expire", "état", "dossiers"):
         table.add_column(column, overflow="fold")
     now = datetime.now(PARIS)
     for key in list_keys(settings.gnupg_home):
-        users = [f"{u.code} ({'test' if u.cle_test == key.fingerprint else 'définitive'})"
-                 for u in uses if key.fingerprint in (u.cle_test, u.cle_definitive)]
+        users = [f"{code} ({'test' if test == key.fingerprint else 'définitive'})"
+                 for code, test, final in uses if key.fingerprint in (test, final)]
         state = ("[red]révoquée[/]" if key.revoked else "[red]expirée[/]"
                  if key.expires and key.expires <= now else "[green]valide[/]")
         table.add_row(key.fingerprint, ", ".join(key.uids),

@@ -33,26 +33,13 @@ def registry_show(
 
 def _show_dossiers(conn: Connection) -> None:
     from rich.table import Table
-    from sqlalchemy import func, select
 
-    from gedflow.db.tables import dossier, employeur, salarie
+    from gedflow.registry.show import dossiers
 
     table = Table(title="Dossiers")
     for col in ("dossier", "phase", "employeurs", "salariés"):
         table.add_column(col)
-    rows = conn.execute(
-        select(
-            dossier.c.code,
-            dossier.c.phase,
-            func.count(func.distinct(employeur.c.id)),
-            func.count(salarie.c.id),
-        )
-        .select_from(dossier)
-        .outerjoin(employeur, employeur.c.dossier_id == dossier.c.id)
-        .outerjoin(salarie, salarie.c.employeur_id == employeur.c.id)
-        .group_by(dossier.c.code, dossier.c.phase)
-        .order_by(dossier.c.code)
-    ).all()
+    rows = dossiers(conn)
     for row in rows:
         table.add_row(*(str(v) for v in row))
     console.print(table)
@@ -61,34 +48,16 @@ def _show_dossiers(conn: Connection) -> None:
 def _show_dossier(conn: Connection, code: str) -> None:
     import pandas as pd
     from rich.table import Table
-    from sqlalchemy import func, select
 
     from gedflow.checks import mask_nir
-    from gedflow.db.tables import dossier, employeur, salarie, taux, versement_pas
+    from gedflow.errors import GedflowError
+    from gedflow.registry.show import dossier_rows
 
-    dossier_id = conn.execute(select(dossier.c.id).where(dossier.c.code == code)).scalar()
-    if dossier_id is None:
-        console.print(f"[red]✗ dossier inconnu : {code}[/red]")
-        raise typer.Exit(2)
-    latest = select(taux.c.salarie_id, func.max(taux.c.id).label("tid")).group_by(
-        taux.c.salarie_id
-    ).subquery()
-    applied = select(versement_pas.c.salarie_id, func.max(versement_pas.c.id).label("vid")
-                     ).group_by(versement_pas.c.salarie_id).subquery()
-    rows = conn.execute(
-        select(employeur.c.siret, employeur.c.raison_sociale, salarie.c.matricule,
-               salarie.c.nom, salarie.c.prenoms, salarie.c.nir, taux.c.taux_pas, taux.c.type_taux,
-               versement_pas.c.taux.label("applique"), versement_pas.c.type_taux.label("type_dsn"),
-               versement_pas.c.date_versement)
-        .select_from(employeur)
-        .outerjoin(salarie, salarie.c.employeur_id == employeur.c.id)
-        .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
-        .outerjoin(taux, taux.c.id == latest.c.tid)
-        .outerjoin(applied, applied.c.salarie_id == salarie.c.id)
-        .outerjoin(versement_pas, versement_pas.c.id == applied.c.vid)
-        .where(employeur.c.dossier_id == dossier_id)
-        .order_by(employeur.c.siret, salarie.c.matricule)
-    ).all()
+    try:
+        rows = dossier_rows(conn, code)
+    except GedflowError as exc:
+        console.print(f"[red]✗ {exc}[/red]")
+        raise typer.Exit(2) from exc
     table = Table(title=f"Dossier {code}")
     for col in ("siret", "raison sociale", "matricule", "nom", "prénoms", "nir", "taux", "type",
                 "dernier taux appliqué (DSN)"):

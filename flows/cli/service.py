@@ -156,18 +156,15 @@ def _inbox_lines(settings: Settings) -> list[str]:
 
 
 def _ledger_lines(settings: Settings) -> list[str]:
-    from sqlalchemy import func, select
 
     from gedflow.crm.taux import expiring
     from gedflow.db.engine import migrate
-    from gedflow.db.tables import ledger
     from gedflow.dpae.suivi import overdue, undeclared
+    from gedflow.intake import outcome_counts
 
     engine = migrate(settings.registry_url)
     with engine.connect() as conn:
-        rows = conn.execute(select(ledger.c.outcome, func.count())
-                            .group_by(ledger.c.outcome)).all()
-    counts = {outcome or "en cours": n for outcome, n in rows}
+        counts = outcome_counts(conn)
     line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "aucun fichier"
     lines = [f"• fichiers traités : {line}"]
     if counts.get("quarantined"):
@@ -184,10 +181,8 @@ def _ledger_lines(settings: Settings) -> list[str]:
 
 
 def _connexion_lines(settings: Settings) -> list[str]:
-    from sqlalchemy import select
-
+    from gedflow.crm.recuperation import retrieved_until
     from gedflow.db.engine import migrate
-    from gedflow.db.tables import recuperation
     from gedflow.portal import offline
     from gedflow.portal.credentials import CredentialStore
 
@@ -195,9 +190,7 @@ def _connexion_lines(settings: Settings) -> list[str]:
     lines = [f"⚠ mode assistance actif depuis {state['depuis']} : rien ne sort de la machine"
              if state else "• Net-Entreprises : en ligne (gedflow doctor teste l'accès)"]
     users = CredentialStore(settings).users()
-    with migrate(settings.registry_url).connect() as conn:
-        last = dict(conn.execute(select(recuperation.c.utilisateur, recuperation.c.jusqu_au))
-                    .tuples().all())
+    last = retrieved_until(migrate(settings.registry_url))
     if not users:
         lines.append("  aucun identifiant Net-Entreprises : gedflow credentials set")
     for user in users:

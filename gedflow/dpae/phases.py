@@ -64,3 +64,17 @@ def advance(conn: Connection, code: str, lot_code: str) -> str:
                 f"{TODO['etape_6']}")
     conn.execute(update(dossier).where(dossier.c.code == code).values(phase=following))
     return f"{code} : {current.phase} validée, passage à {following}"
+
+
+def assign_key(conn: Connection, dossier_code: str, fingerprint: str, definitive: bool) -> None:
+    """The dossier's test (or définitive) key is this one (the dossier must exist)."""
+    phase_of(conn, dossier_code)
+    column = "cle_definitive" if definitive else "cle_test"
+    conn.execute(dossier.update().where(dossier.c.code == dossier_code)
+                 .values(**{column: fingerprint}))
+
+
+def key_uses(conn: Connection) -> list[tuple[str, str, str]]:
+    """(dossier, test key, définitive key) of every dossier."""
+    return [tuple(r) for r in conn.execute(select(dossier.c.code, dossier.c.cle_test,
+                                                  dossier.c.cle_definitive)).all()]

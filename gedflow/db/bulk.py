@@ -22,9 +22,17 @@ def db_timestamp(when: datetime) -> str:
 
 
 def _tuples(frame: pd.DataFrame) -> list[tuple]:
-    """Rows as tuples, missing values as None."""
-    clean = frame.astype(object).where(frame.notna(), None)
-    return list(clean.itertuples(index=False, name=None))
+    """Rows as tuples of plain Python values, missing values as None (built column by
+    column: only a column with missing values is looked at value by value)."""
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        values = column.tolist()
+        if column.hasnans:
+            missing = column.isna().tolist()
+            values = [None if gone else v for v, gone in zip(values, missing, strict=True)]
+        columns.append(values)
+    return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(frame))]
 
 
 def insert_new(conn: Connection, table: Table, values: dict, keys: list[str]) -> int | None:

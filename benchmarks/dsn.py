@@ -85,7 +85,7 @@ def _child(what: str, path: str) -> None:
         from gedflow.formats import dsn
 
         start = time.perf_counter()
-        read = dsn.read(Path(path).read_bytes())
+        read = dsn.read_path(Path(path))
         view(read)
         assert read.problems.empty, read.problems.head()
     else:
@@ -99,7 +99,7 @@ def _child(what: str, path: str) -> None:
 
         engine = migrate(f"sqlite:///{Path(path).parent / 'registre.sqlite'}")
         start = time.perf_counter()
-        seen = view(dsn.read(Path(path).read_bytes()))
+        seen = view(dsn.read_path(Path(path)))
         with engine.begin() as conn:
             feed(conn, seen, "BENCH", "0" * 64, "benchmark")
         with engine.connect() as conn:

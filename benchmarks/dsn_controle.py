@@ -85,7 +85,7 @@ def _child(what: str, path: str) -> None:
 
         engine = migrate(url)
         start = time.perf_counter()
-        seen = view(dsn.read(Path(path).read_bytes()))
+        seen = view(dsn.read_path(Path(path)))
         with engine.connect() as conn:
             registre = controle.load(conn, sorted(set(seen.declarations["siret"])))
         pas, hires = controle.controls(seen, registre)

@@ -230,3 +230,22 @@ def test_the_dossier_board_has_a_dsn_line(settings: Settings, engine: Engine) ->
     [board] = [b for b in boards(engine) if b.dossier == "ASSO" and b.month == "2026-03"]
     assert "| DSN lues | 1 |" in board.markdown
     assert "| DSN intégrées | 1 |" in board.markdown
+
+
+def test_a_file_on_disk_reads_as_its_bytes(tmp_path: Path) -> None:
+    """`read_path` (the file mapped, values made UTF-8 where used) gives what `read` of the
+    bytes gives: Latin-1, CRLF, UTF-8 with a BOM, a last line without its newline."""
+    people = [Person(nir=NIR_A, nom="D'ARTAGNAN", prenoms="HÉLÈNE", matricule="A001"),
+              Person(nir="12345", nom="ÉLOÏSE", matricule="A002")]
+    lines = envoi(declaration(people))
+    for n, raw in enumerate((dsn_bytes(lines), dsn_bytes(lines, newline="\r\n"),
+                             b"\xef\xbb\xbf" + dsn_bytes(lines, encoding="utf-8"),
+                             dsn_bytes(lines).rstrip(b"\n"))):
+        path = tmp_path / f"dsn_{n}.dsn"
+        path.write_bytes(raw)
+        mapped, loaded = dsn_format.read_path(path), dsn_format.read(raw)
+        assert mapped.encoding == loaded.encoding and mapped.lines == loaded.lines
+        pd.testing.assert_frame_equal(mapped.problems, loaded.problems)
+        for name, table in loaded.tables.items():
+            pd.testing.assert_frame_equal(mapped.tables[name], table, obj=name)
+        assert mapped[INDIVIDU]["prenoms"].tolist()[0] == "HÉLÈNE"

@@ -10,8 +10,10 @@ import io
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -27,7 +29,7 @@ from gedflow.intake import claim, process, scan
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import Settings, load_settings
 
-from .conftest import EXAMPLES, _new_pg_database
+from .conftest import EXAMPLES, TESTS, _new_pg_database
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 HANDLERS = {"registre": handle_registre, "crm": handle_crm, "dsn": handle_dsn}
@@ -209,3 +211,39 @@ def test_postgres_over_verified_tls(postgres_cluster, tmp_path: Path) -> None:
                     str(tmp_path / "other.crt")], check=True, capture_output=True)
     with pytest.raises(OperationalError, match="certificate verify failed"):
         migrate(f"{url}?sslmode=verify-full&sslrootcert={tmp_path / 'other.crt'}")
+
+
+_BOUNDED = """
+import resource, sys
+limit = {limit} << 20
+resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+sys.path.insert(0, {root!r})
+from pathlib import Path
+{imports}
+found = {call}
+print({count})
+"""
+
+
+def _under_limit(limit_mib: int, imports: str, call: str, count: str) -> str:
+    """Run a reader in a fresh interpreter whose private memory is capped (RLIMIT_DATA)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    code = _BOUNDED.format(limit=limit_mib, root=root, imports=imports, call=call, count=count)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_the_ar_reader_takes_the_memory_of_its_zones_not_of_the_file(tmp_path: Path) -> None:
+    """An AR of 400,000 records (396 MB) read under a cap of private memory (500 MiB) below
+    the file's size plus the interpreter's: the file is mapped and its zones cut a block at a
+    time; loading its bytes whole fails under the same cap."""
+    record = (TESTS / "data/dpae/spec_records.dpae.txt").read_bytes().split(b"\n")[0]
+    ar = tmp_path / "dpae.txt"
+    np.tile(np.frombuffer(record.ljust(989) + b"\n", np.uint8), 400_000).tofile(ar)
+    imports = "from gedflow.dpae.ar import read_ar"
+    assert _under_limit(500, imports, f"read_ar(Path({str(ar)!r}))", "len(found.records)") \
+        == "400000"
+    with pytest.raises(AssertionError, match="MemoryError"):
+        _under_limit(500, imports, f"read_ar(Path({str(ar)!r}).read_bytes())", "1")

@@ -23,7 +23,7 @@ def dsn_lire(file: Annotated[Path, typer.Argument(help="Le fichier DSN.")]) -> N
     from gedflow.formats import dsn as dsn_format
 
     try:
-        read = dsn_format.read(file.read_bytes())
+        read = dsn_format.read_path(file)
     except (GedflowError, OSError) as exc:
         raise fail(exc) from exc
     seen = view(read)
@@ -69,7 +69,7 @@ def dsn_controle(
 
     settings = settings_or_exit(root)
     try:
-        seen = view(dsn_format.read(file.read_bytes()))
+        seen = view(dsn_format.read_path(file))
     except (GedflowError, OSError) as exc:
         raise fail(exc) from exc
     engine = migrate(settings.registry_url)

@@ -67,12 +67,19 @@ class CompteRendu:
     phases: list[str] = field(default_factory=list)  # test phases validated or not
 
 
-def read_ar(raw: bytes) -> dpae_flat.FlatFile:
-    """Parse an AR leniently; refuse what is not one (empty, not DUE records)."""
-    if not raw.strip():
+def read_ar(source: bytes | Path) -> dpae_flat.FlatFile:
+    """Parse an AR (its bytes, or the file: then read a block at a time) leniently; refuse
+    what is not one (empty, not DUE records)."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            empty = not handle.read(1 << 16).strip()
+    else:
+        empty = not source.strip()
+    if empty:
         raise InputError("fichier AR vide", code="vide",
                          todo="déposez le fichier dpae.txt reçu en retour de l'URSSAF")
-    flat = dpae_flat.read(raw, columns=AR_ZONES)
+    flat = (dpae_flat.read_path(source, columns=AR_ZONES) if isinstance(source, Path)
+            else dpae_flat.read(source, columns=AR_ZONES))
     is_due = flat.records["C_APPLICATION"].str.strip() == "DUE"
     if flat.records.empty or not is_due.any():
         raise InputError(

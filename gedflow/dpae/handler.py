@@ -75,14 +75,15 @@ def handle_dpae(job: Job) -> HandlerResult:
 def handle_ar(job: Job) -> HandlerResult:
     """Intake handler for `inbox/AR/`: the compte rendu de validation of a DPAE AR (flat), or
     an API bilan (XML) recorded on the contrat of its flow."""
-    raw = job.claim.path.read_bytes()
-    if is_xml(raw):
+    with job.claim.path.open("rb") as handle:
+        head = handle.read(1 << 12)
+    if is_xml(head):
         bilan = read_bilan(job.claim.path, job.claim.rel)
         with job.engine.begin() as conn:
             contrat_id = record_bilan(conn, *bilan)
         return HandlerResult(summary={"idflux": bilan[0], "etat": bilan[1],
                                       "contrat": contrat_id})
-    flat = read_ar(raw)
+    flat = read_ar(job.claim.path)
     with job.engine.begin() as conn:
         cr = compte_rendu(conn, flat)
         record_statuts(conn, cr)

@@ -103,7 +103,7 @@ def control(conn: Connection, dsn_view: DsnView, folder: Path, stem: str, when: 
 
 
 def handle_dsn(job: Job) -> HandlerResult:
-    dsn = dsn_format.read(job.claim.path.read_bytes())
+    dsn = dsn_format.read_path(job.claim.path)
     dsn_view = view(dsn)
     code = dossier_from_path(job.claim.rel)
     stem = Path(job.claim.rel).stem
@@ -142,7 +142,7 @@ def recontrol(settings: Settings, conn: Connection, sirets: list[str], since: st
         path = settings.root / source
         if not path.exists():
             continue
-        dsn_view = view(dsn_format.read(path.read_bytes()))
+        dsn_view = view(dsn_format.read_path(path))
         when = period(dsn_view)
         control(conn, dsn_view, settings.outbox / "dsn" / when, path.stem, when, source)
         done += 1

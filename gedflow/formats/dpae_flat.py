@@ -9,7 +9,9 @@ right-padded, `\\r\\n` accepted, and every defect is collected; `write(read(x)) 
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,25 +121,52 @@ def _zones(lines: pd.Series, wanted: list[FlatField]) -> dict[str, pd.Series | n
     return zones
 
 
-def _grid(raw: bytes) -> tuple[np.ndarray, str] | None:
-    """The records as a (records × RECORD_LENGTH) view of the bytes, and the newline, when the
-    file is exactly whole records of one byte per character (what gedflow and the URSSAF
-    write); None otherwise (the line-by-line reading handles the rest)."""
+BLOCK_RECORDS = 1 << 16  # records looked at at once when checking a whole file's grid
+
+
+def _grid(raw) -> tuple[np.ndarray, str] | None:  # noqa: ANN001 - bytes or an mmap
+    """The records as a (records × RECORD_LENGTH) view of the bytes (never a copy), and the
+    newline, when the file is exactly whole records of one byte per character (what gedflow
+    and the URSSAF write); None otherwise (the line-by-line reading handles the rest)."""
     for newline in ("\n", "\r\n"):
-        stride = RECORD_LENGTH + len(newline)
-        size = len(raw) + (0 if raw.endswith(newline.encode()) else len(newline))
-        if len(raw) > RECORD_LENGTH and size % stride == 0 and raw[RECORD_LENGTH:stride] == \
-                newline.encode():
-            whole = np.frombuffer(raw, dtype=np.uint8)
-            rows = size // stride
-            if size != len(raw):  # no newline at the end
-                whole = np.concatenate([whole, np.frombuffer(newline.encode(), np.uint8)])
-            grid = whole.reshape(rows, stride)
-            ends = grid[:, RECORD_LENGTH:]
-            if (ends == np.frombuffer(newline.encode(), np.uint8)).all() and not (
-                    grid[:, :RECORD_LENGTH] == 10).any():
-                return grid[:, :RECORD_LENGTH], newline
+        end = newline.encode()
+        stride = RECORD_LENGTH + len(end)
+        if len(raw) <= RECORD_LENGTH or len(raw) % stride or raw[RECORD_LENGTH:stride] != end:
+            continue
+        grid = np.frombuffer(raw, dtype=np.uint8).reshape(len(raw) // stride, stride)
+        expected = np.frombuffer(end, dtype=np.uint8)
+        if all((block[:, RECORD_LENGTH:] == expected).all()
+               and not (block[:, :RECORD_LENGTH] == 10).any()
+               for block in _blocks(grid)):
+            return grid[:, :RECORD_LENGTH], newline
     return None
+
+
+def _blocks(grid: np.ndarray):  # noqa: ANN202 - an iterator of views
+    return (grid[i:i + BLOCK_RECORDS] for i in range(0, len(grid), BLOCK_RECORDS))
+
+
+def _ascii(grid: np.ndarray) -> bool:
+    return all(int(block.max(initial=0)) < 0x80 for block in _blocks(grid))
+
+
+def read_path(path: Path, *, columns: tuple[str, ...] | None = None) -> FlatFile:
+    """`read` of a file on disk: whole ISO-8859-1 records are cut straight out of the mapped
+    file, a block at a time (memory: the zones wanted, not the file); anything else is read
+    whole, leniently."""
+    with path.open("rb") as handle:
+        if path.stat().st_size == 0:
+            return read(b"", columns=columns)
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            found = None if mapped[:3] == b"\xef\xbb\xbf" else _grid(mapped)
+            if found is not None:
+                wanted = [f for f in FLAT_LAYOUT if columns is None or f.column in columns]
+                grid, newline = found
+                result = _read_grid(grid, newline, "utf-8" if _ascii(grid) else "iso-8859-1",
+                                    wanted)
+                del grid, found  # the zones are copies: the mapping can close
+                return result
+    return read(path.read_bytes(), columns=columns)
 
 
 def _latin1_zone(grid: np.ndarray, fld: FlatField) -> pa.Array:
@@ -181,6 +210,8 @@ def read(raw: bytes, *, encoding: str = "iso-8859-1",
     whole ISO-8859-1 records is cut as a byte grid (memory: the file and the zones wanted)."""
     wanted = [f for f in FLAT_LAYOUT if columns is None or f.column in columns]
     raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if not raw.endswith(b"\n"):  # a last record without its newline, as a mailer may leave it
+        raw += b"\r\n" if b"\r\n" in raw[:RECORD_LENGTH + 2] else b"\n"
     found = _grid(raw) if encoding == "iso-8859-1" else None
     if found is not None:
         return _read_grid(*found, "utf-8" if raw.isascii() else encoding, wanted)

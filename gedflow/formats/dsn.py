@@ -15,10 +15,13 @@ loop per line: the bytes are cut into lines by numpy and handled as Arrow arrays
 
 from __future__ import annotations
 
+import codecs
 import logging
+import mmap
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -92,15 +95,47 @@ def sniff(raw: bytes) -> None:
 
 
 def _decode(raw: bytes) -> tuple[bytes, str]:
-    """The bytes as UTF-8, and the encoding they were in."""
+    """The bytes without their BOM, and their encoding: UTF-8 when they are UTF-8, else
+    ISO-8859-1 (its values are made UTF-8 rubric by rubric, where they are used)."""
     data = raw.removeprefix(BOM)
     if data.isascii():
         return data, "utf-8"
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("latin-1").encode("utf-8"), "iso-8859-1"
+        return data, "iso-8859-1"
     return data, "utf-8"
+
+
+def _is_utf8(data) -> bool:  # noqa: ANN001 - a mapped file
+    """Whether the bytes are UTF-8, checked a block at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for at in range(0, len(data), _PIECE):
+            decoder.decode(data[at:at + _PIECE], final=at + _PIECE >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _from_latin1(values: pa.Array) -> pa.Array:
+    """ISO-8859-1 texts (binary, offset 0) as UTF-8 strings: a byte ≥ 0x80 becomes two."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[:len(values) + 1]
+    first = int(offsets[0]) if len(offsets) else 0
+    data = np.frombuffer(values.buffers()[2] or b"", dtype=np.uint8)[first:offsets[-1]] \
+        if len(offsets) else np.zeros(0, dtype=np.uint8)
+    wide = data >= 0x80
+    if not wide.any():
+        return values.cast(pa.large_string())
+    before = np.concatenate([[0], np.cumsum(wide)])  # wide bytes before each position
+    out = np.empty(len(data) + int(before[-1]), dtype=np.uint8)
+    at = np.arange(len(data)) + before[:-1]
+    out[at] = np.where(wide, 0xC0 | (data >> 6), data)
+    out[at[wide] + 1] = 0x80 | (data[wide] & 0x3F)
+    moved = (offsets - first) + before[offsets - first]
+    return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(moved.astype(np.int64)),
+                                            pa.py_buffer(out), values.buffers()[0],
+                                            values.null_count)
 
 
 def _over(data: bytes, begin: np.ndarray, stop: np.ndarray,
@@ -200,7 +235,7 @@ class _Piece:
     rubrics: list[_Rubric]  # one per _CODES
 
 
-def _read_piece(data: bytes, lo: int, hi: int) -> _Piece:
+def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     """Read the whole lines of data[lo:hi] (temporaries of the piece's size only)."""
     buffer = np.frombuffer(data, dtype=np.uint8)
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
@@ -224,7 +259,8 @@ def _read_piece(data: bytes, lo: int, hi: int) -> _Piece:
         shown = _over(data, start[unreadable], np.minimum(end[unreadable],
                                                           start[unreadable] + 60),
                       pa.large_binary()).to_pylist()[1::2]
-        problems.append(_problem(unreadable + 1, "", [t.decode("utf-8", "replace")
+        problems.append(_problem(unreadable + 1, "", [t.decode(
+            "latin-1" if latin1 else "utf-8", "replace")
                                                       for t in shown], "LIGNE_ILLISIBLE"))
     lines, keep = len(end), np.flatnonzero(shaped)
     if len(keep) < lines:
@@ -259,18 +295,22 @@ def _read_piece(data: bytes, lo: int, hi: int) -> _Piece:
                   rubrics)
 
 
-def _pieces(data: bytes) -> tuple[bytes, list[_Piece]]:
+def _pieces(data, latin1: bool) -> tuple[bytes, list[_Piece]]:  # noqa: ANN001 - or an mmap
     """The buffer (ending with a newline) and its pieces, read by two threads (numpy
     releases the GIL)."""
-    if not data.endswith(b"\n"):
-        data += b"\n"
+    if not data[-1:] == b"\n":
+        data = bytes(data) + b"\n"
     if len(data) < 2 * len(_HEAD):  # a line's head is read only where the line is longer
-        data += b"\n" * len(_HEAD)  # than it, and the first line's always: empty lines
+        data = bytes(data) + b"\n" * len(_HEAD)  # than it, and the first line's always
+    buffer = np.frombuffer(data, dtype=np.uint8)
     bounds = [0]
     while bounds[-1] < len(data):
-        bounds.append(data.find(b"\n", min(bounds[-1] + _PIECE, len(data) - 1)) + 1)
+        at = min(bounds[-1] + _PIECE, len(data) - 1)
+        ahead = np.flatnonzero(buffer[at:at + (1 << 16)] == 10)
+        bounds.append(at + int(ahead[0]) + 1 if len(ahead) else
+                      at + int(np.flatnonzero(buffer[at:] == 10)[0]) + 1)
     with ThreadPoolExecutor(2) as pool:
-        pieces = list(pool.map(lambda lo, hi: _read_piece(data, lo, hi), bounds[:-1],
+        pieces = list(pool.map(lambda lo, hi: _read_piece(data, lo, hi, latin1), bounds[:-1],
                                bounds[1:]))
     previous = None
     for piece in pieces:  # an instance cut by a piece's edge: made whole again
@@ -290,8 +330,8 @@ def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
 class _Reader:
     """A file's block instances and declared rubrics, joined from its pieces."""
 
-    def __init__(self, data: bytes, pieces: list[_Piece]) -> None:
-        self.data = data
+    def __init__(self, data: bytes, pieces: list[_Piece], latin1: bool) -> None:
+        self.data, self.latin1 = data, latin1
         self.problems: list[pd.DataFrame] = []
         instances, lines, kept = 0, 0, 0
         starts, first_lines, blocks = [], [], []
@@ -396,9 +436,11 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
     row = row_of[rubric.instance]
     source = np.full(rows, -1)
     source[row[row >= 0]] = np.flatnonzero(row >= 0)  # a rubric twice in an instance: the last
-    texts = _over(reader.data, rubric.begin, rubric.stop)
+    texts = _over(reader.data, rubric.begin, rubric.stop,
+                  pa.large_binary() if reader.latin1 else TEXT)
+    text = _from_latin1 if reader.latin1 else (lambda array: array)
     present = np.flatnonzero(source >= 0)
-    values = texts.take(pa.array(2 * source[present] + 1))
+    values = text(texts.take(pa.array(2 * source[present] + 1)))
     bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")
     if len(bad):
         shown = pd.Series(values.take(pa.array(bad)).to_pandas(), dtype="str")
@@ -408,7 +450,7 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
         source[present[bad]] = -1
     elif len(present) == rows:
         return values
-    return pc.fill_null(texts.take(pa.array(2 * source + 1, mask=source < 0)), "")
+    return pc.fill_null(text(texts.take(pa.array(2 * source + 1, mask=source < 0))), "")
 
 
 def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.ndarray,
@@ -453,8 +495,27 @@ def _totals(reader: _Reader, tables: dict[str, pd.DataFrame]) -> None:
 def read(raw: bytes) -> Dsn:
     """Read a DSN leniently, or raise `InputError` for a file that is not one."""
     sniff(raw)
-    data, encoding = _decode(raw)
-    reader = _Reader(*_pieces(data))
+    return _read(*_decode(raw))
+
+
+def read_path(path: Path) -> Dsn:
+    """`read` of a file on disk, mapped rather than loaded: memory goes to the pieces read
+    and the tables built, not to the file."""
+    with path.open("rb") as handle:
+        if path.stat().st_size < 2 * len(_HEAD):
+            return read(handle.read())
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            sniff(mapped[:4096])
+            data = memoryview(mapped)[len(BOM):] if mapped[:len(BOM)] == BOM else mapped
+            try:
+                return _read(data, "utf-8" if _is_utf8(data) else "iso-8859-1")
+            finally:
+                if isinstance(data, memoryview):
+                    data.release()
+
+
+def _read(data, encoding: str) -> Dsn:  # noqa: ANN001 - bytes or a mapped file
+    reader = _Reader(*_pieces(data, encoding == "iso-8859-1"), encoding == "iso-8859-1")
     attached = _attach(reader)
     with ThreadPoolExecutor(2) as pool:
         tables = dict(zip((b.name for b in BLOCKS), pool.map(
@@ -463,7 +524,7 @@ def read(raw: bytes) -> Dsn:
     problems = (pd.concat(reader.problems, ignore_index=True).sort_values("ligne", kind="stable")
                 if reader.problems else pd.DataFrame(columns=LECTURE_COLUMNS))
     warnings = []
-    if encoding == "utf-8" and re.search(rb"[\x80-\xff]", data[:1 << 20]):
+    if encoding == "utf-8" and re.search(rb"[\x80-\xff]", bytes(data[:1 << 20])):
         warnings.append("fichier en UTF-8 (la norme attend ISO-8859-1) : lu en UTF-8")
     log.info("DSN: %d lines, %d declarations, %d individuals, %d reading problems",
              reader.kept, len(tables[DECLARATION.name]), len(tables["individu"]),

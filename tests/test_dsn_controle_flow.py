@@ -260,6 +260,10 @@ def test_the_examples_walk_through(tmp_path: Path) -> None:
         [outcome] = _sweep(settings, engine)
         assert outcome.outcome == "archived", (example, outcome.reason)
     folder = settings.outbox / "dsn/2022_09"
-    for name in ("controle_pas.csv", "embauches.csv"):
+    for name in ("controle_pas.csv", "embauches.csv", "controle.html", "dsn.html"):
         assert_golden((folder / f"dsn_2022_09.{name}").read_bytes(), f"dsn/example.{name}")
+    crm = settings.outbox / "crm_nominatif/2022_08/crm_2022_07.rapprochement.html"
+    assert_golden(crm.read_bytes(), "crm/example.rapprochement.html")
     assert_golden(outcome.report_path.read_bytes(), "dpae/example.compte_rendu.csv")
+    assert_golden((outcome.report_path.parent / "compte_rendu.html").read_bytes(),
+                  "dpae/example.compte_rendu.html")

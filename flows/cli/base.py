@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.cli.common import RootOption, console, create_folders, fail, parse_day, settings_or_exit
+from flows.cli.common import (
+    RootOption,
+    as_flow,
+    console,
+    create_folders,
+    fail,
+    parse_day,
+    settings_or_exit,
+)
 
 if TYPE_CHECKING:
     from gedflow.intake import Outcome
@@ -135,20 +143,19 @@ def transfer_cmd(
     from gedflow.registry.transfer import TransferRequest, transfer
 
     settings = settings_or_exit(root)
-    request = TransferRequest(
-        source=source,
-        destination=destination,
-        employeurs=tuple(employeurs or ()),
-        salaries=tuple(_parse_salarie(s) for s in salaries or ()),
-        all=all_,
-        create=create,
-        move=move,
-        dry_run=dry_run,
-        overwrite=overwrite,
-        user=settings.user,
-    )
+    pairs = [_parse_salarie(s) for s in salaries or ()]
     try:
-        summary = transfer(migrate(settings.registry_url), request)
+        if dry_run:  # changes nothing: no flow
+            summary = transfer(migrate(settings.registry_url), TransferRequest(
+                source=source, destination=destination, employeurs=tuple(employeurs or ()),
+                salaries=tuple(pairs), all=all_, create=create, move=move, dry_run=True,
+                overwrite=overwrite, user=settings.user))
+        else:  # the UI shows who moved what
+            from flows.commands import transfert
+
+            summary = as_flow(settings, lambda: transfert(
+                str(settings.root), source, destination, list(employeurs or ()), pairs, all_,
+                create, move, overwrite))
     except GedflowError as exc:
         raise fail(exc) from exc
     head = "[yellow]simulation (--dry-run) : rien n'a été modifié[/]\n" if dry_run else ""

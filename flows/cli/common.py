@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,6 +14,8 @@ from rich.console import Console
 from gedflow.errors import GedflowError
 from gedflow.fsutil import make_dirs, protect
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, PARIS, Settings, load_settings
+
+T = TypeVar("T")
 
 # Off a terminal (pipes, logs, CI), print wide tables rather than folding every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -58,3 +61,17 @@ def parse_day(text: str) -> date:
         except ValueError:
             continue
     raise typer.BadParameter(f"{text!r} : date JJ/MM/AAAA attendue")
+
+
+def as_flow(settings: Settings, call: Callable[[], T]) -> T:
+    """`call()` (a flow) against the Prefect API (the local server, started when needed), so
+    that the UI shows what the command changed."""
+    from contextlib import ExitStack
+
+    from flows.prefect_env import LazyApi, configure
+
+    create_folders(settings)
+    configure(settings)
+    with ExitStack() as stack:
+        LazyApi(stack, settings).ensure()
+        return call()

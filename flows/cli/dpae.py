@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.cli.common import RootOption, console, fail, parse_day, settings_or_exit
+from flows.cli.common import RootOption, as_flow, console, fail, parse_day, settings_or_exit
 from gedflow.settings import PARIS
 
 if TYPE_CHECKING:
-    from gedflow.settings import Settings
+    pass
 
 app = typer.Typer(help="DPAE : test de préparation et construction de dpae.txt.")
 
@@ -27,30 +27,32 @@ FormatOption = Annotated[str | None, typer.Option("--format", help="flat | xml |
 
 
 def _dpae(mode: str | None, dossier_code: str, siret: str | None, du: str | None,
-          au: str | None, maintenant: str | None, fmt: str | None, root: Path | None) -> None:
+          au: str | None, maintenant: str | None, fmt: str | None, root: Path | None,
+          flow: bool) -> None:
     from rich.table import Table
 
-    from gedflow.db.engine import migrate
-    from gedflow.dpae.handler import options as dpae_options
-    from gedflow.dpae.handler import reference_time
-    from gedflow.dpae.prepare import hires_from_registry, prepare
+    from gedflow.dpae.handler import prepare_dossier
     from gedflow.dpae.report import write_reports
     from gedflow.errors import GedflowError
 
     settings = settings_or_exit(root)
-    engine = migrate(settings.registry_url)
+    start, end = (parse_day(du) if du else None), (parse_day(au) if au else None)
     try:
-        with engine.connect() as conn:
-            hires = hires_from_registry(conn, dossier_code, siret, parse_day(du) if du else None,
-                                        parse_day(au) if au else None)
-        if hires.empty:
-            console.print(f"aucun contrat à déclarer dans le dossier {dossier_code}")
-            return
-        result = prepare(engine, hires, now=reference_time(settings, maintenant),
-                         outbox=settings.outbox, root=settings.root,
-                         options=dpae_options(settings, mode, fmt), dossier_code=dossier_code)
+        if flow:  # it changes the registry's statuts: the UI shows it
+            from flows.commands import dpae_construction
+
+            result = as_flow(settings, lambda: dpae_construction(
+                str(settings.root), dossier_code, mode, fmt, siret,
+                start.isoformat() if start else None, end.isoformat() if end else None,
+                maintenant))
+        else:
+            result = prepare_dossier(settings, dossier_code, mode, fmt, siret, start, end,
+                                     maintenant)
     except GedflowError as exc:
         raise fail(exc) from exc
+    if result is None:
+        console.print(f"aucun contrat à déclarer dans le dossier {dossier_code}")
+        return
     csv_path, html_path = write_reports(result, f"Test de préparation DPAE — {dossier_code}")
     table = Table(title=f"Test de préparation — {len(result.hires)} embauche(s)")
     for column in ("siret", "matricule", "nom", "champ", "code", "gravité", "message"):
@@ -72,7 +74,7 @@ def dpae_prepare(dossier_code: DossierOption, siret: SiretOption = None, du: DuO
                  au: AuOption = None, maintenant: MaintenantOption = None,
                  fmt: FormatOption = None, root: RootOption = None) -> None:
     """Test de préparation des contrats à déclarer (mode test : rien n'est envoyé)."""
-    _dpae("test", dossier_code, siret, du, au, maintenant, fmt, root)
+    _dpae("test", dossier_code, siret, du, au, maintenant, fmt, root, flow=False)
 
 
 @app.command("build")
@@ -83,7 +85,7 @@ def dpae_build(
     root: RootOption = None,
 ) -> None:
     """Construit dpae.txt (mode réel : seulement sans erreur ; contrats prêts à envoyer)."""
-    _dpae(mode, dossier_code, siret, du, au, maintenant, fmt, root)
+    _dpae(mode, dossier_code, siret, du, au, maintenant, fmt, root, flow=True)
 
 
 @app.command("phase")
@@ -112,24 +114,28 @@ def dpae_send(
     root: RootOption = None,
 ) -> None:
     """Envoie les lots réels prêts (jamais deux fois) : e-mail (.eml en mode test) ou API."""
-    from gedflow.db.engine import migrate
-    from gedflow.dpae.send import hold_offline, send_batches
+    from flows.commands import dpae_envoi
     from gedflow.errors import GedflowError
     from gedflow.portal import offline
 
     settings = settings_or_exit(root)
-    if (mode or settings.dpae_mode) == "reel" and offline.status(settings) is not None:
-        for item in hold_offline(migrate(settings.registry_url), settings):
-            console.print(f"• lot {item.batch_id} : {item.detail}")
-        console.print(f"[yellow]{offline.MESSAGE} : rien n'est envoyé[/]")
-        return
-    if (canal or settings.dpae_canal) == "api":
-        _send_api(settings, mode or settings.dpae_mode)
-        return
+    chosen = mode or settings.dpae_mode
     try:
-        sent = send_batches(migrate(settings.registry_url), settings, mode or settings.dpae_mode)
+        kind, done = as_flow(settings, lambda: dpae_envoi(
+            str(settings.root), chosen, canal or settings.dpae_canal))
     except GedflowError as exc:
         raise fail(exc) from exc
+    if kind == "hors_ligne":
+        for item in done:
+            console.print(f"• lot {item.batch_id} : {item.detail}")
+        console.print(f"[yellow]{offline.MESSAGE} : rien n'est envoyé[/]")
+    elif kind == "api":
+        _print_api(done, chosen)
+    else:
+        _print_sent(done)
+
+
+def _print_sent(sent: list) -> None:
     if not sent:
         console.print("aucun lot à envoyer")
     for item in sent:
@@ -161,18 +167,10 @@ def dpae_suivi(
     raise typer.Exit(1)
 
 
-def _send_api(settings: Settings, mode: str) -> None:
-    from gedflow.db.engine import migrate
-    from gedflow.dpae.send_api import send_batches_api
-    from gedflow.errors import GedflowError
-
+def _print_api(reports: list, mode: str) -> None:
     if mode != "reel":
         console.print("mode test : rien n'est envoyé à l'API (passez --mode reel)")
         return
-    try:
-        reports = send_batches_api(migrate(settings.registry_url), settings)
-    except GedflowError as exc:
-        raise fail(exc) from exc
     if not reports:
         console.print("aucun lot à envoyer")
     for report in reports:

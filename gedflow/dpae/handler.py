@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import PurePosixPath
 
 import pandas as pd
 
+from gedflow.db.engine import migrate
 from gedflow.dpae.ar import (
     advance_phases,
     compte_rendu,
@@ -18,7 +19,7 @@ from gedflow.dpae.ar import (
     record_statuts,
     write_compte_rendu,
 )
-from gedflow.dpae.prepare import Options, hires_from_csv, prepare
+from gedflow.dpae.prepare import Options, Preparation, hires_from_csv, hires_from_registry, prepare
 from gedflow.dpae.report import write_reports
 from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError, InputError
@@ -103,3 +104,17 @@ def handle_ar(job: Job) -> HandlerResult:
         artifacts=[Artifact(key="dpae-compte-rendu", kind="table", data=rows.to_dict("records"),
                             description=f"Compte rendu de validation DPAE : {job.claim.rel}")],
     )
+
+
+def prepare_dossier(settings: Settings, dossier_code: str, mode: str | None, fmt: str | None,
+                    siret: str | None = None, du: date | None = None, au: date | None = None,
+                    maintenant: str | None = None) -> Preparation | None:
+    """The préparation of the dossier's hires to declare, from the registry (None: none)."""
+    engine = migrate(settings.registry_url)
+    with engine.connect() as conn:
+        hires = hires_from_registry(conn, dossier_code, siret, du, au)
+    if hires.empty:
+        return None
+    return prepare(engine, hires, now=reference_time(settings, maintenant),
+                   outbox=settings.outbox, root=settings.root,
+                   options=options(settings, mode, fmt), dossier_code=dossier_code)

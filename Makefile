@@ -40,3 +40,6 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ar.py
 	$(BIN)/python benchmarks/crm.py
 	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python benchmarks/dsn.py
+	$(BIN)/python benchmarks/dsn_controle.py
+	$(BIN)/python benchmarks/cli.py

@@ -53,7 +53,7 @@ def test_crm_files_spread_over_a_dask_cluster(settings: Settings, engine: Engine
         target = configured.inbox / "crm_nominatif/travail" / folder
         target.mkdir(parents=True, exist_ok=True)
         (target / name).write_bytes(data)
-    monkeypatch.setattr("gedflow.intake.CHUNK_FILES", 1)  # one task per file
+    monkeypatch.setattr("flows.batching.CHUNK_FILES", 1)  # one task per file
     claims, _settling = claim_ready(configured, engine)
     outcomes = dispatch(configured, claims)
     assert sorted((o.rel.rsplit("/", 1)[1], o.outcome) for o in outcomes) == [

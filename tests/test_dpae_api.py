@@ -115,6 +115,7 @@ def test_split_keeps_the_employer_with_each_hire(registry: Engine, settings: Set
 
 
 @SQLITE
+@pytest.mark.usefixtures("prefect_server")  # the command runs as a flow
 def test_send_command_over_the_api(registry: Engine, settings: Settings, urssaf_keys, urssaf,
                                    monkeypatch) -> None:
     from typer.testing import CliRunner

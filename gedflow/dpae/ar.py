@@ -52,6 +52,7 @@ MESSAGES = {
     "sans_retour": "pas encore d'accusé de réception pour cette déclaration",
     "inconnue": "déclaration absente des lots construits par gedflow",
 }
+HTML_REGISTERED_ROWS = 2000  # the page shows every other statut; the files have every row
 # The zones an AR is read for: matching, reporting, and the codes URSSAF filled in.
 AR_ZONES = ("C_APPLICATION", "LIBRE", "D_CREATION", "H_CREATION", "C_RET_AR_LOT", "N_SIRET",
             "L_NOM_PATRO_SAL", "L_PRENOMS_SAL", "N_SECU_SOC", "D_NAISSANCE_SAL", "D_EMBAUCHE",
@@ -221,12 +222,20 @@ def text_version(cr: CompteRendu, source: str) -> str:
     labels = {"enregistree": "ENREGISTREE", "enregistree_a_verifier": "A VERIFIER",
               "erreur": "ERREUR", "sans_retour": "SANS RETOUR", "inconnue": "INCONNUE",
               "incertain": "INCERTAIN"}
-    for n, row in enumerate(cr.rows.itertuples(index=False), start=1):
-        detail = (f"dossier {row.numero_dossier}" if row.statut.startswith("enregistree")
-                  else f"code {row.code_retour}" if row.statut == "erreur" else "")
-        who = f"{row.nom} {row.prenoms}".strip()
-        lines.append(f"{n}  {who:<24}embauche {row.date_embauche} {row.heure_embauche} "
-                     f"{row.nature_contrat:<4}{labels[row.statut]:<12}{detail}".rstrip())
+    rows = cr.rows.reset_index(drop=True).astype({c: "str" for c in (
+        "nom", "prenoms", "date_embauche", "heure_embauche", "nature_contrat", "statut",
+        "numero_dossier", "code_retour")})
+    detail = pd.Series(np.select(
+        [rows["statut"].str.startswith("enregistree").to_numpy(),
+         (rows["statut"] == "erreur").to_numpy()],
+        [("dossier " + rows["numero_dossier"]).to_numpy(),
+         ("code " + rows["code_retour"]).to_numpy()], ""), dtype="str")
+    who = (rows["nom"] + " " + rows["prenoms"]).str.strip().str.ljust(24)
+    records = (pd.Series(np.arange(1, len(rows) + 1)).astype("str") + "  " + who + "embauche "
+               + rows["date_embauche"] + " " + rows["heure_embauche"] + " "
+               + rows["nature_contrat"].str.ljust(4) + rows["statut"].map(labels).str.ljust(12)
+               + detail).str.rstrip()
+    lines += records.tolist()
     counts = cr.rows["statut"].value_counts()
     lines.append(
         f"TOTAL {len(cr.rows)} déclarations : "
@@ -243,9 +252,15 @@ def write_compte_rendu(cr: CompteRendu, folder: Path, source: str) -> Path:
     text = text_version(cr, source)
     atomic_write(folder / "compte_rendu.txt", text)
     title = f"Compte rendu de validation DPAE — {source}"
+    registered = (cr.rows["statut"] == "enregistree").to_numpy()
+    shown = cr.rows[~registered | (np.cumsum(registered) <= HTML_REGISTERED_ROWS)]
+    lines = text.splitlines()
+    if len(shown) < len(cr.rows):  # the page keeps the header, the lot, the total, the phases
+        lines = [*lines[:2], f"… {len(cr.rows) - len(shown)} déclaration(s) enregistrée(s) de "
+                 "plus dans compte_rendu.csv et compte_rendu.txt", *lines[2 + len(cr.rows):]]
     atomic_write(folder / "compte_rendu.html", render(
-        "compte_rendu.html", title=title, text=text,
-        rows=table(cr.rows, {c: c for c in COMPTE_RENDU_COLUMNS}, "statut")))
+        "compte_rendu.html", title=title, text="\n".join(lines) + "\n",
+        rows=table(shown, {c: c for c in COMPTE_RENDU_COLUMNS}, "statut")))
     return csv_path
 
 

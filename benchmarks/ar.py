@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import fastest_child, in_child  # noqa: E402
 
 SIRET = "81234567600017"
 RUNS = 3  # the fastest of each
@@ -120,20 +121,12 @@ def _child(what: str, folder: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "records": count}))
 
 
-def _measure(what: str, folder: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", what, str(folder)], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        size = _measure(f"make:{n}", Path(tmp))["bytes"]
+        size = in_child(__file__, f"make:{n}", Path(tmp))["bytes"]
         print(f"AR: {n:,} records, {size / 1e6:.0f} MB")
-        floor = min((_measure("floor", Path(tmp)) for _ in range(RUNS)),
-                    key=lambda m: m["seconds"])
-        ours = min((_measure("ours", Path(tmp)) for _ in range(RUNS)),
-                   key=lambda m: m["seconds"])
+        floor = fastest_child(RUNS, __file__, "floor", Path(tmp))
+        ours = fastest_child(RUNS, __file__, "ours", Path(tmp))
     print(f"floor  bytes read, every zone cut with numpy : {floor['seconds']:6.2f} s, "
           f"peak {floor['peak_mib']:,.0f} MiB")
     print(f"gedflow parse + reconcile + compte rendu     : {ours['seconds']:6.2f} s "

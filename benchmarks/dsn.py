@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import fastest_child, in_child  # noqa: E402
 
 RUNS = 5  # the fastest of each: this machine is noisy
 
@@ -110,21 +111,15 @@ def _child(what: str, path: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak}))
 
 
-def _measure(what: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", what, str(path)], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dsn.txt"
-        lines = _measure(f"make:{count}", path)["lines"]
+        lines = in_child(__file__, f"make:{count}", path)["lines"]
         size = path.stat().st_size / 1e6
         print(f"DSN: {count:,} individuals, {lines:,} lines, {size:.0f} MB")
-        floor = min((_measure("floor", path) for _ in range(RUNS)), key=lambda m: m["seconds"])
-        read = min((_measure("read", path) for _ in range(RUNS)), key=lambda m: m["seconds"])
-        fed = _measure("feed", path)
+        floor = fastest_child(RUNS, __file__, "floor", path)
+        read = fastest_child(RUNS, __file__, "read", path)
+        fed = in_child(__file__, "feed", path)
         print(f"floor  pyarrow.csv.read_csv (2 columns): {floor['seconds']:.2f} s, "
               f"peak {floor['peak_mib']:.0f} MiB")
         print(f"gedflow dsn lire (read, check, attach): {read['seconds']:.2f} s "

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import fastest_child, in_child  # noqa: E402
 
 RUNS = 5  # the fastest of each: this machine is noisy
 SIRET = "81234567600017"  # the test writer's establishment
@@ -96,21 +97,14 @@ def _child(what: str, path: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "codes": found}))
 
 
-def _measure(what: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", what, str(path)], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dsn.txt"
-        lines = _measure(f"make:{count}", path)["lines"]
+        lines = in_child(__file__, f"make:{count}", path)["lines"]
         print(f"DSN: {count:,} individuals, {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB; "
               f"registry: {count:,} salariés with their CRM rate")
-        floor = min((_measure("floor", path) for _ in range(RUNS)), key=lambda m: m["seconds"])
-        control = min((_measure("controle", path) for _ in range(RUNS)),
-                      key=lambda m: m["seconds"])
+        floor = fastest_child(RUNS, __file__, "floor", path)
+        control = fastest_child(RUNS, __file__, "controle", path)
         assert control["codes"] == {"CONFORME": count}, control["codes"]
         print(f"floor  pyarrow.csv.read_csv (2 columns): {floor['seconds']:.2f} s, "
               f"peak {floor['peak_mib']:.0f} MiB")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def best_of(runs: int, fn: Callable[[], object]) -> float:
@@ -14,3 +18,15 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def in_child(script: str, what: str, path: Path) -> dict:
+    """`script --child what path` run in a fresh interpreter: the JSON it printed last."""
+    out = subprocess.run([sys.executable, script, "--child", what, str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def fastest_child(runs: int, script: str, what: str, path: Path) -> dict:
+    """The fastest of `runs` such measurements (by their "seconds")."""
+    return min((in_child(script, what, path) for _ in range(runs)), key=lambda m: m["seconds"])

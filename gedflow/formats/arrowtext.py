@@ -49,3 +49,23 @@ def any_byte(array: pa.Array | pa.ChunkedArray, chars: bytes) -> bool:
         if any(bool((data == c).any()) for c in chars):
             return True
     return False
+
+
+def from_latin1(values: pa.Array) -> pa.Array:
+    """ISO-8859-1 texts (binary, offset 0) as UTF-8 strings: a byte ≥ 0x80 becomes two."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[:len(values) + 1]
+    first = int(offsets[0]) if len(offsets) else 0
+    data = np.frombuffer(values.buffers()[2] or b"", dtype=np.uint8)[first:offsets[-1]] \
+        if len(offsets) else np.zeros(0, dtype=np.uint8)
+    wide = data >= 0x80
+    if not wide.any():
+        return values.cast(pa.large_string())
+    before = np.concatenate([[0], np.cumsum(wide)])  # wide bytes before each position
+    out = np.empty(len(data) + int(before[-1]), dtype=np.uint8)
+    at = np.arange(len(data)) + before[:-1]
+    out[at] = np.where(wide, 0xC0 | (data >> 6), data)
+    out[at[wide] + 1] = 0x80 | (data[wide] & 0x3F)
+    moved = (offsets - first) + before[offsets - first]
+    return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(moved.astype(np.int64)),
+                                            pa.py_buffer(out), values.buffers()[0],
+                                            values.null_count)

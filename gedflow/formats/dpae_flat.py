@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gedflow.formats.arrowtext import contiguous_bytes, is_ascii
+from gedflow.formats.arrowtext import contiguous_bytes, from_latin1, is_ascii
 from schemas.dpae import FLAT_LAYOUT, FLAT_PATTERNS, RECORD_LENGTH, Flat, FlatField
 
 COLUMNS = [f.column for f in FLAT_LAYOUT]
@@ -170,23 +170,12 @@ def read_path(path: Path, *, columns: tuple[str, ...] | None = None) -> FlatFile
 
 
 def _latin1_zone(grid: np.ndarray, fld: FlatField) -> pa.Array:
-    """One zone of every record as text: ISO-8859-1 bytes → UTF-8 by numpy (a byte ≥ 0x80
-    becomes two), without a Python string per record."""
+    """One zone of every record as text (ISO-8859-1 → UTF-8 by numpy), without a Python
+    string per record."""
     cells = np.ascontiguousarray(grid[:, fld.start - 1:fld.end])
-    high = cells >= 0x80
-    if not high.any():
-        data = cells.ravel()
-        sizes = np.full(len(cells), fld.length, dtype=np.int64)
-    else:
-        flat, wide = cells.ravel(), high.ravel()
-        data = np.empty(len(flat) + int(wide.sum()), dtype=np.uint8)
-        at = np.arange(len(flat)) + np.concatenate([[0], np.cumsum(wide)[:-1]])
-        data[at] = np.where(wide, 0xC0 | (flat >> 6), flat)
-        data[at[wide] + 1] = 0x80 | (flat[wide] & 0x3F)
-        sizes = fld.length + high.sum(axis=1)
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return pa.LargeStringArray.from_buffers(len(cells), pa.py_buffer(offsets),
-                                            pa.py_buffer(data))
+    offsets = np.arange(0, cells.size + 1, fld.length, dtype=np.int64)
+    return from_latin1(pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(cells), [None, pa.py_buffer(offsets), pa.py_buffer(cells)]))
 
 
 def _read_grid(grid: np.ndarray, newline: str, used: str,

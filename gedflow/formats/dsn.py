@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from gedflow.checks import mask_nir, nir_checked
 from gedflow.errors import InputError
+from gedflow.formats.arrowtext import from_latin1
 from schemas.dsn import (
     BLOCKS,
     DECLARATION,
@@ -116,26 +117,6 @@ def _is_utf8(data) -> bool:  # noqa: ANN001 - a mapped file
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _from_latin1(values: pa.Array) -> pa.Array:
-    """ISO-8859-1 texts (binary, offset 0) as UTF-8 strings: a byte ≥ 0x80 becomes two."""
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[:len(values) + 1]
-    first = int(offsets[0]) if len(offsets) else 0
-    data = np.frombuffer(values.buffers()[2] or b"", dtype=np.uint8)[first:offsets[-1]] \
-        if len(offsets) else np.zeros(0, dtype=np.uint8)
-    wide = data >= 0x80
-    if not wide.any():
-        return values.cast(pa.large_string())
-    before = np.concatenate([[0], np.cumsum(wide)])  # wide bytes before each position
-    out = np.empty(len(data) + int(before[-1]), dtype=np.uint8)
-    at = np.arange(len(data)) + before[:-1]
-    out[at] = np.where(wide, 0xC0 | (data >> 6), data)
-    out[at[wide] + 1] = 0x80 | (data[wide] & 0x3F)
-    moved = (offsets - first) + before[offsets - first]
-    return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(moved.astype(np.int64)),
-                                            pa.py_buffer(out), values.buffers()[0],
-                                            values.null_count)
 
 
 def _over(data: bytes, begin: np.ndarray, stop: np.ndarray,
@@ -438,7 +419,7 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
     source[row[row >= 0]] = np.flatnonzero(row >= 0)  # a rubric twice in an instance: the last
     texts = _over(reader.data, rubric.begin, rubric.stop,
                   pa.large_binary() if reader.latin1 else TEXT)
-    text = _from_latin1 if reader.latin1 else (lambda array: array)
+    text = from_latin1 if reader.latin1 else (lambda array: array)
     present = np.flatnonzero(source >= 0)
     values = text(texts.take(pa.array(2 * source[present] + 1)))
     bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")

@@ -28,7 +28,8 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
 from gedflow.db.engine import migrate  # noqa: E402
-from gedflow.intake import claim, process, scan  # noqa: E402
+from gedflow.inbox import scan  # noqa: E402
+from gedflow.intake import claim, process  # noqa: E402
 from gedflow.registry.importer import handle_registre, import_csv  # noqa: E402
 from gedflow.settings import load_settings  # noqa: E402
 

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from flows.batching import chunks, rounds
 from gedflow.crm.handler import folder_period
 from gedflow.db.engine import migrate
-from gedflow.intake import Outcome
+from gedflow.inbox import Outcome
 from gedflow.kinds import INBOX_KINDS, InboxKind
 from gedflow.registry.importer import import_order
 from gedflow.settings import load_settings

@@ -6,12 +6,13 @@ UI shows their history, and returns its counts.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from gedflow.crm.taux import expiring
+from gedflow.crm.taux import EXPIRED, expiring
 from gedflow.db.engine import migrate
 from gedflow.dpae.suivi import dsn_without_dpae, overdue, undeclared
 from gedflow.settings import PARIS, load_settings
@@ -27,16 +28,16 @@ def suivi_dpae(root: str, jour: str | None = None) -> dict[str, int]:
     hires a DSN declared without DPAE."""
     today = _day(jour)
     engine = migrate(load_settings(root).registry_url)
-    late = overdue(engine, today)
-    pending = undeclared(engine, today)
+    with engine.connect() as conn:
+        late, pending = overdue(conn, today), undeclared(conn, today)
     missing = dsn_without_dpae(engine)
     create_table_artifact(key="suivi-dpae-sans-ar", table=late,
                           description=f"DPAE sans AR après 5 jours ouvrés au {today}")
-    create_table_artifact(key="suivi-dpae-a-declarer", table=pending.to_dict("records"),
+    create_table_artifact(key="suivi-dpae-a-declarer", table=pending,
                           description=f"Embauches non déclarées au {today}")
-    create_table_artifact(key="suivi-dpae-dsn-sans-dpae", table=missing.to_dict("records"),
+    create_table_artifact(key="suivi-dpae-dsn-sans-dpae", table=missing,
                           description=f"Embauches déclarées en DSN sans DPAE au {today}")
-    late_hires = int(pending["en_retard"].sum())
+    late_hires = sum(row["en_retard"] for row in pending)
     counts = {"sans_ar": len(late), "a_declarer": len(pending) - late_hires,
               "en_retard": late_hires, "dsn_sans_dpae": len(missing)}
     create_markdown_artifact(key="suivi-dpae", markdown="\n".join([
@@ -56,16 +57,16 @@ def expiration_taux(root: str, jour: str | None = None) -> dict[str, int]:
     settings = load_settings(root)
     engine = migrate(settings.registry_url)
     with engine.connect() as conn:
-        found = expiring(conn, today, settings.cache)
-    create_table_artifact(key="expiration-taux", table=found.to_dict("records"),
+        found = expiring(conn, today)
+    create_table_artifact(key="expiration-taux", table=found,
                           description=f"Taux PAS expirés ou expirant au {today}")
-    expired = int(found["alerte"].str.startswith("taux expiré").sum())
+    expired = sum(row["alerte"] == EXPIRED for row in found)
     counts = {"expires": expired, "bientot": len(found) - expired}
-    per_siret = found.groupby("siret").size()
+    per_siret = Counter(row["siret"] for row in found)
     create_markdown_artifact(key="expiration-taux-resume", markdown="\n".join([
         f"# Taux PAS au {today}", "",
         f"- expirés (grille par défaut) : {counts['expires']}",
         f"- expirent dans les 15 jours : {counts['bientot']}", "",
-        *[f"- {siret} : {n}" for siret, n in per_siret.items()],
+        *[f"- {siret} : {n}" for siret, n in sorted(per_siret.items())],
     ]))
     return counts

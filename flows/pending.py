@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gedflow.fsutil import atomic_write
 from gedflow.handler import Alert, Artifact
-from gedflow.intake import Outcome
+from gedflow.inbox import Outcome
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,10 @@ from flows.server import server_answers
 from flows.sweep import balayer_inbox, dispatch, dispatch_direct
 from gedflow import health
 from gedflow.db.engine import migrate
+from gedflow.heartbeat import Heartbeat
 from gedflow.intake import claim_ready
 from gedflow.settings import Settings
-from gedflow.watch import Heartbeat, SweepResult, Watcher
+from gedflow.watch import SweepResult, Watcher
 
 # Served deployment → its flow and what it is for (schedules: `Settings.schedules`).
 SERVED = {

@@ -16,7 +16,8 @@ from flows.ingest import FLOWS, in_order
 from flows.runners import task_runner
 from gedflow.db.engine import migrate
 from gedflow.handler import Claim
-from gedflow.intake import Outcome, claim_ready, count_outcomes, process, refuse_unknown
+from gedflow.inbox import Outcome
+from gedflow.intake import claim_ready, count_outcomes, process, refuse_unknown
 from gedflow.settings import Settings, load_settings
 from tasks.intake import HANDLERS
 

@@ -13,7 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.fields import TYPES_TAUX, Field, Kind
+from gedflow.masking import SHOWN
+from schemas.fields import JJ_MM_AAAA, TYPES_TAUX, Field, Kind
 
 ERROR_COLUMNS = ["ligne", "colonne", "valeur", "erreur"]
 LA_POSTE_SIREN = "356000000"
@@ -97,16 +98,16 @@ def nir_numbers(nir: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def mask_nir(values: pd.Series) -> pd.Series:
-    """Personal data in reports and logs: the first 5 characters, then `*`."""
-    return values.where(values == "", values.str[:5] + "*")
+    """Personal data in reports and logs: `gedflow.masking`'s rule on a column."""
+    return values.where(values == "", values.str[:SHOWN] + "*")
 
 
 def parse_day(values: pd.Series) -> pd.Series:
     """JJ/MM/AAAA → timestamps (NaT when not a date from 1900 on), once per distinct value."""
     codes, uniques = pd.factorize(values.fillna(""))
     distinct = pd.Series(uniques, dtype="str")
-    shaped = distinct.str.fullmatch(r"\d{2}/\d{2}/\d{4}").fillna(False).astype(bool)
-    parsed = pd.to_datetime(distinct.where(shaped), format="%d/%m/%Y", errors="coerce")
+    shaped = distinct.str.fullmatch(JJ_MM_AAAA.regex).fillna(False).astype(bool)
+    parsed = pd.to_datetime(distinct.where(shaped), format=JJ_MM_AAAA.pattern, errors="coerce")
     parsed = parsed.where(parsed.dt.year >= 1900)
     return pd.Series(parsed.to_numpy()[codes], index=values.index)
 

@@ -14,88 +14,22 @@ import errno
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gedflow.db.bulk import insert_new
 from gedflow.db.tables import contenu, ledger
 from gedflow.errors import InputError, StorageError
 from gedflow.fsutil import atomic_write, free_name, fsync_dir, move, protect, sha256_of
-from gedflow.handler import Alert, Artifact, Claim, Handler, HandlerResult, Job
-from gedflow.kinds import INBOX_KINDS
+from gedflow.handler import Claim, Handler, HandlerResult, Job
+from gedflow.inbox import Outcome, Pending, kind_of, scan
 from gedflow.procs import pid_alive, started_after
 from gedflow.settings import INBOX_FOLDERS, Settings
 
 log = logging.getLogger(__name__)
-
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload")
-UNKNOWN = "inconnu"
-
-
-def kind_of(rel: str) -> str:
-    """The kind of a file from its path relative to `inbox/` (gedflow/kinds.py)."""
-    for k in INBOX_KINDS:
-        if rel.startswith(f"{k.folder}/"):
-            return k.kind
-    return UNKNOWN
-
-
-def is_ignored(name: str) -> bool:
-    """Temporary names used by writers still at work (dot files, .part, .tmp, .crdownload)."""
-    return name.startswith(".") or name.lower().endswith(IGNORED_SUFFIXES)
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A file seen in the inbox; `complete` once unchanged for the settle delay."""
-
-    path: Path
-    rel: str
-    kind: str
-    complete: bool
-
-
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Where a claimed file ended up."""
-
-    claim_id: int
-    kind: str
-    rel: str
-    outcome: str  # archived | quarantined | duplicate
-    final_path: Path
-    report_path: Path | None = None
-    reason: str = ""
-    summary: dict = field(default_factory=dict)
-    artifacts: list[Artifact] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-
-
-def scan(settings: Settings, now: float | None = None) -> list[Pending]:
-    """Every candidate file in the inbox, complete or still settling (temp names skipped)."""
-    now = now if now is not None else datetime.now(UTC).timestamp()
-    found = []
-    for dirpath, dirnames, filenames in os.walk(settings.inbox):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if is_ignored(name):
-                continue
-            path = Path(dirpath) / name
-            try:
-                mtime = path.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            rel = path.relative_to(settings.inbox).as_posix()
-            complete = now - mtime >= settings.settle_seconds
-            found.append(Pending(path=path, rel=rel, kind=kind_of(rel), complete=complete))
-    return found
-
 
 def _rel_root(settings: Settings, path: Path) -> str:
     return path.relative_to(settings.root).as_posix()
@@ -403,9 +337,3 @@ def refuse_unknown(job: Job) -> HandlerResult:
         where=f"inbox/{job.claim.rel}",
         todo="déposez-le dans inbox/" + ", inbox/".join(INBOX_FOLDERS),
     )
-
-
-def outcome_counts(conn: Connection) -> dict[str, int]:
-    """Files in the ledger per outcome ("en cours": not finished yet)."""
-    rows = conn.execute(select(ledger.c.outcome, func.count()).group_by(ledger.c.outcome)).all()
-    return {outcome or "en cours": n for outcome, n in rows}

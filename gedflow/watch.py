@@ -30,7 +30,8 @@ from watchdog.observers.polling import PollingObserver
 from gedflow import health
 from gedflow.errors import StorageError
 from gedflow.fsutil import atomic_write
-from gedflow.intake import is_ignored
+from gedflow.heartbeat import Heartbeat, heartbeat_path
+from gedflow.inbox import is_ignored
 from gedflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,35 +46,6 @@ class SweepResult:
 
     done: int
     settling: int
-
-
-@dataclass
-class Heartbeat:
-    """`.gedflow/watcher.json`, rewritten after every sweep (`gedflow status` reads it)."""
-
-    pid: int
-    host: str
-    observer: str
-    started_at: str
-    beat_at: str = ""
-    sweeps: int = 0
-    files: int = 0
-    errors: int = 0
-    observer_restarts: int = 0
-    last_error: str = ""
-    settling: int = 0
-    period_seconds: float = 0.0
-
-
-def heartbeat_path(settings: Settings) -> Path:
-    return settings.state_dir / "watcher.json"
-
-
-def read_heartbeat(settings: Settings) -> Heartbeat | None:
-    try:
-        return Heartbeat(**json.loads(heartbeat_path(settings).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
 
 
 def on_network_share(path: Path, mounts: str | None = None) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.fields import CsvLayout, Field, Kind
+from schemas.fields import JJMMAAAA, CsvLayout, Field, Kind
 
 RECORD_LENGTH = 989
 MESSAGE_LENGTH = 917  # N_LG_MESS: the record after its 72-char header
@@ -21,8 +21,8 @@ class Flat(StrEnum):
     ALPHA = "alpha"  # left-aligned, blank-padded, ISO-8859-1 printable
     NUM = "num"  # digits, right-aligned, zero-padded
     DIGITS = "digits"  # digits, left-aligned, blank-padded (phone)
-    DATE = "date"  # JJMMAAAA (or blank)
-    TIME = "time"  # HHMM (or blank)
+    DATE = "date"  # `JJMMAAAA` (or blank)
+    TIME = "time"  # `HHMM` (or blank)
     RESERVED = "reserved"  # unnamed zone: blanks
 
 
@@ -30,7 +30,7 @@ class Flat(StrEnum):
 FLAT_PATTERNS = {
     Flat.NUM: r"\d*",
     Flat.DIGITS: r"\d*",
-    Flat.DATE: r"(?:\d{8})?",
+    Flat.DATE: rf"(?:{JJMMAAAA.regex})?",
     Flat.TIME: r"(?:(?:[01]\d|2[0-3])[0-5]\d)?",
     Flat.RESERVED: r" *",
     Flat.ALPHA: r"[\x20-\x7e\xa0-\xff]*",

@@ -13,7 +13,8 @@ from prefect.runtime import flow_run, task_run
 from gedflow.board import boards
 from gedflow.db.engine import migrate
 from gedflow.handler import Handler
-from gedflow.intake import Outcome, claims_by_id, count_outcomes, process
+from gedflow.inbox import Outcome
+from gedflow.intake import claims_by_id, count_outcomes, process
 from gedflow.kinds import INBOX_KINDS, handler_of
 from gedflow.settings import load_settings
 

@@ -9,7 +9,8 @@ import sys
 
 from gedflow.crm.handler import handle_crm
 from gedflow.db.engine import migrate
-from gedflow.intake import claim, process, recover, scan
+from gedflow.inbox import scan
+from gedflow.intake import claim, process, recover
 from gedflow.settings import load_settings
 
 

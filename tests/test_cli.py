@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app, create_folders
 from gedflow.db.engine import migrate
+from gedflow.db.reading import HEAD, hide_password, reading, rows
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
 from .conftest import EXAMPLES, free_port
@@ -234,7 +235,7 @@ def test_status_says_what_runs_and_what_waits(settings: Settings) -> None:
     import json
     import socket
 
-    from gedflow.watch import Heartbeat, heartbeat_path
+    from gedflow.heartbeat import Heartbeat, heartbeat_path
 
     toml = settings.root / "gedflow.toml"  # a port where no Prefect server answers
     toml.write_text(toml.read_text() + f"[service]\nport = {free_port()}\n")
@@ -291,7 +292,24 @@ def test_help_imports_neither_pandas_sqlalchemy_nor_prefect() -> None:
     ["dpae", "phase", "--dossier", "ASSO-TILLEULS"], ["dpae", "suivi"], ["keys", "list"],
     ["credentials", "list"], ["offline", "status"],
 ])
-def test_read_only_commands_import_no_prefect_nor_alembic(settings: Settings,
-                                                          args: list[str]) -> None:
+def test_read_only_commands_import_no_prefect_alembic_sqlalchemy_nor_pandas(
+        settings: Settings, args: list[str]) -> None:
     migrate(settings.registry_url)  # a registry at the head: nothing to migrate
-    assert _modules_after([*args, "--root", str(settings.root)], ("prefect", "alembic")) == []
+    heavy = ("prefect", "alembic", "sqlalchemy", "pandas", "numpy")
+    assert _modules_after([*args, "--root", str(settings.root)], heavy) == []
+
+
+def test_a_read_only_command_on_a_new_registry_creates_it(tmp_path: Path) -> None:
+    """The driver's path finds no schema: it migrates first, then reads."""
+    settings = load_settings(tmp_path)
+    done = _cli(settings, "registry", "show")
+    assert done.exit_code == 0, done.output
+    assert "Dossiers" in done.output
+    with reading(settings.registry_url) as conn:
+        assert rows(conn, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+
+def test_the_registry_url_is_shown_without_its_password() -> None:
+    url = "postgresql+psycopg://paie:s3cr%40t@db.example:5432/gedflow?sslmode=verify-full"
+    assert hide_password(url) == url.replace("s3cr%40t", "***")
+    assert hide_password("sqlite:////srv/registre.db") == "sqlite:////srv/registre.db"

@@ -16,7 +16,8 @@ from gedflow.crm.reconcile import valid_until
 from gedflow.crm.taux import rates_on
 from gedflow.db.tables import crm_anomalie, crm_declaration, salarie, taux
 from gedflow.formats import crm as crm_format
-from gedflow.intake import Outcome, claim, process, scan
+from gedflow.inbox import Outcome, scan
+from gedflow.intake import claim, process
 from gedflow.settings import Settings
 
 from .conftest import EXAMPLES, TESTS
@@ -294,17 +295,18 @@ def test_rates_on_a_date_with_expiry_warnings(seeded: Settings, engine: Engine) 
     drop(seeded, REL, SPEC_CRM.read_bytes())
     run(seeded, engine)
     with engine.connect() as conn:
-        october = rates_on(conn, "81234567600017", date(2022, 10, 20), seeded.cache)
-        november = rates_on(conn, "81234567600017", date(2022, 11, 2), seeded.cache)
-        september = rates_on(conn, "42198765200029", date(2022, 9, 5), seeded.cache)
-        august = rates_on(conn, "42198765200029", date(2022, 8, 20), seeded.cache)
-    assert october[["matricule", "taux", "type", "identifiant", "alerte"]].values.tolist() == [
+        october = rates_on(conn, "81234567600017", date(2022, 10, 20))
+        november = rates_on(conn, "81234567600017", date(2022, 11, 2))
+        september = rates_on(conn, "42198765200029", date(2022, 9, 5))
+        august = rates_on(conn, "42198765200029", date(2022, 8, 20))
+    columns = ["matricule", "taux", "type", "identifiant", "alerte"]
+    assert [[r[c] for c in columns] for r in october] == [
         ["A001", "7.50", "01", "900000000000000417", "expire bientôt"],
         ["A002", "5.10", "01", "900000000000000417", "expire bientôt"],
         ["A003", "", "13", "", "barème (pas de taux DGFiP)"],
     ]
-    assert november["alerte"].tolist()[:2] == ["taux expiré : grille par défaut"] * 2
-    assert september["taux"].tolist() == ["1.20"] and august["taux"].tolist() == ["0.00"]
+    assert [r["alerte"] for r in november][:2] == ["taux expiré : grille par défaut"] * 2
+    assert [r["taux"] for r in september] == ["1.20"] and [r["taux"] for r in august] == ["0.00"]
 
 
 def test_example_file_is_the_spec_one() -> None:

@@ -137,7 +137,8 @@ def test_send_command_over_the_api(registry: Engine, settings: Settings, urssaf_
 def test_api_bilans_dropped_in_the_ar_folder(registry: Engine, settings: Settings, urssaf_keys,
                                              urssaf, monkeypatch) -> None:
     from gedflow.dpae.handler import handle_ar
-    from gedflow.intake import claim, process, scan
+    from gedflow.inbox import scan
+    from gedflow.intake import claim, process
 
     _build(registry, settings, urssaf_keys)
     configured = _api_settings(settings, urssaf)

@@ -6,7 +6,8 @@ from sqlalchemy import Engine, select, update
 
 from gedflow.db.tables import contrat, dossier
 from gedflow.dpae.handler import handle_ar
-from gedflow.intake import Outcome, claim, process, scan
+from gedflow.inbox import Outcome, scan
+from gedflow.intake import claim, process
 from gedflow.settings import Settings
 
 from .dpae_support import HIRE_1, HIRE_2, run

@@ -152,6 +152,7 @@ def test_follow_up_after_five_working_days(registry: Engine, settings: Settings,
                                            smtp_server) -> None:
     from datetime import date
 
+    from gedflow.db.reading import reading
     from gedflow.dpae.suivi import overdue
 
     port, _inbox = smtp_server
@@ -161,12 +162,15 @@ def test_follow_up_after_five_working_days(registry: Engine, settings: Settings,
     with registry.begin() as conn:  # sent on Monday 03/03/2025
         conn.execute(dpae_batch.update().values(envoye_at=datetime(2025, 3, 3, 10, tzinfo=UTC)))
         first = conn.execute(select(contrat.c.id).order_by(contrat.c.id)).scalars().first()
-    assert overdue(registry, date(2025, 3, 7)) == []  # Friday: 4 working days
-    late = overdue(registry, date(2025, 3, 10))  # next Monday: 5
+    with registry.connect() as conn:  # a flow's SQLAlchemy connection
+        assert overdue(conn, date(2025, 3, 7)) == []  # Friday: 4 working days
+        late = overdue(conn, date(2025, 3, 10))  # next Monday: 5
     assert [item["jours_ouvres"] for item in late] == [5, 5]
+    assert {item["envoye_le"] for item in late} == {"2025-03-03"}
     with registry.begin() as conn:  # an AR came for the first one
         conn.execute(contrat.update().where(contrat.c.id == first).values(statut="enregistree"))
-    assert len(overdue(registry, date(2025, 3, 10))) == 1
+    with reading(registry.url.render_as_string(hide_password=False)) as conn:  # the driver's
+        assert len(overdue(conn, date(2025, 3, 10))) == 1
 
 
 def test_end_to_end_hires_to_compte_rendu(registry: Engine, settings: Settings, urssaf_keys,

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, func, select
 from gedflow.db.tables import contrat, dsn_declaration, employeur, salarie, versement_pas
 from gedflow.dsn.handler import handle_dsn
 from gedflow.formats import dsn as dsn_format
-from gedflow.intake import Outcome, claim, process, scan
+from gedflow.inbox import Outcome, scan
+from gedflow.intake import claim, process
 from gedflow.settings import Settings
 from schemas.dsn import INDIVIDU, VERSEMENT
 

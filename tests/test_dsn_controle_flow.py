@@ -21,7 +21,8 @@ from gedflow.db.engine import migrate
 from gedflow.db.tables import contrat, salarie
 from gedflow.dpae.suivi import dsn_without_dpae
 from gedflow.handler import CONTROL_EVENT, MISSING_DPAE_EVENT, TAUX_SUR_TAUX_EVENT
-from gedflow.intake import claim, scan
+from gedflow.inbox import scan
+from gedflow.intake import claim
 from gedflow.registry.importer import import_csv
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
@@ -228,15 +229,15 @@ def test_suivi_lists_the_dsn_hires_still_without_dpae(tmp_path: Path, db_url: st
     _drop(settings, "dsn/ATELIERS-DUPRE/dsn_2025_03.dsn", _dsn(), "2025-04-05")
     _sweep(settings, engine)
     missing = dsn_without_dpae(engine)
-    assert missing[["siret", "matricule", "date_embauche"]].values.tolist() == [
+    assert [[r["siret"], r["matricule"], r["date_embauche"]] for r in missing] == [
         [SIRET, "E001", "2025-03-10"], [SIRET, "E002", "2025-03-10"]]
-    assert "nir" not in missing.columns
+    assert "nir" not in missing[0]
     with engine.begin() as conn:  # E001's DPAE sent since
         conn.execute(insert(contrat).values(
             salarie_id=select(salarie.c.id).where(salarie.c.matricule == "E001")
             .scalar_subquery(), date_embauche=date(2025, 3, 10), heure_embauche="08:30",
             nature="CDI", statut="envoye", created_at=datetime.now(UTC)))
-    assert dsn_without_dpae(engine)["matricule"].tolist() == ["E002"]
+    assert [r["matricule"] for r in dsn_without_dpae(engine)] == ["E002"]
     board = next(b for b in boards(engine) if b.key == "etat-ateliers-dupre-2025-03")
     assert "| embauches sans DPAE | 2 |" in board.markdown
     assert "| contrôle DSN : erreurs | 2 |" in board.markdown

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func, select
 
 from gedflow.crm.handler import handle_crm
 from gedflow.db.tables import crm_declaration, ledger, taux
-from gedflow.intake import _abandoned, claim, process, scan
+from gedflow.inbox import scan
+from gedflow.intake import _abandoned, claim, process
 from gedflow.settings import Settings
 
 from .test_crm import _crm, _p, drop

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, func, select
 
 from flows.ingest import registre
 from gedflow.db.tables import salarie
-from gedflow.intake import claim, scan
+from gedflow.inbox import scan
+from gedflow.intake import claim
 from gedflow.settings import Settings
 from tasks.intake import process_claims
 

@@ -42,7 +42,8 @@ def test_crm_page_escapes_file_names_and_messages(seeded: Settings, engine: Engi
 
 def test_compte_rendu_page_escapes_the_file_name(registry: Engine, settings: Settings) -> None:
     from gedflow.dpae.handler import handle_ar
-    from gedflow.intake import claim, process, scan
+    from gedflow.inbox import scan
+    from gedflow.intake import claim, process
 
     ar = _ar(_built(registry, settings), [("00", "K7Q2M", "00"), ("00", "", "21")])
     (settings.inbox / "AR").mkdir(parents=True, exist_ok=True)

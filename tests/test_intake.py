@@ -10,7 +10,8 @@ from sqlalchemy import Engine, select
 from gedflow.db.tables import ledger
 from gedflow.errors import InputError
 from gedflow.handler import HandlerResult, Job
-from gedflow.intake import claim, kind_of, process, recover, scan
+from gedflow.inbox import kind_of, scan
+from gedflow.intake import claim, process, recover
 from gedflow.settings import Settings
 
 

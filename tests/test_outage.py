@@ -14,7 +14,8 @@ from gedflow import health
 from gedflow.crm.handler import handle_crm
 from gedflow.db.tables import crm_declaration, ledger
 from gedflow.errors import StorageError
-from gedflow.intake import claim, process, scan
+from gedflow.inbox import scan
+from gedflow.intake import claim, process
 from gedflow.settings import Settings, load_settings
 from gedflow.watch import Watcher
 

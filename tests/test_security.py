@@ -25,7 +25,8 @@ from gedflow.crm.handler import handle_crm
 from gedflow.db.engine import migrate
 from gedflow.dsn.handler import handle_dsn
 from gedflow.formats.csv_table import to_csv_text
-from gedflow.intake import claim, process, scan
+from gedflow.inbox import scan
+from gedflow.intake import claim, process
 from gedflow.registry.importer import handle_registre
 from gedflow.settings import Settings, load_settings
 

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from flows.server import stop_background_server
 from gedflow.db.engine import migrate
 from gedflow.db.tables import ledger
+from gedflow.heartbeat import read_heartbeat
 from gedflow.settings import Settings, load_settings
-from gedflow.watch import read_heartbeat
 
 from .conftest import EXAMPLES, free_port
 from .test_dpae_ar import _ar

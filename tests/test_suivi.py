@@ -5,48 +5,63 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from sqlalchemy import Engine, select, update
 
 from gedflow.crm.taux import expiring
+from gedflow.db.reading import reading
 from gedflow.db.tables import contrat, salarie, taux
-from gedflow.dpae.suivi import undeclared
+from gedflow.dpae.suivi import count_working_days, undeclared
 from gedflow.settings import Settings
 
 from .dpae_support import HIRE_1, HIRE_2, run
 
 
+@given(st.dates(), st.dates())
+def test_working_days_count_as_numpy_does(start: date, end: date) -> None:
+    assert count_working_days(start, end) == int(np.busday_count(start, end))
+
+
+def _undeclared(registry: Engine, today: date) -> list[dict]:
+    with reading(registry.url.render_as_string(hide_password=False)) as conn:
+        return undeclared(conn, today)
+
+
 def test_hires_to_declare_now_and_late_ones(registry: Engine, settings: Settings) -> None:
     run(registry, settings, HIRE_1, HIRE_2)  # hired on 10/03/2025, not sent (mode test)
-    assert undeclared(registry, date(2025, 3, 1)).empty  # more than 8 days ahead
-    soon = undeclared(registry, date(2025, 3, 3))
-    assert list(soon["matricule"]) == ["E001", "E002"]
-    assert not soon["en_retard"].any() and set(soon["date_embauche"]) == {"2025-03-10"}
-    assert "nir" not in soon.columns
-    late = undeclared(registry, date(2025, 3, 11))
-    assert late["en_retard"].all() and late["alerte"].str.contains("sans DPAE").all()
+    assert _undeclared(registry, date(2025, 3, 1)) == []  # more than 8 days ahead
+    soon = _undeclared(registry, date(2025, 3, 3))
+    assert [r["matricule"] for r in soon] == ["E001", "E002"]
+    assert not any(r["en_retard"] for r in soon)
+    assert {r["date_embauche"] for r in soon} == {"2025-03-10"}
+    assert "nir" not in soon[0]
+    late = _undeclared(registry, date(2025, 3, 11))
+    assert all(r["en_retard"] and "sans DPAE" in r["alerte"] for r in late)
     with registry.begin() as conn:
-        conn.execute(update(contrat).where(contrat.c.id == int(late["contrat"].iloc[0]))
+        conn.execute(update(contrat).where(contrat.c.id == late[0]["contrat"])
                      .values(statut="envoye"))
-    assert len(undeclared(registry, date(2025, 3, 11))) == 1  # a sent hire is not listed
+    assert len(_undeclared(registry, date(2025, 3, 11))) == 1  # a sent hire is not listed
 
 
 def test_expired_and_expiring_rates_over_every_siret(registry: Engine, settings: Settings) -> None:
     with registry.connect() as conn:
-        everyone = expiring(conn, date(2022, 6, 1), settings.cache)
-    assert everyone.empty  # the examples' rates are valid then
+        everyone = expiring(conn, date(2022, 6, 1))
+    assert everyone == []  # the examples' rates are valid then
     with registry.begin() as conn:
         first = conn.execute(select(salarie.c.id).order_by(salarie.c.id)).scalars().first()
         conn.execute(update(taux).where(taux.c.salarie_id == first)
                      .values(type_taux="01", valide_jusqu_au=date(2022, 6, 10)))
     with registry.connect() as conn:
-        soon = expiring(conn, date(2022, 6, 1), settings.cache)
-        gone = expiring(conn, date(2022, 6, 11), settings.cache)
-    assert list(soon["alerte"]) == ["expire bientôt"]
-    assert list(gone["alerte"]) == ["taux expiré : grille par défaut"]
-    assert list(gone.columns[:2]) == ["siret", "matricule"]
+        soon = expiring(conn, date(2022, 6, 1))
+        gone = expiring(conn, date(2022, 6, 11))
+    assert [r["alerte"] for r in soon] == ["expire bientôt"]
+    assert [r["alerte"] for r in gone] == ["taux expiré : grille par défaut"]
+    assert list(gone[0])[:2] == ["siret", "matricule"]
 
 
 @pytest.mark.usefixtures("prefect_server")

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from gedflow.db.tables import ledger
+from gedflow.heartbeat import read_heartbeat
 from gedflow.intake import claim_ready, process
 from gedflow.settings import Settings
-from gedflow.watch import SweepResult, Watcher, _Hints, on_network_share, read_heartbeat
+from gedflow.watch import SweepResult, Watcher, _Hints, on_network_share
 
 from .test_intake import ok_handler
 

@@ -21,7 +21,7 @@ from flows.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from gedflow.intake import Outcome
+    from gedflow.inbox import Outcome
     from gedflow.settings import Settings
 
 AVAILABILITY = "GEDFLOW_CRM_DISPONIBILITE"  # `run --disponibilite`, as the settings read it

@@ -27,14 +27,14 @@ def crm_taux(
     """Le taux PAS que chaque salarié doit avoir à une date (avec alertes d'expiration)."""
     from rich.table import Table
 
-    from gedflow.crm.taux import rates_on
-    from gedflow.db.engine import migrate
+    from gedflow.crm.taux import COLUMNS, EXPIRY_ALERTS, rates_on
+    from gedflow.db.reading import reading
 
     settings = settings_or_exit(root)
     when = parse_day(on) if on else datetime.now(PARIS).date()
-    with migrate(settings.registry_url).connect() as conn:
-        rates = rates_on(conn, siret, when, settings.cache)
-    if rates.empty:
+    with reading(settings.registry_url) as conn:
+        rates = rates_on(conn, siret, when)
+    if not rates:
         console.print(f"[red]✗ aucun salarié pour le SIRET {siret}[/red]")
         raise typer.Exit(2)
     table = Table(title=f"Taux PAS au {when:%d/%m/%Y} — SIRET {siret}")
@@ -42,12 +42,12 @@ def crm_taux(
               "valide jusqu'au", "alerte")
     for label in labels:
         table.add_column(label, overflow="fold")
-    for row in rates.itertuples(index=False):
-        style = "red" if "expiré" in row.alerte or "aucun" in row.alerte else "yellow"
-        alert = f"[{style}]{row.alerte}[/]" if row.alerte else ""
-        table.add_row(*[str(v) for v in row[:-1]], alert)
+    for row in rates:
+        alert = row["alerte"]
+        style = "red" if "expiré" in alert or "aucun" in alert else "yellow"
+        table.add_row(*[row[c] for c in COLUMNS[1:-1]], f"[{style}]{alert}[/]" if alert else "")
     console.print(table)
-    warned = int((rates["alerte"].str.contains("expir")).sum())
+    warned = sum(row["alerte"] in EXPIRY_ALERTS for row in rates)
     if warned:
         console.print(f"[yellow]⚠ {warned} taux expiré(s) ou expirant sous 15 jours[/yellow]")
 

@@ -91,13 +91,13 @@ def dpae_build(
 @app.command("phase")
 def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
     """Où en est le dossier dans les phases de test (étapes 4, 5, 6) et que faire ensuite."""
-    from gedflow.db.engine import migrate
+    from gedflow.db.reading import reading
     from gedflow.dpae.phases import phase_of
     from gedflow.errors import GedflowError
 
     settings = settings_or_exit(root)
     try:
-        with migrate(settings.registry_url).connect() as conn:
+        with reading(settings.registry_url) as conn:
             current = phase_of(conn, dossier_code)
     except GedflowError as exc:
         raise fail(exc) from exc
@@ -151,12 +151,13 @@ def dpae_suivi(
     root: RootOption = None,
 ) -> None:
     """Les déclarations envoyées sans AR après 5 jours ouvrés."""
-    from gedflow.db.engine import migrate
+    from gedflow.db.reading import reading
     from gedflow.dpae.suivi import overdue
 
     settings = settings_or_exit(root)
     today = parse_day(on) if on else datetime.now(PARIS).date()
-    late = overdue(migrate(settings.registry_url), today)
+    with reading(settings.registry_url) as conn:
+        late = overdue(conn, today)
     if not late:
         console.print("✓ aucune déclaration en attente d'AR depuis plus de 5 jours ouvrés")
         return

@@ -49,11 +49,11 @@ def keys_list(root: RootOption = None) -> None:
     from rich.table import Table
 
     from gedflow.crypto import list_keys
-    from gedflow.db.engine import migrate
+    from gedflow.db.reading import reading
     from gedflow.dpae.phases import key_uses
 
     settings = settings_or_exit(root)
-    with migrate(settings.registry_url).connect() as conn:
+    with reading(settings.registry_url) as conn:
         uses = key_uses(conn)
     table = Table(title="Clés OpenPGP")
     for column in ("empreinte", "identité", "expire", "état", "dossiers"):

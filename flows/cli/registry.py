@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
 from flows.cli.common import RootOption, console, settings_or_exit
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
 
 app = typer.Typer(help="Le registre des dossiers, employeurs et salariés.")
 
@@ -20,18 +17,17 @@ def registry_show(
     root: RootOption = None,
 ) -> None:
     """Affiche les dossiers, leurs employeurs et leurs salariés (NIR masqués)."""
-    from gedflow.db.engine import migrate
+    from gedflow.db.reading import reading
 
     settings = settings_or_exit(root)
-    engine = migrate(settings.registry_url)
-    with engine.connect() as conn:
+    with reading(settings.registry_url) as conn:
         if dossier_code is None:
             _show_dossiers(conn)
         else:
             _show_dossier(conn, dossier_code)
 
 
-def _show_dossiers(conn: Connection) -> None:
+def _show_dossiers(conn: Any) -> None:
     from rich.table import Table
 
     from gedflow.registry.show import dossiers
@@ -45,12 +41,11 @@ def _show_dossiers(conn: Connection) -> None:
     console.print(table)
 
 
-def _show_dossier(conn: Connection, code: str) -> None:
-    import pandas as pd
+def _show_dossier(conn: Any, code: str) -> None:
     from rich.table import Table
 
-    from gedflow.checks import mask_nir
     from gedflow.errors import GedflowError
+    from gedflow.masking import masked
     from gedflow.registry.show import dossier_rows
 
     try:
@@ -62,10 +57,9 @@ def _show_dossier(conn: Connection, code: str) -> None:
     for col in ("siret", "raison sociale", "matricule", "nom", "prénoms", "nir", "taux", "type",
                 "dernier taux appliqué (DSN)"):
         table.add_column(col)
-    masked = mask_nir(pd.Series([r.nir or "" for r in rows], dtype=object))
-    for r, nir in zip(rows, masked, strict=True):
+    for r in rows:
         applied_text = (f"{r.applique} ({r.type_dsn}) le {r.date_versement:%d/%m/%Y}"
                         if r.applique is not None and r.date_versement else r.applique or "")
         table.add_row(r.siret, r.raison_sociale, r.matricule or "", r.nom or "", r.prenoms or "",
-                      nir, r.taux_pas or "", r.type_taux or "", applied_text)
+                      masked(r.nir or ""), r.taux_pas or "", r.type_taux or "", applied_text)
     console.print(table)

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -106,8 +106,8 @@ def _age(iso: str) -> float:
 
 
 def _watcher_lines(settings: Settings) -> list[str]:
+    from gedflow.heartbeat import read_heartbeat
     from gedflow.procs import pid_alive
-    from gedflow.watch import read_heartbeat
 
     beat = read_heartbeat(settings)
     if beat is None or not beat.beat_at:
@@ -142,7 +142,7 @@ def _health_lines(settings: Settings) -> list[str]:
 
 
 def _inbox_lines(settings: Settings) -> list[str]:
-    from gedflow.intake import scan
+    from gedflow.inbox import scan
 
     pending = scan(settings)
     by_kind: dict[str, int] = {}
@@ -155,34 +155,27 @@ def _inbox_lines(settings: Settings) -> list[str]:
             f"{settling} en cours d'écriture, {claimed} en traitement"]
 
 
-def _ledger_lines(settings: Settings) -> list[str]:
-
+def _ledger_lines(settings: Settings, conn: Any) -> list[str]:
     from gedflow.crm.taux import expiring
-    from gedflow.db.engine import migrate
     from gedflow.dpae.suivi import overdue, undeclared
-    from gedflow.intake import outcome_counts
+    from gedflow.inbox import outcome_counts
 
-    engine = migrate(settings.registry_url)
-    with engine.connect() as conn:
-        counts = outcome_counts(conn)
+    counts = outcome_counts(conn)
     line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "aucun fichier"
     lines = [f"• fichiers traités : {line}"]
     if counts.get("quarantined"):
         lines.append(f"  ⚠ voir {settings.quarantine} (raison dans <fichier>.reason.txt)")
     today = datetime.now(PARIS).date()
-    late, pending = overdue(engine, today), undeclared(engine, today)
-    with engine.connect() as conn:
-        rates = expiring(conn, today, settings.cache)
+    late, pending, rates = overdue(conn, today), undeclared(conn, today), expiring(conn, today)
     lines.append(f"• DPAE : {len(late)} sans AR après 5 jours ouvrés, "
-                 f"{len(pending)} embauche(s) à déclarer ({int(pending['en_retard'].sum())} "
-                 "en retard)")
+                 f"{len(pending)} embauche(s) à déclarer "
+                 f"({sum(row['en_retard'] for row in pending)} en retard)")
     lines.append(f"• taux PAS : {len(rates)} expiré(s) ou expirant dans 15 jours")
     return lines
 
 
-def _connexion_lines(settings: Settings) -> list[str]:
-    from gedflow.crm.recuperation import retrieved_until
-    from gedflow.db.engine import migrate
+def _connexion_lines(settings: Settings, conn: Any) -> list[str]:
+    from gedflow.crm.retrieved import retrieved_until
     from gedflow.portal import offline
     from gedflow.portal.credentials import CredentialStore
 
@@ -190,7 +183,7 @@ def _connexion_lines(settings: Settings) -> list[str]:
     lines = [f"⚠ mode assistance actif depuis {state['depuis']} : rien ne sort de la machine"
              if state else "• Net-Entreprises : en ligne (gedflow doctor teste l'accès)"]
     users = CredentialStore(settings).users()
-    last = retrieved_until(migrate(settings.registry_url))
+    last = retrieved_until(conn)
     if not users:
         lines.append("  aucun identifiant Net-Entreprises : gedflow credentials set")
     for user in users:
@@ -202,15 +195,13 @@ def _connexion_lines(settings: Settings) -> list[str]:
 
 def status(root: RootOption = None) -> None:
     """L'état de tout : serveur Prefect, watcher, inbox, fichiers traités, suivis."""
-    from sqlalchemy.engine import make_url
-
     from flows.server import open_to_network, server_answers, server_log
+    from gedflow.db.reading import hide_password, reading
 
     settings = settings_or_exit(root)
     create_folders(settings)
-    registry = make_url(settings.registry_url).render_as_string(hide_password=True)
     console.print(f"• racine : {settings.root}")
-    console.print(f"• registre : {registry}")
+    console.print(f"• registre : {hide_password(settings.registry_url)}")
     if server_answers(settings.api_url):
         console.print(f"✓ Prefect : {settings.api_url.removesuffix('/api')} (interface web)")
     remote = os.environ.get("PREFECT_API_URL", "")
@@ -220,9 +211,10 @@ def status(root: RootOption = None) -> None:
     elif not server_answers(settings.api_url):
         console.print(f"✗ Prefect : aucun serveur sur {settings.api_url} "
                       f"(gedflow serve le démarre ; journal : {server_log(settings)})")
-    for line in [*_watcher_lines(settings), *_health_lines(settings), *_inbox_lines(settings),
-                 *_ledger_lines(settings),
-                 *_connexion_lines(settings)]:
+    with reading(settings.registry_url) as conn:
+        lines = [*_watcher_lines(settings), *_health_lines(settings), *_inbox_lines(settings),
+                 *_ledger_lines(settings, conn), *_connexion_lines(settings, conn)]
+    for line in lines:
         console.print(line)
 
 

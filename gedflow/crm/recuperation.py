@@ -175,10 +175,3 @@ def recuperer(engine: Engine, settings: Settings,
                 results.append(Recuperation(user, erreur=f"réponse inattendue du serveur "
                                                          f"({type(exc).__name__}: {exc})"))
     return results
-
-
-def retrieved_until(engine: Engine) -> dict[str, datetime]:
-    """Where each user's last complete CRM retrieval ended."""
-    with engine.connect() as conn:
-        return dict(conn.execute(select(recuperation.c.utilisateur, recuperation.c.jusqu_au))
-                    .tuples().all())

@@ -6,10 +6,12 @@ PostgreSQL; only the placeholder differs.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Connection, Table
-from sqlalchemy.dialects import postgresql, sqlite
+
+if TYPE_CHECKING:  # the frames come from the callers: the ledger's helpers need no pandas
+    import pandas as pd
 
 
 def _placeholder(conn: Connection) -> str:
@@ -39,6 +41,8 @@ def insert_new(conn: Connection, table: Table, values: dict, keys: list[str]) ->
     """Insert the row unless its unique `keys` are taken (insert-or-detect, never a read then
     a write): the new row's id, None when it was there already. Two runs inserting the same
     key at once cannot both get an id: the second waits for the first's transaction."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     statement = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
         table).values(**values).on_conflict_do_nothing(index_elements=keys)
     if "id" in table.c:
@@ -84,6 +88,8 @@ def bulk_update(conn: Connection, table: Table, columns: list[str], rows: list[t
 
 def read_frame(conn: Connection, statement, columns: list[str]) -> pd.DataFrame:
     """A SELECT's rows as a DataFrame, fetched as plain DBAPI tuples (no Row objects)."""
+    import pandas as pd
+
     result = conn.execute(statement)
     return pd.DataFrame.from_records(result.cursor.fetchall(), columns=columns)
 

@@ -34,10 +34,12 @@ from gedflow.dpae.phases import advance
 from gedflow.errors import InputError
 from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
+from gedflow.forms import rewrite
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
 from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
 from schemas.dpae import CONTRACT_NATURES
+from schemas.fields import AAAA_MM_JJ, HH_MM, HHMM, JJ_MM_AAAA, JJMMAAAA
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +116,8 @@ def _built(conn: Connection) -> pd.DataFrame:
     people = people[people["contrat_id"].isin(ids)].reset_index(drop=True)
     for column in ("date_naissance", "date_embauche"):
         iso = pd.Series(people[column], dtype="str").fillna("")  # SQLite: text; PostgreSQL: dates
-        people[f"_{column}"] = (iso.str.slice(8, 10) + iso.str.slice(5, 7)
-                                + iso.str.slice(0, 4)).where(iso != "")
-    people["_heure"] = people["heure_embauche"].str.replace(":", "", regex=False)
+        people[f"_{column}"] = rewrite(iso, AAAA_MM_JJ, JJMMAAAA).where(iso != "")
+    people["_heure"] = rewrite(people["heure_embauche"], HH_MM, HHMM)
     people["_nom"] = people["nom"].str.upper()
     return people
 
@@ -143,10 +144,9 @@ def _match(records: pd.DataFrame, built: pd.DataFrame) -> pd.Series:
 def _slashed(jjmmaaaa: pd.Series) -> pd.Series:
     """JJMMAAAA → JJ/MM/AAAA when it is a date, else the value as given."""
     text = pd.Series(jjmmaaaa, dtype="str").fillna("")
-    valid = pd.to_datetime(text.drop_duplicates(), format="%d%m%Y", errors="coerce").notna()
-    ok = text.isin(text.drop_duplicates()[valid.to_numpy()])
-    return (text.str.slice(0, 2) + "/" + text.str.slice(2, 4) + "/" + text.str.slice(4, 8)
-            ).where(ok, text)
+    distinct = text.drop_duplicates()
+    valid = pd.to_datetime(distinct, format=JJMMAAAA.pattern, errors="coerce").notna()
+    return rewrite(text, JJMMAAAA, JJ_MM_AAAA).where(text.isin(distinct[valid.to_numpy()]), text)
 
 
 def compte_rendu(conn: Connection, flat: dpae_flat.FlatFile) -> CompteRendu:

@@ -13,6 +13,7 @@ from lxml import etree
 from gedflow.checks import nir_key, parse_dates
 from gedflow.dpae.validate import ascii_upper
 from gedflow.formats.xmlbuild import put
+from gedflow.forms import rewrite
 from schemas.dpae import (
     CONTRACT_CODES,
     FLAT,
@@ -29,6 +30,7 @@ from schemas.dpae import (
     XML_TEST,
     XML_TEST_INDICATOR,
 )
+from schemas.fields import HH_MM, HHMM, JJ_MM_AAAA, JJMMAAAA
 
 RECORD_ID_PREFIX = "GEDFLOW-"
 
@@ -36,11 +38,6 @@ RECORD_ID_PREFIX = "GEDFLOW-"
 def record_id(contrat_ids: pd.Series) -> pd.Series:
     """Our stable id in the LIBRE zone, so an AR record matches its contrat exactly."""
     return RECORD_ID_PREFIX + contrat_ids.astype("int64").astype(str)
-
-
-def _compact_date(values: pd.Series) -> pd.Series:
-    """JJ/MM/AAAA → JJMMAAAA."""
-    return values.fillna("").str.replace("/", "", regex=False)
 
 
 def _fit(values: pd.Series, width: int) -> pd.Series:
@@ -61,8 +58,8 @@ def flat_records(hires: pd.DataFrame, version: str, created: datetime) -> pd.Dat
         "N_LG_MESS": str(MESSAGE_LENGTH),
         "C_VERSION": version,
         "LIBRE": record_id(h["contrat_id"]),
-        "D_CREATION": created.strftime("%d%m%Y"),
-        "H_CREATION": created.strftime("%H%M"),
+        "D_CREATION": created.strftime(JJMMAAAA.pattern),
+        "H_CREATION": created.strftime(HHMM.pattern),
         "C_URSSAF": h["employeur_code_urssaf"],
         "N_SIRET": h["siret"],
         "L_RAISON_SOC_1": name.str.slice(0, first).str.rstrip(),
@@ -74,17 +71,17 @@ def flat_records(hires: pd.DataFrame, version: str, created: datetime) -> pd.Dat
         "L_NOM_PATRO_SAL": _fit(h["nom"], FLAT_WIDTHS["nom"]),
         "L_PRENOMS_SAL": _fit(h["prenoms"], FLAT_WIDTHS["prenoms"]),
         "N_SECU_SOC": h["nir"].fillna("").str.slice(0, 13),
-        "D_NAISSANCE_SAL": _compact_date(h["date_naissance"]),
+        "D_NAISSANCE_SAL": rewrite(h["date_naissance"], JJ_MM_AAAA, JJMMAAAA),
         "L_LIEU_NAISS_SAL": _fit(h["lieu_naissance"], FLAT_WIDTHS["lieu_naissance"]),
-        "D_EMBAUCHE": _compact_date(h["date_embauche"]),
-        "H_EMBAUCHE": h["heure_embauche"].str.replace(":", "", regex=False),
+        "D_EMBAUCHE": rewrite(h["date_embauche"], JJ_MM_AAAA, JJMMAAAA),
+        "H_EMBAUCHE": rewrite(h["heure_embauche"], HH_MM, HHMM),
         "N_TEL_EMP": h["employeur_telephone"],
         "C_NAF_NN": h["employeur_ape"],
         "L_NOM_EPX_SAL": _fit(h["nom_usage"], FLAT_WIDTHS["nom_usage"]),
         "C_SEXE_SAL": h["sexe"],
         "C_DEPT_NAISS_SAL": h["dept_naissance"].str.slice(0, 2),  # overseas 971… → 97
         "C_TYPE_CONTRAT": nature.map(CONTRACT_CODES),
-        "D_FIN_CDD": _compact_date(h["date_fin"]).where(with_end, ""),
+        "D_FIN_CDD": rewrite(h["date_fin"], JJ_MM_AAAA, JJMMAAAA).where(with_end, ""),
         "N_JJ_ESSAI": h["essai_jours"].fillna(""),
         "C_MT_DCL": h["employeur_code_sst"].fillna(""),
     }, index=h.index)

@@ -27,6 +27,7 @@ from gedflow.fsutil import free_name
 from gedflow.handler import Artifact, HandlerResult, Job
 from gedflow.settings import PARIS, Settings
 from schemas.dpae import HIRES
+from schemas.fields import JJ_MM_AAAA
 
 
 def reference_time(settings: Settings, given: str | None = None) -> datetime:
@@ -89,7 +90,7 @@ def handle_ar(job: Job) -> HandlerResult:
         cr = compte_rendu(conn, flat)
         record_statuts(conn, cr)
         advance_phases(conn, cr)
-        hired = pd.to_datetime(cr.rows["date_embauche"], format="%d/%m/%Y", errors="coerce")
+        hired = pd.to_datetime(cr.rows["date_embauche"], format=JJ_MM_AAAA.pattern, errors="coerce")
         if hired.notna().any():  # the DSNs controlled before this AR came: controlled again
             recontrol(job.settings, conn, sorted(set(cr.rows["siret"].dropna())),
                       f"{hired.min():%Y-%m}")

@@ -7,11 +7,13 @@ C_VERSION `TST` and are encrypted to the test key; from production on, to the de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
-
-from gedflow.db.tables import dossier
+from gedflow.db.reading import rows
 from gedflow.errors import GedflowError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 PHASES = ("etape_4", "etape_5", "etape_6", "production")
 TODO = {
@@ -42,12 +44,14 @@ class Phase:
         return TODO[self.phase]
 
 
-def phase_of(conn: Connection, code: str) -> Phase:
-    row = conn.execute(select(dossier.c.phase, dossier.c.cle_test, dossier.c.cle_definitive)
-                       .where(dossier.c.code == code)).first()
-    if row is None:
+def phase_of(conn: Any, code: str) -> Phase:
+    """The dossier's phase and keys (a driver connection of `gedflow.db.reading` or a flow's
+    SQLAlchemy connection); raises `GedflowError` for an unknown dossier."""
+    found = rows(conn, "SELECT phase, cle_test, cle_definitive FROM dossier WHERE code = :code",
+                 code=code)
+    if not found:
         raise GedflowError(f"dossier inconnu : {code}")
-    return Phase(code, row.phase, row.cle_test, row.cle_definitive)
+    return Phase(code, *found[0])
 
 
 def advance(conn: Connection, code: str, lot_code: str) -> str:
@@ -62,19 +66,22 @@ def advance(conn: Connection, code: str, lot_code: str) -> str:
     if following == "production" and not current.cle_definitive:
         return (f"{code} : etape_6 validée, mais la clé définitive n'est pas importée : "
                 f"{TODO['etape_6']}")
-    conn.execute(update(dossier).where(dossier.c.code == code).values(phase=following))
+    from gedflow.db.tables import dossier
+
+    conn.execute(dossier.update().where(dossier.c.code == code).values(phase=following))
     return f"{code} : {current.phase} validée, passage à {following}"
 
 
 def assign_key(conn: Connection, dossier_code: str, fingerprint: str, definitive: bool) -> None:
     """The dossier's test (or définitive) key is this one (the dossier must exist)."""
+    from gedflow.db.tables import dossier
+
     phase_of(conn, dossier_code)
     column = "cle_definitive" if definitive else "cle_test"
     conn.execute(dossier.update().where(dossier.c.code == dossier_code)
                  .values(**{column: fingerprint}))
 
 
-def key_uses(conn: Connection) -> list[tuple[str, str, str]]:
+def key_uses(conn: Any) -> list[tuple[str, str, str]]:
     """(dossier, test key, définitive key) of every dossier."""
-    return [tuple(r) for r in conn.execute(select(dossier.c.code, dossier.c.cle_test,
-                                                  dossier.c.cle_definitive)).all()]
+    return rows(conn, "SELECT code, cle_test, cle_definitive FROM dossier ORDER BY code")

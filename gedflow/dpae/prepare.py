@@ -40,6 +40,7 @@ from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.fsutil import atomic_write
 from schemas.dpae import HIRES
+from schemas.fields import HH_MM
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _record_contrats(conn: Connection, hires: pd.DataFrame) -> pd.DataFrame:
     """Upsert the salariés and contrats of hires whose keys are usable; add `contrat_id`."""
     usable = (hires["employeur_connu"] & (hires["matricule"] != "")
               & parse_dates(hires["date_embauche"]).notna()
-              & hires["heure_embauche"].str.fullmatch(r"\d{2}:\d{2}"))
+              & hires["heure_embauche"].str.fullmatch(HH_MM.regex))
     rows = hires[usable]
     if not rows.empty:
         employer_ids = [int(i) for i in rows["employeur_id"].unique()]

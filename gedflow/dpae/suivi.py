@@ -1,84 +1,91 @@
 """DPAE follow-up: declarations still without an AR, hires not declared in time, hires a DSN
 declared without DPAE.
 
-The daily `suivi-dpae` run and `gedflow dpae suivi` use it. A DPAE is due before the hire, at
-the earliest 8 days ahead (R1221-5); its AR comes within 5 working days (R1221-7).
+The daily `suivi-dpae` run, `gedflow dpae suivi` and `gedflow status` use it (the last two
+through the driver, `gedflow.db.reading`). A DPAE is due before the hire, at the earliest 8
+days ahead (R1221-5); its AR comes within 5 working days (R1221-7).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-from sqlalchemy import Engine, func, select
-
-from gedflow.db.bulk import chunked
-from gedflow.db.tables import (
-    contrat,
-    dpae_batch,
-    dsn_declaration,
-    employeur,
-    hire_salarie_employeur,
-    salarie,
-)
+from gedflow.db.reading import day, moment, rows
 from schemas.dsn import STAGE
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # Statuts of a hire not yet sent to the URSSAF; of a contrat only a DSN gave.
 NOT_SENT = ("a_declarer", "a_corriger", "pret_a_envoyer")
 DSN_ONLY = "dsn"
 WINDOW_DAYS = 8
+LATE = "embauche passée sans DPAE : déclarez sans attendre"
+SOON = "embauche proche : à déclarer avant la date d'embauche"
+DSN_WITHOUT_DPAE = "embauche déclarée en DSN sans DPAE : déclarez-la sans attendre"
 
 
-def overdue(engine: Engine, today: date, working_days: int = 5) -> list[dict]:
+def count_working_days(start: date, end: date) -> int:
+    """Monday-to-Friday days from `start` (counted) to `end` (not), as `numpy.busday_count`
+    (written out: numpy's import would double `gedflow dpae suivi`'s start-up)."""
+    if end < start:  # numpy counts backwards from `start` (counted) to `end` (not)
+        day = timedelta(days=1)
+        return -count_working_days(end + day, start + day)
+    weeks, rest = divmod((end - start).days, 7)
+    return weeks * 5 + sum((start.weekday() + i) % 7 < 5 for i in range(rest))
+
+
+def overdue(conn: Any, today: date, working_days: int = 5) -> list[dict]:
     """Declarations sent with no AR after `working_days` working days (R1221-7: the AR comes
     within 5 working days)."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(dpae_batch.c.id, dpae_batch.c.envoye_at, dpae_batch.c.contrats)
-            .where(dpae_batch.c.envoi == "envoye")).all()
-        waiting = []
-        for batch in rows:
-            sent = batch.envoye_at.date()
-            elapsed = int(np.busday_count(sent, today))
-            if elapsed < working_days:
-                continue
-            ids = json.loads(batch.contrats)
-            still = [i for part in chunked(ids) for i in conn.execute(
-                select(contrat.c.id).where(contrat.c.id.in_(part))
-                .where(contrat.c.statut == "envoye")).scalars()]
-            waiting += [{"lot": batch.id, "contrat": i, "envoye_le": sent.isoformat(),
-                         "jours_ouvres": elapsed} for i in still]
+    batches = rows(conn, "SELECT id, envoye_at, contrats FROM dpae_batch WHERE envoi = 'envoye'")
+    awaiting = {i for (i,) in rows(conn, "SELECT id FROM contrat WHERE statut = 'envoye'")}
+    waiting = []
+    for batch_id, sent_at, contrats in batches:
+        sent = moment(sent_at).date()
+        elapsed = count_working_days(sent, today)
+        if elapsed >= working_days:
+            waiting += [{"lot": batch_id, "contrat": i, "envoye_le": sent.isoformat(),
+                         "jours_ouvres": elapsed} for i in json.loads(contrats) if i in awaiting]
     return waiting
 
 
-def undeclared(engine: Engine, today: date, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
+UNDECLARED = f"""
+SELECT e.siret, s.matricule, c.id, c.date_embauche, c.statut
+FROM contrat c
+JOIN salarie s ON s.id = c.salarie_id
+JOIN employeur e ON e.id = s.employeur_id
+WHERE c.statut IN ({", ".join(f"'{statut}'" for statut in NOT_SENT)})
+  AND c.date_embauche <= :until
+ORDER BY c.date_embauche, e.siret, s.matricule"""
+
+
+def undeclared(conn: Any, today: date, window_days: int = WINDOW_DAYS) -> list[dict]:
     """Hires not yet sent whose date is within `window_days` (to declare now) or past (late):
     siret, matricule, contrat, date_embauche, statut, en_retard, alerte — no NIR."""
-    query = (
-        select(employeur.c.siret, salarie.c.matricule, contrat.c.id.label("contrat"),
-               contrat.c.date_embauche, contrat.c.statut)
-        .select_from(hire_salarie_employeur)
-        .where(contrat.c.statut.in_(NOT_SENT))
-        .where(contrat.c.date_embauche <= today + timedelta(days=window_days))
-        .order_by(contrat.c.date_embauche, employeur.c.siret, salarie.c.matricule)
-    )
-    with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(),
-                             columns=["siret", "matricule", "contrat", "date_embauche", "statut"])
-    frame["en_retard"] = pd.to_datetime(frame["date_embauche"]) < pd.Timestamp(today)
-    frame["alerte"] = np.where(frame["en_retard"],
-                               "embauche passée sans DPAE : déclarez sans attendre",
-                               "embauche proche : à déclarer avant la date d'embauche")
-    frame["date_embauche"] = pd.to_datetime(frame["date_embauche"]).dt.strftime("%Y-%m-%d")
-    return frame
+    found = rows(conn, UNDECLARED, until=(today + timedelta(days=window_days)).isoformat())
+    return [{"siret": siret, "matricule": matricule, "contrat": contrat_id,
+             "date_embauche": day(hired).isoformat(), "statut": statut,
+             "en_retard": day(hired) < today, "alerte": LATE if day(hired) < today else SOON}
+            for siret, matricule, contrat_id, hired, statut in found]
 
 
-def dsn_without_dpae(engine: Engine) -> pd.DataFrame:
+def dsn_without_dpae(engine: Engine) -> list[dict]:
     """The hires a DSN declared in their own month for which there is still no DPAE (the DSN
     controls' DPAE_MANQUANTE): siret, matricule, contrat, date_embauche — no NIR. A later
     DPAE of the same salarié and day takes it off the list."""
+    from sqlalchemy import func, select
+
+    from gedflow.db.tables import (
+        contrat,
+        dsn_declaration,
+        employeur,
+        hire_salarie_employeur,
+        salarie,
+    )
+
     def month(column):
         return (func.strftime("%Y-%m", column) if engine.dialect.name == "sqlite"
                 else func.to_char(column, "YYYY-MM"))
@@ -99,8 +106,7 @@ def dsn_without_dpae(engine: Engine) -> pd.DataFrame:
                .where(dpae.c.statut.notin_((DSN_ONLY, *NOT_SENT))).exists())
         .order_by(contrat.c.date_embauche, employeur.c.siret, salarie.c.matricule))
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(),
-                             columns=["siret", "matricule", "contrat", "date_embauche"])
-    frame["date_embauche"] = pd.to_datetime(frame["date_embauche"]).dt.strftime("%Y-%m-%d")
-    frame["alerte"] = "embauche déclarée en DSN sans DPAE : déclarez-la sans attendre"
-    return frame
+        rows = conn.execute(query).all()
+    return [{"siret": siret, "matricule": matricule, "contrat": contrat_id,
+             "date_embauche": hired.isoformat(), "alerte": DSN_WITHOUT_DPAE}
+            for siret, matricule, contrat_id, hired in rows]

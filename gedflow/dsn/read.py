@@ -28,6 +28,7 @@ from schemas.dsn import (
     VERSEMENT,
     VERSEMENT_OPS,
 )
+from schemas.fields import AAAA_MM_JJ, JJMMAAAA
 
 
 @dataclass
@@ -39,7 +40,8 @@ class DsnView:
     organismes: pd.DataFrame  # S21.G00.20 payments: _decl, organisme, montant, mode
 
 
-_TO_ISO = np.array([4, 5, 6, 7, -1, 2, 3, -1, 0, 1])  # JJMMAAAA → AAAA-MM-JJ (-1: "-")
+_TO_ISO = np.array(JJMMAAAA.moves(AAAA_MM_JJ))  # -1: a separator of the template
+_ISO_TEMPLATE = np.frombuffer(AAAA_MM_JJ.template.encode(), dtype=np.uint8)
 
 
 def _iso(values: pd.Series) -> pd.Series:
@@ -49,7 +51,7 @@ def _iso(values: pd.Series) -> pd.Series:
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]
     data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
     dated = np.flatnonzero(np.diff(offsets) == 8)
-    moved = np.full((len(dated), len(_TO_ISO)), ord("-"), dtype=np.uint8)
+    moved = np.tile(_ISO_TEMPLATE, (len(dated), 1))
     digits = _TO_ISO >= 0
     moved[:, digits] = data[offsets[dated][:, None] + _TO_ISO[digits]]
     sizes = np.zeros(len(text), dtype=np.int64)

@@ -28,10 +28,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from lxml import etree
 
-from gedflow.checks import mask_nir, nir_checked, normalise_taux, siret_valid
+from gedflow.checks import nir_checked, normalise_taux, siret_valid
 from gedflow.errors import InputError
 from gedflow.formats import xmlscan
 from gedflow.formats.xmlbuild import put
+from gedflow.masking import masked
 from gedflow.xmlsafe import (
     HARDENED,
     check_well_formed,
@@ -58,6 +59,7 @@ from schemas.crm import (
     TAUX_SUR_TAUX_TYPES,
     XmlRecord,
 )
+from schemas.fields import AAAA_MM_JJ, JJMMAAAA
 
 log = logging.getLogger(__name__)
 WHAT = "compte rendu (CRM) de la DGFiP"
@@ -150,12 +152,12 @@ def parse_dates(values: pd.Series) -> pd.Series:
     parsed once: a CRM repeats the same few dates)."""
     codes, uniques = pd.factorize(values)
     distinct = pd.Series(uniques, dtype="str")
-    iso = pd.to_datetime(distinct.where(distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
-                         format="%Y-%m-%d", errors="coerce")
-    compact = pd.to_datetime(distinct.where(distinct.str.fullmatch(r"\d{8}")), format="%d%m%Y",
-                             errors="coerce")
+    iso, compact = (pd.to_datetime(distinct.where(distinct.str.fullmatch(form.regex)),
+                                   format=form.pattern, errors="coerce")
+                    for form in (AAAA_MM_JJ, JJMMAAAA))
     parsed = iso.fillna(compact)
-    text = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None).where(distinct != "", "")
+    text = (parsed.dt.strftime(AAAA_MM_JJ.pattern).where(parsed.notna(), None)
+            .where(distinct != "", ""))
     lookup = np.append(text.to_numpy(dtype=object), None)  # code -1: a missing value
     return pd.Series(lookup[codes], index=values.index, dtype="str")
 
@@ -264,7 +266,7 @@ def _dedupe_people(crm: Crm) -> None:
     rates = sal[shown].assign(_key=key[shown]).groupby(["decl", "_key"])
     for (decl, person), values in rates["taux"].agg(lambda s: sorted(set(s))).items():
         if len(values) > 1:
-            who = mask_nir(pd.Series([person])).iloc[0]
+            who = masked(person)
             crm.warnings.append(
                 f"déclaration {decl} : {who} présent plusieurs fois avec des taux différents "
                 f"({', '.join(v or 'aucun' for v in values)}) ; le premier est retenu"

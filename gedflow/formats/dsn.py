@@ -42,12 +42,13 @@ from schemas.dsn import (
     Block,
     Kind,
 )
+from schemas.fields import JJMMAAAA
 
 log = logging.getLogger(__name__)
 BOM = b"\xef\xbb\xbf"
 TEXT = pa.large_string()
 
-_PATTERNS = {Kind.DATE: r"\d{8}", Kind.AMOUNT: r"-?\d+\.\d{2}", Kind.CODE: r"[^\s']+"}
+_PATTERNS = {Kind.DATE: JJMMAAAA.regex, Kind.AMOUNT: r"-?\d+\.\d{2}", Kind.CODE: r"[^\s']+"}
 _NOT_DSN = (
     (b"%PDF", "un PDF"), (b"PK\x03\x04", "une archive ZIP"), (b"\x1f\x8b", "un fichier gzip"),
     (b"<?xml", "un fichier XML (un compte rendu ? déposez-le dans inbox/crm_nominatif/travail/)"),
@@ -372,7 +373,7 @@ def _unusable(values: pa.Array, kind: Kind, max_length: int) -> tuple[np.ndarray
             zero_copy_only=False)
     if kind is Kind.DATE and ok.any():
         dates = pd.Series(distinct.to_pandas()).where(ok)
-        ok &= pd.to_datetime(dates, format="%d%m%Y", errors="coerce").notna().to_numpy()
+        ok &= pd.to_datetime(dates, format=JJMMAAAA.pattern, errors="coerce").notna().to_numpy()
     if max_length:
         ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
             zero_copy_only=False)

@@ -18,11 +18,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from stdnum.fr import siret as siret_number
 
-from gedflow.checks import siret_valid
 from gedflow.errors import ConfigError, GedflowError
 from gedflow.fsutil import OWNER_ONLY, atomic_write
 from gedflow.settings import Settings
@@ -69,7 +68,7 @@ def problems(who: Identifiants) -> list[str]:
         elif value != value.strip():
             found.append(f"{label} : espace au début ou à la fin (copier-coller ?) : "
                          "le portail le refuserait")
-    if who.siret and not bool(siret_valid(pd.Series([who.siret])).iloc[0]):
+    if who.siret and not siret_number.is_valid(who.siret):
         found.append(f"SIRET {who.siret!r} invalide (14 chiffres, clé de contrôle)")
     for declarant in who.declarants:
         if not DECLARANT.fullmatch(declarant):

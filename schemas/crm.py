@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 NAMESPACE = "http://www.gip-mds.fr/"
 ROOT = "rapport"
+DECLARATION_ELEMENT = "declaration"  # repeated under the root: one per declaration
 ROOT_ATTRIBUTES = ("identifiant", "type", "profil", "version", "message")
 
 # Root @type values, by API return nature: the nominatif is 94, the financier (paiement) 93,

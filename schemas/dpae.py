@@ -226,3 +226,10 @@ XML_EMPLOYEE: tuple[tuple[str, str, str], ...] = (
     ("FR_Contract/FR_Contract.Nature.Code", "nature_contrat", "keep"),
     ("FR_Contract/FR_Contract.HealthService.Text", "employeur_code_sst", "omit"),
 )
+
+# The API DPAE's bilan: a GIP-MDS `rapport` whose `profil` is DPAE. Its verdict (OK: the
+# certificat de conformité; KO: the message) in elements found anywhere in the document.
+BILAN_PROFIL = "DPAE"
+BILAN_ETATS = ("OK", "KO")
+BILAN_ELEMENTS = {"idflux": "idflux", "etat": "etat_conformite",
+                  "certificat": "certificat_conformite", "message": "message"}

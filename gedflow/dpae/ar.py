@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from lxml import etree
 from sqlalchemy import Connection, select
 
 from gedflow.db.bulk import bulk_update, read_frame
@@ -34,10 +33,10 @@ from gedflow.dpae.phases import advance
 from gedflow.errors import InputError
 from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import to_csv_text
+from gedflow.formats.dpae_bilan import Bilan
 from gedflow.forms import rewrite
 from gedflow.fsutil import atomic_write
 from gedflow.htmlreport import render, table
-from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
 from schemas.dpae import CONTRACT_NATURES
 from schemas.fields import AAAA_MM_JJ, HH_MM, HHMM, JJ_MM_AAAA, JJMMAAAA
 
@@ -272,34 +271,15 @@ def is_xml(raw: bytes) -> bool:
     return raw.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
 
 
-def read_bilan(path: Path, name: str) -> tuple[str, str, str, str]:
-    """An API DPAE bilan (`profil="DPAE"`): (idflux, etat, certificat, message). The flow id is
-    taken from an `idflux` element, else from the file name (clients save it as <idflux>.xml)."""
-    sniff_xml(path, "bilan DPAE")
-    try:
-        root = etree.parse(str(path), etree.XMLParser(**HARDENED)).getroot()
-    except etree.XMLSyntaxError as exc:
-        raise syntax_error(exc, "bilan DPAE", path) from exc
-    if root.get("profil") != "DPAE":
-        raise InputError(f"ce n'est pas un bilan DPAE (profil={root.get('profil')!r})",
-                         code="pas_ar", todo="déposez le bilan dont le profil est DPAE")
-    etat = (root.findtext(".//etat_conformite") or "").strip()
-    if etat not in ("OK", "KO"):
-        raise InputError("bilan sans etat_conformite OK/KO", code="pas_ar",
-                         todo="déposez le bilan complet")
-    idflux = (root.findtext(".//idflux") or "").strip() or Path(name).stem
-    return (idflux, etat, (root.findtext(".//certificat_conformite") or "").strip(),
-            (root.findtext(".//message") or "").strip())
-
-
-def record_bilan(conn: Connection, idflux: str, etat: str, certificat: str, message: str) -> int:
-    """The bilan's verdict on the contrat deposited as flow `idflux`; returns its id."""
-    found = conn.execute(select(contrat.c.id).where(contrat.c.idflux == idflux)).scalar()
+def record_bilan(conn: Connection, bilan: Bilan) -> int:
+    """The bilan's verdict on the contrat deposited as its flow; returns the contrat's id."""
+    found = conn.execute(select(contrat.c.id).where(contrat.c.idflux == bilan.idflux)).scalar()
     if found is None:
-        raise InputError(f"aucune déclaration envoyée sous le flux {idflux}", code="inconnue",
+        raise InputError(f"aucune déclaration envoyée sous le flux {bilan.idflux}",
+                         code="inconnue",
                          todo="vérifiez que le bilan vient d'un envoi fait par gedflow (API)")
-    ok = etat == "OK"
+    ok = bilan.etat == "OK"
     conn.execute(contrat.update().where(contrat.c.id == found).values(
-        statut="enregistree" if ok else "erreur", certificat=certificat, message_retour=message,
-        code_retour="" if ok else "KO"))
+        statut="enregistree" if ok else "erreur", certificat=bilan.certificat,
+        message_retour=bilan.message, code_retour="" if ok else "KO"))
     return found

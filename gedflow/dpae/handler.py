@@ -14,7 +14,6 @@ from gedflow.dpae.ar import (
     handled_at,
     is_xml,
     read_ar,
-    read_bilan,
     record_bilan,
     record_statuts,
     write_compte_rendu,
@@ -23,6 +22,7 @@ from gedflow.dpae.prepare import Options, Preparation, hires_from_csv, hires_fro
 from gedflow.dpae.report import write_reports
 from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError, InputError
+from gedflow.formats import dpae_bilan
 from gedflow.fsutil import free_name
 from gedflow.handler import Artifact, HandlerResult, Job
 from gedflow.settings import PARIS, Settings
@@ -80,10 +80,10 @@ def handle_ar(job: Job) -> HandlerResult:
     with job.claim.path.open("rb") as handle:
         head = handle.read(1 << 12)
     if is_xml(head):
-        bilan = read_bilan(job.claim.path, job.claim.rel)
+        bilan = dpae_bilan.read(job.claim.path, job.claim.rel)
         with job.engine.begin() as conn:
-            contrat_id = record_bilan(conn, *bilan)
-        return HandlerResult(summary={"idflux": bilan[0], "etat": bilan[1],
+            contrat_id = record_bilan(conn, bilan)
+        return HandlerResult(summary={"idflux": bilan.idflux, "etat": bilan.etat,
                                       "contrat": contrat_id})
     flat = read_ar(job.claim.path)
     with job.engine.begin() as conn:

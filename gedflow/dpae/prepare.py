@@ -40,7 +40,7 @@ from gedflow.formats import dpae_flat
 from gedflow.formats.csv_table import read_csv_table, to_csv_text
 from gedflow.fsutil import atomic_write
 from schemas.dpae import HIRES
-from schemas.fields import HH_MM
+from schemas.fields import HH_MM, JJ_MM_AAAA
 
 log = logging.getLogger(__name__)
 
@@ -182,12 +182,11 @@ def hires_from_csv(raw: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
 def hires_from_registry(conn: Connection, dossier_code: str, siret: str | None,
                         du: date | None, au: date | None) -> pd.DataFrame:
     """Contrats still to declare of a dossier (optionally one SIRET, a hiring period)."""
+    source = {"siret": employeur.c.siret, "nature_contrat": contrat.c.nature,
+              **{name: salarie.c[name] for name in HIRES.header if name in salarie.c},
+              **{name: contrat.c[name] for name in HIRES.header if name in contrat.c}}
     statement = (
-        select(employeur.c.siret, salarie.c.matricule, salarie.c.nom, salarie.c.nom_usage,
-               salarie.c.prenoms, salarie.c.sexe, salarie.c.nir, salarie.c.date_naissance,
-               salarie.c.lieu_naissance, salarie.c.dept_naissance, contrat.c.date_embauche,
-               contrat.c.heure_embauche, contrat.c.nature, contrat.c.date_fin,
-               contrat.c.essai_jours)
+        select(*[source[name].label(name) for name in HIRES.header])
         .select_from(hire_salarie_employeur)
         .join(dossier, dossier.c.id == employeur.c.dossier_id)
         .where(and_(dossier.c.code == dossier_code, contrat.c.statut.in_(TO_DECLARE)))
@@ -201,7 +200,7 @@ def hires_from_registry(conn: Connection, dossier_code: str, siret: str | None,
     rows = read_frame(conn, statement, list(HIRES.header))
     for column in ("date_naissance", "date_embauche", "date_fin"):
         parsed = pd.to_datetime(rows[column], errors="coerce")
-        rows[column] = parsed.dt.strftime("%d/%m/%Y").fillna("")
+        rows[column] = parsed.dt.strftime(JJ_MM_AAAA.pattern).fillna("")
     essai = pd.to_numeric(rows["essai_jours"], errors="coerce")
     rows["essai_jours"] = essai.astype("Int64").astype(str).replace("<NA>", "")
     return rows.fillna("").astype(str).assign(ligne=pd.Series(pd.NA, index=rows.index,

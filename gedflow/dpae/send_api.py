@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select, update
 
 from gedflow.db.bulk import chunked
 from gedflow.db.tables import contrat, dpae_batch, employeur, hire_salarie_employeur, salarie
-from gedflow.dpae.ar import CompteRendu, handled_at, write_compte_rendu
+from gedflow.dpae.ar import CompteRendu, handled_at, record_bilan, write_compte_rendu
 from gedflow.dpae.send import pending_batches
 from gedflow.errors import ConfigError
 from gedflow.portal.credentials import CredentialStore
@@ -145,12 +145,10 @@ def _deposit_then_poll(engine: Engine, api: DpaeApi, contrat_id: int,
     if not idflux:
         return statut
     bilan = api.bilan(idflux, settings.api_essais, settings.api_intervalle)
-    ok = bilan.etat == "OK"
-    _set(engine, contrat_id, statut="enregistree" if ok else "erreur",
-         certificat=bilan.certificat, message_retour=bilan.message,
-         code_retour="" if ok else "KO")
+    with engine.begin() as conn:
+        record_bilan(conn, bilan)
     log.info("contrat %s: API bilan %s", contrat_id, bilan.etat)
-    return "enregistree" if ok else "erreur"
+    return "enregistree" if bilan.etat == "OK" else "erreur"
 
 
 def _compte_rendu(engine: Engine, settings: Settings, batch_id: str, ids: list[int]):

@@ -31,7 +31,8 @@ from lxml import etree
 from gedflow.checks import nir_checked, normalise_taux, siret_valid
 from gedflow.errors import InputError
 from gedflow.formats import xmlscan
-from gedflow.formats.xmlbuild import put
+from gedflow.formats.xmlbuild import append, put
+from gedflow.forms import rewrite
 from gedflow.masking import masked
 from gedflow.xmlsafe import (
     HARDENED,
@@ -44,6 +45,7 @@ from gedflow.xmlsafe import (
 from schemas.crm import (
     ANOMALIE,
     DECLARATION,
+    DECLARATION_ELEMENT,
     ENVOI,
     FINANCIER_TYPES,
     NAMESPACE,
@@ -90,7 +92,7 @@ class Crm:
         return self.attributes.get("identifiant", "")
 
 
-_NAMES = tuple(sorted({"declaration"} | {
+_NAMES = tuple(sorted({DECLARATION_ELEMENT} | {
     step for record in RECORDS for fld in record.fields
     for step in (*record.steps, *fld.path.split("/"))}))
 
@@ -102,7 +104,7 @@ def _flattener(record: XmlRecord) -> etree.XSLT:
     sheet = etree.Element(f"{{{xsl}}}stylesheet", version="1.0", nsmap={"xsl": xsl})
     etree.SubElement(sheet, f"{{{xsl}}}output", method="text", encoding="UTF-8")
     template = etree.SubElement(sheet, f"{{{xsl}}}template", match="/")
-    select = "declaration" if record.path == "." else f"declaration/{record.path}"
+    select = DECLARATION_ELEMENT if record.path == "." else f"{DECLARATION_ELEMENT}/{record.path}"
     loop = etree.SubElement(template, f"{{{xsl}}}for-each", select=select)
     for i, fld in enumerate(record.fields):
         etree.SubElement(loop, f"{{{xsl}}}value-of", select=f"normalize-space({fld.path})")
@@ -279,12 +281,12 @@ def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pa.Table] | No
     tags = xmlscan.scan(data, size, _NAMES)
     if tags is None:
         return None
-    declarations = xmlscan.elements(tags, ("declaration",))
-    if len(tags.by_name[tags.names.index("declaration")]) != len(declarations):
+    declarations = xmlscan.elements(tags, (DECLARATION_ELEMENT,))
+    if len(tags.by_name[tags.names.index(DECLARATION_ELEMENT)]) != len(declarations):
         return None  # a `declaration` below the root's children: the tree path counts those
     tables = {}
     for record in RECORDS:
-        path = ("declaration", *record.steps)
+        path = (DECLARATION_ELEMENT, *record.steps)
         at = xmlscan.elements(tags, path)
         columns = xmlscan.fields(tags, at, {f.name: tuple(f.path.split("/"))
                                             for f in record.fields})
@@ -332,7 +334,7 @@ def _from_tree(path: Path) -> dict[XmlRecord, pd.DataFrame]:
     parts: dict[XmlRecord, list[pd.DataFrame]] = {record: [] for record in RECORDS}
     count = 0
     try:
-        for declaration in iter_elements(path, "declaration"):
+        for declaration in iter_elements(path, DECLARATION_ELEMENT):
             count += 1
             for record in RECORDS:
                 parts[record].append(_flatten(record, declaration).assign(decl=count))
@@ -441,8 +443,7 @@ def _record(parent: etree._Element, record: XmlRecord, row: dict, keep_empty: se
 def _file_values(crm: Crm) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Back to the file's notation: `mois` as JJMMAAAA."""
     decls = crm.declarations.copy()
-    periode = pd.to_datetime(decls["periode"].where(decls["periode"] != ""), format="%Y-%m-%d")
-    decls["mois"] = periode.dt.strftime("%d%m%Y").where(periode.notna(), "")
+    decls["mois"] = rewrite(decls["periode"], AAAA_MM_JJ, JJMMAAAA)
     return decls, crm.salaries
 
 
@@ -457,15 +458,11 @@ def write(crm: Crm, target: Path | io.BytesIO) -> None:
         xf.write_declaration()
         with xf.element(f"{{{NAMESPACE}}}{ROOT}", attrs, nsmap={"gipmds": NAMESPACE}):
             for row in decls.to_dict("records"):
-                element = etree.Element("declaration")
+                element = etree.Element(DECLARATION_ELEMENT)
                 _record(element, DECLARATION, row, set())
-                bilan = element.find("declaration_bilan")
-                if bilan is None:
-                    bilan = etree.SubElement(element, "declaration_bilan")
                 for person in by_decl.get(row["decl"], salaries.iloc[:0]).to_dict("records"):
-                    _record(etree.SubElement(bilan, "salarie"), SALARIE, person, {"taux"})
+                    _record(append(element, SALARIE.path), SALARIE, person, {"taux"})
                 for anomaly in anomalies.get(row["decl"], crm.anomalies.iloc[:0]).to_dict(
                         "records"):
-                    _record(etree.SubElement(element, "declaration_anomalie"), ANOMALIE,
-                            anomaly, set())
+                    _record(append(element, ANOMALIE.path), ANOMALIE, anomaly, set())
                 xf.write(element)

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import gzip
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC
 
 from lxml import etree
 
+from gedflow.formats.dpae_bilan import Bilan, bilan_of
 from gedflow.portal.dsn_api import returns_of
 from gedflow.portal.http import PortalError
 from gedflow.portal.session import Session
 from gedflow.xmlsafe import HARDENED
-
-
-@dataclass(frozen=True)
-class Bilan:
-    etat: str  # OK | KO
-    certificat: str
-    message: str
 
 
 class Rejected(PortalError):
@@ -84,13 +78,9 @@ class DpaeApi:
                     raise
                 listing = {}
             for retour in returns_of(listing, UTC)[0]:
-                document = _parse(self.session.request("GET", retour.url).content)
-                if document.get("profil") == "DPAE":
-                    return Bilan(
-                        etat=(document.findtext(".//etat_conformite") or "").strip(),
-                        certificat=(document.findtext(".//certificat_conformite")
-                                    or "").strip(),
-                        message=(document.findtext(".//message") or "").strip())
+                bilan = bilan_of(_parse(self.session.request("GET", retour.url).content))
+                if bilan is not None:
+                    return replace(bilan, idflux=bilan.idflux or idflux)
             if attempt + 1 < attempts:
                 time.sleep(interval)
         raise PortalError(f"pas de bilan pour le flux {idflux} après {attempts} essais")

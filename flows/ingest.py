@@ -25,8 +25,8 @@ def _run_name() -> str:
     return " ".join([flow_run.flow_name, *periods, f"{len(claims)} fichier(s)"])
 
 
-def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
-                 parallel: bool = False) -> list[Outcome]:
+def _process_all(root: str, kind: str, claims: list[tuple[int, str]], parallel: bool,
+                 disponibilite: str) -> list[Outcome]:
     """Process the claims in chunks, one after the other; with `parallel`, one period after
     the other and the chunks of a period at once, on the flow's task runner (identical files in
     successive rounds)."""
@@ -38,12 +38,12 @@ def _process_all(root: str, kind: str, claims: list[tuple[int, str]],
     for _period_key, ids in sorted(groups.items()):
         if parallel:
             for batch in rounds(engine, ids):
-                futures = [process_claims.submit(root, part, kind)
+                futures = [process_claims.submit(root, part, kind, disponibilite)
                            for part in chunks(engine, batch)]
                 outcomes += [o for future in futures for o in future.result()]
         else:
             for part in chunks(engine, ids):
-                outcomes += process_claims(root, part, kind)
+                outcomes += process_claims(root, part, kind, disponibilite)
     publish_outcomes(root, kind, outcomes)
     return outcomes
 
@@ -61,9 +61,10 @@ def _flow_of(inbox: InboxKind):
     """The flow of one inbox kind: its files in order, in chunks; on Dask, the kinds that
     allow it parse a period's files in parallel (the CRM hold rule compares periods)."""
 
-    def run(root: str, claims: list[tuple[int, str]]) -> list[Outcome]:
+    def run(root: str, claims: list[tuple[int, str]], disponibilite: str = "") -> list[Outcome]:
         parallel = inbox.on_dask and load_settings(root).service_executeur == "dask"
-        return _process_all(root, inbox.kind, in_order(inbox.kind, claims), parallel)
+        return _process_all(root, inbox.kind, in_order(inbox.kind, claims), parallel,
+                            disponibilite)
 
     run.__name__ = run.__qualname__ = inbox.kind
     run.__doc__ = inbox.description

@@ -52,7 +52,7 @@ def dispatch(
         batch = by_kind.pop(kind, [])
         if batch:
             outcomes += flow_.with_options(task_runner=runner)(
-                str(settings.root), [(c.id, c.rel) for c in batch])
+                str(settings.root), [(c.id, c.rel) for c in batch], settings.crm_disponibilite)
             if on_batch:
                 on_batch(len(batch))
     engine = migrate(settings.registry_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -29,10 +30,14 @@ def _chunk_name() -> str:
 
 
 @task(name="traiter-fichiers", task_run_name=_chunk_name, cache_policy=NO_CACHE)
-def process_claims(root: str, claim_ids: list[int], kind: str) -> list[Outcome]:
+def process_claims(root: str, claim_ids: list[int], kind: str,
+                   disponibilite: str = "") -> list[Outcome]:
     """Process claimed files (by ledger id, in order) with the handler of their folder: one
-    task for a few small files, so a burst does not flood the server."""
+    task for a few small files, so a burst does not flood the server. `disponibilite`
+    (AAAA-MM-JJ) is the CRMs' availability date when a run gives it."""
     settings = load_settings(root)
+    if disponibilite:
+        settings = replace(settings, crm_disponibilite=disponibilite)
     engine = migrate(settings.registry_url)
     found = claims_by_id(settings, engine, claim_ids)
     for gone in sorted(set(claim_ids) - {c.id for c in found}):

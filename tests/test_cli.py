@@ -161,6 +161,7 @@ def test_crm_via_run_with_availability_then_rates_on_a_date(
     shutil.copy(EXAMPLES / "crm_nominatif/travail/2022/2022_08/crm_2022_07.xml", target)
     result = _cli(settings, "run", "--disponibilite", "13/08/2022")
     assert result.exit_code == 0, result.output
+    assert "GEDFLOW_CRM_DISPONIBILITE" not in os.environ  # a flow parameter, not the environment
     csv = settings.outbox / "crm_nominatif/2022_08/crm_2022_07.rapprochement.csv"
     assert "modifie;2022-08-13;2022-10-31" in csv.read_text()
     rates = _cli(settings, "crm", "taux", "--siret", "81234567600017", "--date", "20/10/2022")

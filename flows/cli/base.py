@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import ExitStack
 from functools import partial
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from gedflow.inbox import Outcome
     from gedflow.settings import Settings
 
-AVAILABILITY = "GEDFLOW_CRM_DISPONIBILITE"  # `run --disponibilite`, as the settings read it
 
 
 def init(root: RootOption = None) -> None:
@@ -96,21 +94,16 @@ def run(
     ] = None,
 ) -> None:
     """Traite une fois chaque fichier de l'inbox ; code 1 si un fichier part en quarantaine."""
+    from dataclasses import replace
+
     from flows.prefect_env import configure
 
-    given = os.environ.get(AVAILABILITY)
-    if disponibilite:  # read by the CRM flow's settings, in this process and its tasks
-        os.environ[AVAILABILITY] = parse_day(disponibilite).isoformat()
-    try:
-        settings = settings_or_exit(root)
-        create_folders(settings)
-        configure(settings)
-        outcomes, waiting = process_inbox(settings)
-    finally:  # for this run only
-        if given is None:
-            os.environ.pop(AVAILABILITY, None)
-        else:
-            os.environ[AVAILABILITY] = given
+    settings = settings_or_exit(root)
+    if disponibilite:  # for this run only: the flows take it as a parameter
+        settings = replace(settings, crm_disponibilite=parse_day(disponibilite).isoformat())
+    create_folders(settings)
+    configure(settings)
+    outcomes, waiting = process_inbox(settings)
     print_outcomes(settings, outcomes, waiting)
     if any(o.outcome != "archived" for o in outcomes):
         raise typer.Exit(1)

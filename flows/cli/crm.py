@@ -27,7 +27,7 @@ def crm_taux(
     """Le taux PAS que chaque salarié doit avoir à une date (avec alertes d'expiration)."""
     from rich.table import Table
 
-    from gedflow.crm.taux import COLUMNS, EXPIRY_ALERTS, rates_on
+    from gedflow.crm.taux import ALERTS, COLUMNS, EXPIRY_ALERTS, rates_on
     from gedflow.db.reading import reading
 
     settings = settings_or_exit(root)
@@ -44,7 +44,7 @@ def crm_taux(
         table.add_column(label, overflow="fold")
     for row in rates:
         alert = row["alerte"]
-        style = "red" if "expiré" in alert or "aucun" in alert else "yellow"
+        style = "red" if alert in (ALERTS["expired"], ALERTS["none"]) else "yellow"
         table.add_row(*[row[c] for c in COLUMNS[1:-1]], f"[{style}]{alert}[/]" if alert else "")
     console.print(table)
     warned = sum(row["alerte"] in EXPIRY_ALERTS for row in rates)

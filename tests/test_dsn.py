@@ -250,3 +250,26 @@ def test_a_file_on_disk_reads_as_its_bytes(tmp_path: Path) -> None:
         for name, table in loaded.tables.items():
             pd.testing.assert_frame_equal(mapped.tables[name], table, obj=name)
         assert mapped[INDIVIDU]["prenoms"].tolist()[0] == "HÉLÈNE"
+
+
+@pytest.mark.parametrize("piece", [1 << 22, 700, 4096])
+def test_blocks_gedflow_does_not_read_change_nothing_of_what_it_reads(
+        piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cotisation blocks (S21.G00.81, not kept) after each versement, the file read in pieces
+    of several sizes (instances cut at a piece's edge): the same tables as without them."""
+    people = [Person(nir=f"18507691234{i:02d}", matricule=f"M{i:03d}", nom=f"NOM{i}")
+              for i in range(40)]
+    plain = envoi(declaration(people))
+    cotisations = [f"S21.G00.81.{n},'{v}'" for k in range(3)
+                   for n, v in (("001", f"{k:03d}"), ("003", "1000.00"), ("004", "7.50"))]
+    padded = [x for line in plain[:-2]
+              for x in ([line, *cotisations] if line.startswith("S21.G00.50.013") else [line])]
+    padded = envoi(padded[len(envoi()) - 2:], totals=(str(len(padded) + 2), "1"))
+    monkeypatch.setattr(dsn_format, "_PIECE", piece)
+    internal = ["_id", "_parent", "_decl", "_ligne"]
+    read_plain, read_padded = dsn_format.read(dsn_bytes(plain)), dsn_format.read(dsn_bytes(padded))
+    assert read_padded.problems.empty, read_padded.problems
+    for block in ("individu", "contrat", "versement"):
+        pd.testing.assert_frame_equal(read_plain.tables[block].drop(columns=internal),
+                                      read_padded.tables[block].drop(columns=internal))
+    assert len(read_padded.tables["versement"]) == len(people)

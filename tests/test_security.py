@@ -248,3 +248,32 @@ def test_the_ar_reader_takes_the_memory_of_its_zones_not_of_the_file(tmp_path: P
         == "400000"
     with pytest.raises(AssertionError, match="MemoryError"):
         _under_limit(500, imports, f"read_ar(Path({str(ar)!r}).read_bytes())", "1")
+
+
+def test_the_dsn_reader_takes_the_memory_of_what_it_reads_not_of_the_file(
+        tmp_path: Path) -> None:
+    """A DSN of 30,000 individuals whose cotisation blocks (S21.G00.81, not read by gedflow)
+    make 400 MB, read under a cap of private memory (350 MiB) below its size: the file is
+    mapped, read a piece at a time, and the instances of blocks gedflow does not use are not
+    kept; loading its bytes whole fails under the same cap."""
+    from .dsn_support import Person, declaration, dsn_bytes, envoi
+
+    people = 30_000
+    lines = envoi(declaration([Person(nir="1850769123456", matricule="M001")]))
+    first = next(i for i, line in enumerate(lines) if line.startswith("S21.G00.30."))
+    last = max(i for i, line in enumerate(lines) if line.startswith("S21.G00.50."))
+    cotisations = [f"S21.G00.81.{n},'{v}'" for k in range(200)
+                   for n, v in (("001", f"{k % 100:03d}"), ("003", "1000.00"), ("004", "7.50"))]
+    person = [*lines[first:last + 1], *cotisations]
+    count = first + people * len(person) + 2
+    body = envoi(declaration([]), totals=(str(count), "1"))[:first]
+    dsn = tmp_path / "lourde.dsn"
+    total = envoi([], totals=(str(count), "1"))[-2:]
+    dsn.write_bytes(dsn_bytes(body) + dsn_bytes(person) * people + dsn_bytes(total))
+    assert dsn.stat().st_size > 380e6
+    imports = "from gedflow.formats.dsn import read, read_path"
+    found = _under_limit(350, imports, f"read_path(Path({str(dsn)!r}))",
+                         "len(found.tables['individu']), len(found.problems)")
+    assert found == f"{people} 0"  # every individual, and the S90 totals agree
+    with pytest.raises(AssertionError, match="MemoryError"):
+        _under_limit(350, imports, f"read(Path({str(dsn)!r}).read_bytes())", "1")

@@ -133,6 +133,19 @@ def _over(data: bytes, begin: np.ndarray, stop: np.ndarray,
                                  [None, pa.py_buffer(bounds), pa.py_buffer(data)])
 
 
+def _gather(data: bytes, begin: np.ndarray, stop: np.ndarray,
+            kind: pa.DataType = TEXT) -> pa.Array:
+    """The texts [begin, stop) of `data`, copied into one array: memory for their bytes only
+    (Arrow's `take` over `_over`'s array reserves in proportion to the gaps, the file)."""
+    sizes = stop - begin
+    offsets = np.zeros(len(begin) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - begin, sizes)
+    values = np.frombuffer(data, dtype=np.uint8)[index]
+    return pa.Array.from_buffers(kind, len(begin),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+
+
 _HEAD = b"S99.G99.99.999,'"  # what each line begins with (9: a digit), as two 8-byte words
 
 
@@ -265,14 +278,21 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
                  for b, n in zip(blocks[instance], number[empty], strict=True)]
         problems.append(_problem(keep[empty] + 1, codes, "", "VALEUR_VIDE"))
         slot[empty] = -1
+    # Instances of blocks gedflow does not use (cotisations…, most of a DSN's lines) are not
+    # kept: memory follows what is read, not the file. Kept all the same: the lot envelopes
+    # (outside the S90 line count) and the piece's edges (stitched to its neighbours).
+    used = (_DECLARED_BLOCK[blocks] < len(BLOCKS)) | np.isin(blocks // 10_000, _LOT_HEADS)
+    if len(used):
+        used[[0, -1]] = True
     order = np.argsort(slot, kind="stable")
     bounds = np.searchsorted(slot[order], np.arange(len(_CODES) + 1))
-    instance_of = np.cumsum(new, dtype=np.int32) - 1
+    instance_of = (np.cumsum(used, dtype=np.int32) - 1)[np.cumsum(new, dtype=np.int32) - 1]
     rubrics = []
     for i in range(len(_CODES)):
         mine = order[bounds[i]:bounds[i + 1]]
         rubrics.append(_Rubric(instance_of[mine], begin[mine], stop[mine], keep[mine] + 1))
-    return _Piece(lines, len(keep), problems, starts, keep[starts] + 1, blocks, False,
+    starts = starts[used]
+    return _Piece(lines, len(keep), problems, starts, keep[starts] + 1, blocks[used], False,
                   int(number[0]) if len(keep) else 0, int(number[-1]) if len(keep) else 0,
                   rubrics)
 
@@ -418,11 +438,11 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
     row = row_of[rubric.instance]
     source = np.full(rows, -1)
     source[row[row >= 0]] = np.flatnonzero(row >= 0)  # a rubric twice in an instance: the last
-    texts = _over(reader.data, rubric.begin, rubric.stop,
-                  pa.large_binary() if reader.latin1 else TEXT)
     text = from_latin1 if reader.latin1 else (lambda array: array)
     present = np.flatnonzero(source >= 0)
-    values = text(texts.take(pa.array(2 * source[present] + 1)))
+    chosen = source[present]
+    values = text(_gather(reader.data, rubric.begin[chosen], rubric.stop[chosen],
+                          pa.large_binary() if reader.latin1 else TEXT))
     bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")
     if len(bad):
         shown = pd.Series(values.take(pa.array(bad)).to_pandas(), dtype="str")
@@ -432,7 +452,10 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
         source[present[bad]] = -1
     elif len(present) == rows:
         return values
-    return pc.fill_null(text(texts.take(pa.array(2 * source + 1, mask=source < 0))), "")
+    kept = np.flatnonzero(source >= 0)
+    begin, stop = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64)  # none: ""
+    begin[kept], stop[kept] = rubric.begin[source[kept]], rubric.stop[source[kept]]
+    return text(_gather(reader.data, begin, stop, pa.large_binary() if reader.latin1 else TEXT))
 
 
 def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.ndarray,

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
-from gedflow.formats.csv_table import read_csv_table, to_csv_text
+from gedflow.formats.csv_table import read_csv_blocks, read_csv_table, to_csv_text
 from gedflow.registry.importer import import_csv, import_order, layout_for
 from schemas.registre import EMPLOYEURS, SALARIES
 
@@ -208,3 +208,27 @@ def test_csv_writer_quotes_a_bare_carriage_return() -> None:
     text = to_csv_text(pd.DataFrame({"x": ["cr\r"], "y": ["ok"]}))
     assert text == 'x;y\n"cr\r";ok\n'
     assert read_csv_table(text.encode(), ("x", "y")).rows.values.tolist() == [["cr\r", "ok"]]
+
+
+_CELL = st.text(st.sampled_from(list('ab;"\n é')), max_size=6)
+
+
+@given(st.lists(st.lists(_CELL, min_size=3, max_size=3), min_size=1, max_size=30),
+       st.integers(1, 120), st.booleans())
+def test_a_file_read_in_blocks_is_the_file_read_at_once(
+        rows: list[list[str]], block: int, malformed: bool) -> None:
+    """Blocks end at a newline outside quotes: a cell holding a newline, or `;`, never
+    straddles two blocks, and line numbers are the file's."""
+    header = ("a", "b", "c")
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";", lineterminator="\n")
+    writer.writerows([header, *rows, *([["x", "y"]] if malformed else [])])
+    raw = text.getvalue().encode()
+    whole = read_csv_table(raw, header)
+    blocks = list(read_csv_blocks(raw, header, block))
+    assert [(*r, line) for t in blocks for r, line in zip(
+        t.rows.itertuples(index=False), t.lines, strict=True)] == [
+        (*r, line) for r, line in zip(whole.rows.itertuples(index=False), whole.lines,
+                                      strict=True)]
+    assert [tuple(b) for t in blocks for b in t.bad.itertuples(index=False)] == [
+        tuple(b) for b in whole.bad.itertuples(index=False)]

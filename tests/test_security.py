@@ -277,3 +277,52 @@ def test_the_dsn_reader_takes_the_memory_of_what_it_reads_not_of_the_file(
     assert found == f"{people} 0"  # every individual, and the S90 totals agree
     with pytest.raises(AssertionError, match="MemoryError"):
         _under_limit(350, imports, f"read(Path({str(dsn)!r}).read_bytes())", "1")
+
+
+_REGISTRY_IMPORT = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from gedflow.db.engine import migrate
+from gedflow.formats import csv_table
+from gedflow.fsutil import mapped
+from gedflow.registry.importer import import_csv
+csv_table.BLOCK = {block}
+engine = migrate("sqlite:///{tmp}/registre.sqlite")
+import_csv(engine, Path({employeurs!r}).read_bytes(), "employeurs.csv")
+resource.setrlimit(resource.RLIMIT_DATA, ({limit} << 20, {limit} << 20))
+with mapped(Path({salaries!r})) as data:
+    result = import_csv(engine, data, "salaries.csv")
+print(result.imported, len(result.errors))
+"""
+
+
+def test_the_registry_import_takes_the_memory_of_a_block_not_of_the_file(
+        tmp_path: Path) -> None:
+    """300,000 salariés imported under a cap of private memory (400 MiB) that the same file
+    read as one block exceeds: the file is mapped and imported a block of lines at a time, in
+    one transaction. (Arrow's allocator is the system's here: jemalloc reserves address space
+    that the cap would count.)"""
+    rows = 300_000
+    template = (EXAMPLES / "registre/salaries_exemple.csv").read_text().splitlines()
+    header, person = template[0], template[1].split(";")
+    matricules = pd.Series(range(rows)).map("M{:07d}".format)
+    lines = ";".join(person[:2]) + ";" + matricules + ";" + ";".join(person[3:])
+    salaries = tmp_path / "salaries.csv"
+    salaries.write_text(header + "\n" + "\n".join(lines) + "\n")
+
+    def run(block: int) -> subprocess.CompletedProcess:
+        code = _REGISTRY_IMPORT.format(
+            root=str(Path(__file__).resolve().parent.parent), block=block, tmp=tmp_path,
+            limit=400, employeurs=str(EXAMPLES / "registre/employeurs_exemple.csv"),
+            salaries=str(salaries))
+        (tmp_path / "registre.sqlite").unlink(missing_ok=True)
+        env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300, env=env)
+
+    done = run(1 << 20)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(rows), "0"]
+    whole = run(1 << 30)
+    assert whole.returncode != 0  # over the cap: a MemoryError, or a library dying of one

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import codecs
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+
+def decodes(data, encoding: str, block: int = 1 << 22) -> bool:  # noqa: ANN001 - or an mmap
+    """Whether the bytes decode in `encoding`, checked a block at a time (nothing kept)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        for at in range(0, len(data), block):
+            decoder.decode(data[at:at + block], final=at + block >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def contiguous_bytes(lines: pa.Array | pa.ChunkedArray) -> bytes:

@@ -3,7 +3,8 @@
 Lenient and lazy as the style guide asks: bytes are decoded strictly (UTF-8 with or without BOM,
 else Windows-1252), every column is read as text (a surname `NA` stays `NA`, NIR leading zeros
 stay), and a line with the wrong number of fields becomes an error row instead of shifting
-columns. Structural faults (not text, empty, wrong header) raise `InputError`.
+columns. Structural faults (not text, empty, wrong header) raise `InputError`. A file is read a
+block of whole lines at a time (`read_csv_blocks`): its memory is the block's, not the file's.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -20,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from gedflow.errors import InputError
-from gedflow.formats.arrowtext import any_byte, contiguous_bytes, text_array
+from gedflow.formats.arrowtext import any_byte, contiguous_bytes, decodes, text_array
 
 BOM = b"\xef\xbb\xbf"
 
@@ -35,28 +37,50 @@ class CsvTable:
     encoding: str
 
 
-def decode(raw: bytes) -> tuple[str, str]:
-    """Text and encoding name: UTF-8 (BOM stripped) first, else Windows-1252."""
-    if b"\x00" in raw:
+BLOCK = 1 << 24  # bytes of a file read at once, whole lines
+
+
+def _encoding(data, start: int) -> str:  # noqa: ANN001 - bytes or a mapped file
+    """UTF-8 (after the BOM) when the bytes are, else Windows-1252."""
+    if data.find(b"\x00") >= 0:
         raise InputError(
             "le fichier contient des octets nuls : ce n'est pas un fichier texte CSV",
             code="binaire",
             todo="déposez le fichier CSV exporté par la paie (texte séparé par des ;)",
         )
-    if raw.startswith(BOM):
-        raw = raw[len(BOM) :]
+    body = memoryview(data)[start:]
     try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"encodage non reconnu (ni UTF-8 ni Windows-1252) à l'octet {exc.start}",
-            code="encodage",
-            todo="enregistrez le fichier en UTF-8 ou en Windows-1252 (ANSI)",
-        ) from exc
+        for encoding in ("utf-8", "cp1252"):
+            if decodes(body, encoding):
+                return encoding
+    finally:
+        body.release()
+    raise InputError(
+        "encodage non reconnu (ni UTF-8 ni Windows-1252)",
+        code="encodage",
+        todo="enregistrez le fichier en UTF-8 ou en Windows-1252 (ANSI)",
+    )
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """Text and encoding name: UTF-8 (BOM stripped) first, else Windows-1252."""
+    start = len(BOM) if raw.startswith(BOM) else 0
+    encoding = _encoding(raw, start)
+    return raw[start:].decode(encoding), encoding
+
+
+def _block_end(data, lo: int, block: int) -> int:  # noqa: ANN001 - bytes or a mapped file
+    """Where the block from `lo` ends: after a newline at least `block` bytes on, outside
+    quotes (a quoted cell may hold a newline)."""
+    at = lo + block
+    while at < len(data):
+        newline = data.find(b"\n", at)
+        if newline < 0:
+            break
+        if data[lo:newline + 1].count(b'"') % 2 == 0:
+            return newline + 1
+        at = newline + 1
+    return len(data)
 
 
 def _check_header(text: str, header: tuple[str, ...]) -> None:
@@ -81,41 +105,67 @@ def _check_header(text: str, header: tuple[str, ...]) -> None:
     )
 
 
-def _slow_split(text: str, width: int) -> tuple[list[list[str]], list[int], list[tuple]]:
-    """Line-by-line fallback for files with malformed lines (not the hot path)."""
+def _slow_split(body: str, width: int, first_line: int
+                ) -> tuple[list[list[str]], list[int], list[tuple]]:
+    """Line-by-line fallback for files with malformed lines (not the hot path); `body`'s
+    first line is the file's line `first_line`."""
     rows, lines, bad = [], [], []
-    reader = csv.reader(io.StringIO(text), delimiter=";")
-    next(reader)
+    reader = csv.reader(io.StringIO(body), delimiter=";")
+    shift = first_line - 1
     for record in reader:
         if not record or record == [""]:
             continue
         if len(record) == width:
             rows.append(record)
-            lines.append(reader.line_num)
+            lines.append(reader.line_num + shift)
         else:
-            bad.append(
-                (reader.line_num, "", f"{len(record)} champs", f"{width} champs attendus")
-            )
+            bad.append((reader.line_num + shift, "", f"{len(record)} champs",
+                        f"{width} champs attendus"))
     return rows, lines, bad
 
 
-def read_csv_table(raw: bytes, header: tuple[str, ...]) -> CsvTable:
-    """Parse a dropped CSV whose first line must be exactly `header`."""
-    text, encoding = decode(raw)
-    if not text.strip():
-        raise InputError("fichier vide", code="vide", todo="déposez un fichier avec des lignes")
-    _check_header(text, header)
-    body = text.split("\n", 1)[1] if "\n" in text else ""
+def _parse(body: str, header: tuple[str, ...], first_line: int, encoding: str) -> CsvTable:
     rows = _read_regular(body, header)
     if rows is not None:
-        lines = pd.Series(range(2, len(rows) + 2), index=rows.index)
+        lines = pd.Series(range(first_line, first_line + len(rows)), index=rows.index)
         bad = pd.DataFrame(columns=["ligne", "colonne", "valeur", "erreur"])
     else:
-        records, numbers, errors = _slow_split(text, len(header))
+        records, numbers, errors = _slow_split(body, len(header), first_line)
         rows = pd.DataFrame(records, columns=list(header), dtype="str")
         lines = pd.Series(numbers, index=rows.index, dtype="int64")
         bad = pd.DataFrame(errors, columns=["ligne", "colonne", "valeur", "erreur"])
     return CsvTable(rows=rows, lines=lines, bad=bad, encoding=encoding)
+
+
+def read_csv_blocks(data, header: tuple[str, ...],  # noqa: ANN001 - bytes or a mapped file
+                    block: int | None = None) -> Iterator[CsvTable]:
+    """A dropped CSV whose first line must be exactly `header`, a block of whole lines (about
+    `block` bytes, default `BLOCK`) at a time; line numbers are the file's. The encoding and
+    the header are checked before the first block."""
+    block = block or BLOCK
+    start = len(BOM) if data[:len(BOM)] == BOM else 0
+    encoding = _encoding(data, start)
+    hi = _block_end(data, start, block)
+    text = data[start:hi].decode(encoding)
+    if not text.strip():
+        raise InputError("fichier vide", code="vide", todo="déposez un fichier avec des lignes")
+    _check_header(text, header)
+    yield _parse(text.split("\n", 1)[1] if "\n" in text else "", header, 2, encoding)
+    line = 1 + text.count("\n")
+    while hi < len(data):
+        lo, hi = hi, _block_end(data, hi, block)
+        text = data[lo:hi].decode(encoding)
+        yield _parse(text, header, line, encoding)
+        line += text.count("\n")
+
+
+def read_csv_table(raw: bytes, header: tuple[str, ...]) -> CsvTable:
+    """`read_csv_blocks`'s blocks as one table (a file whose rows are all kept: hires)."""
+    tables = list(read_csv_blocks(raw, header))
+    return CsvTable(rows=pd.concat([t.rows for t in tables], ignore_index=True),
+                    lines=pd.concat([t.lines for t in tables], ignore_index=True),
+                    bad=pd.concat([t.bad for t in tables], ignore_index=True),
+                    encoding=tables[0].encoding)
 
 
 def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:

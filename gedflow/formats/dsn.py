@@ -15,7 +15,6 @@ loop per line: the bytes are cut into lines by numpy and handled as Arrow arrays
 
 from __future__ import annotations
 
-import codecs
 import logging
 import mmap
 import re
@@ -30,7 +29,7 @@ import pyarrow.compute as pc
 
 from gedflow.checks import mask_nir, nir_checked
 from gedflow.errors import InputError
-from gedflow.formats.arrowtext import from_latin1
+from gedflow.formats.arrowtext import decodes, from_latin1
 from schemas.dsn import (
     BLOCKS,
     DECLARATION,
@@ -107,17 +106,6 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     except UnicodeDecodeError:
         return data, "iso-8859-1"
     return data, "utf-8"
-
-
-def _is_utf8(data) -> bool:  # noqa: ANN001 - a mapped file
-    """Whether the bytes are UTF-8, checked a block at a time."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        for at in range(0, len(data), _PIECE):
-            decoder.decode(data[at:at + _PIECE], final=at + _PIECE >= len(data))
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _over(data: bytes, begin: np.ndarray, stop: np.ndarray,
@@ -513,7 +501,7 @@ def read_path(path: Path) -> Dsn:
             sniff(mapped[:4096])
             data = memoryview(mapped)[len(BOM):] if mapped[:len(BOM)] == BOM else mapped
             try:
-                return _read(data, "utf-8" if _is_utf8(data) else "iso-8859-1")
+                return _read(data, "utf-8" if decodes(data, "utf-8") else "iso-8859-1")
             finally:
                 if isinstance(data, memoryview):
                     data.release()

@@ -2,25 +2,29 @@
 (dossier, siret) and (dossier, siret, matricule), bulk and vectorised (no Python loop per row).
 
 Valid rows are imported even when others are not; invalid rows come back as an error table
-(`ligne;colonne;valeur;erreur`) for the `<name>.import.csv` report.
+(`ligne;colonne;valeur;erreur`) for the `<name>.import.csv` report. A file is imported a block
+at a time, in one transaction: memory goes to the block (and 12 bytes a row for the duplicate
+check), not to the file.
 """
 
 from __future__ import annotations
 
 import logging
+import mmap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, and_, column, func, insert, select, table
 
 from gedflow.checks import check_table, parse_dates
 from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp, read_frame
 from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
-from gedflow.formats.csv_table import read_csv_table, to_csv_text
-from gedflow.fsutil import atomic_write
+from gedflow.formats.csv_table import read_csv_blocks, to_csv_text
+from gedflow.fsutil import atomic_write, mapped
 from gedflow.handler import HandlerResult, Job
 from schemas.registre import EMPLOYEURS, LAYOUTS, CsvLayout
 
@@ -79,21 +83,38 @@ def _ensure_dossiers(conn: Connection, codes: pd.Series) -> pd.DataFrame:
     return existing
 
 
-def _dedupe(clean: pd.DataFrame, lines: pd.Series, keys: list[str]) -> tuple[pd.Series, list]:
-    """Keep the first row of each key; later ones become errors naming the first line."""
-    dup = clean.duplicated(keys, keep="first")
-    if not dup.any():
-        return dup, []
-    first_line = lines.groupby([clean[k] for k in keys]).transform("first")
-    errors = pd.DataFrame(
-        {
+class _Seen:
+    """The keys of the rows already taken from the file (their 64-bit hashes, sorted) and
+    the line of each."""
+
+    def __init__(self) -> None:
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.lines = np.zeros(0, dtype=np.int64)
+
+    def dedupe(self, clean: pd.DataFrame, lines: pd.Series, keys: list[str]
+               ) -> tuple[pd.Series, list]:
+        """Keep the first row of each key in the file; later ones become errors naming the
+        first line."""
+        hashes = pd.util.hash_pandas_object(clean[keys], index=False).to_numpy()
+        line = lines.to_numpy(dtype=np.int64)
+        found = np.searchsorted(self.hashes, hashes)
+        earlier = found < len(self.hashes)
+        earlier[earlier] = self.hashes[found[earlier]] == hashes[earlier]
+        first = pd.Series(line).groupby(hashes).transform("first").to_numpy(copy=True)
+        first[earlier] = self.lines[found[earlier]]
+        dup = pd.Series(first != line, index=clean.index)
+        taken = ~dup.to_numpy()
+        order = np.argsort(np.concatenate([self.hashes, hashes[taken]]), kind="stable")
+        self.hashes = np.concatenate([self.hashes, hashes[taken]])[order]
+        self.lines = np.concatenate([self.lines, line[taken]])[order]
+        if not dup.any():
+            return dup, []
+        return dup, [pd.DataFrame({
             "ligne": lines[dup],
             "colonne": "/".join(keys),
             "valeur": "",
-            "erreur": "doublon de la ligne " + first_line[dup].astype(str),
-        }
-    )
-    return dup, [errors]
+            "erreur": "doublon de la ligne " + pd.Series(first, index=clean.index)[dup].astype(str),
+        })]
 
 
 def _employeur_ids(conn: Connection, table: pd.DataFrame) -> pd.DataFrame:
@@ -142,26 +163,31 @@ def _import_salaries(
     return len(rows), _record_taux(conn, rows, source), errors
 
 
+# The keys of a block's salariés (a temporary table: the rates in force are read by a join on
+# the unique key, whatever the size of the registry and of the file).
+_KEYS = table("import_cle", column("employeur_id"), column("matricule"))
+
+
 def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:
     """Add a rate-history row where the file's rate/type differs from the latest one."""
     given = rows[(rows["taux_pas"] != "") | (rows["type_taux"] != "")]
     if given.empty:
         return 0
-    employer_ids = [int(i) for i in given["employeur_id"].unique()]
-    latest = (
-        select(taux.c.salarie_id, func.max(taux.c.id).label("taux_id"))
-        .group_by(taux.c.salarie_id)
-        .subquery()
-    )
-    current = read_frame(
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS import_cle "
+                         "(employeur_id INTEGER NOT NULL, matricule TEXT NOT NULL)")
+    conn.exec_driver_sql("DELETE FROM import_cle")
+    bulk_insert(conn, _KEYS, given[["employeur_id", "matricule"]])
+    recorded = taux.alias("recorded")
+    latest = (select(func.max(recorded.c.id)).where(recorded.c.salarie_id == salarie.c.id)
+              .scalar_subquery())
+    current = read_frame(  # this block's salariés, found by their unique key
         conn,
         select(salarie.c.employeur_id, salarie.c.matricule, salarie.c.id,
                taux.c.taux_pas, taux.c.type_taux)
-        .outerjoin(latest, latest.c.salarie_id == salarie.c.id)
-        .outerjoin(taux, taux.c.id == latest.c.taux_id)
-        .where(salarie.c.employeur_id.in_(employer_ids)),
-        ["employeur_id", "matricule", "salarie_id", "taux_actuel", "type_actuel"],
-    )
+        .select_from(_KEYS.join(salarie, and_(salarie.c.employeur_id == _KEYS.c.employeur_id,
+                                              salarie.c.matricule == _KEYS.c.matricule)))
+        .outerjoin(taux, taux.c.id == latest),
+        ["employeur_id", "matricule", "salarie_id", "taux_actuel", "type_actuel"])
     merged = given.merge(current, on=["employeur_id", "matricule"])
     new_taux = merged["taux_pas"].where(merged["taux_pas"] != "", None)
     new_type = merged["type_taux"].where(merged["type_taux"] != "", "01")
@@ -183,36 +209,34 @@ def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:
     return len(records)
 
 
-def import_csv(engine: Engine, raw: bytes, name: str) -> ImportResult:
-    """Import one dropped registry file; raises `InputError` only when the file is unusable."""
+def import_csv(engine: Engine, data: bytes | mmap.mmap, name: str) -> ImportResult:
+    """Import one dropped registry file (its bytes, or the file mapped), a block at a time in
+    one transaction; raises `InputError` only when the file is unusable."""
     layout = layout_for(name)
-    table = read_csv_table(raw, layout.header)
-    clean, errors = check_table(table.rows, layout.fields, table.lines)
-    valid = clean[~table.lines.isin(errors["ligne"])]
-    dup, dup_errors = _dedupe(valid, table.lines[valid.index], list(layout.key))
-    valid = valid[~dup]
-    all_errors = [table.bad, errors, *dup_errors]
-    taux_added = 0
+    seen, all_errors = _Seen(), []
+    rows = imported = taux_added = 0
+    encoding = ""
     with engine.begin() as conn:
-        if layout is EMPLOYEURS:
-            imported = _import_employeurs(conn, valid)
-        else:
-            imported, taux_added, missing = _import_salaries(
-                conn, valid, table.lines, PurePath(name).name
-            )
-            all_errors += missing
-    report = pd.concat([e for e in all_errors if len(e)] or [table.bad])
+        for table in read_csv_blocks(data, layout.header):
+            clean, errors = check_table(table.rows, layout.fields, table.lines)
+            valid = clean[~table.lines.isin(errors["ligne"])]
+            dup, dup_errors = seen.dedupe(valid, table.lines[valid.index], list(layout.key))
+            valid = valid[~dup]
+            all_errors += [table.bad, errors, *dup_errors]
+            if layout is EMPLOYEURS:
+                imported += _import_employeurs(conn, valid)
+            else:
+                done, added, missing = _import_salaries(conn, valid, table.lines,
+                                                        PurePath(name).name)
+                imported, taux_added, all_errors = imported + done, taux_added + added, [
+                    *all_errors, *missing]
+            rows += len(table.rows) + len(table.bad)
+            encoding = table.encoding
+    report = pd.concat([e for e in all_errors if len(e)] or all_errors[:1])
     report = report.sort_values(["ligne", "colonne"], kind="stable").reset_index(drop=True)
-    log.info("%s: %d rows, %d imported, %d errors", layout.name, len(table.rows), imported,
-             len(report))
-    return ImportResult(
-        layout=layout.name,
-        rows=len(table.rows) + len(table.bad),
-        imported=imported,
-        errors=report,
-        encoding=table.encoding,
-        taux_added=taux_added,
-    )
+    log.info("%s: %d rows, %d imported, %d errors", layout.name, rows, imported, len(report))
+    return ImportResult(layout=layout.name, rows=rows, imported=imported, errors=report,
+                        encoding=encoding, taux_added=taux_added)
 
 
 def report_path_for(archive_path: Path) -> Path:
@@ -222,7 +246,8 @@ def report_path_for(archive_path: Path) -> Path:
 
 def handle_registre(job: Job) -> HandlerResult:
     """Intake handler for `inbox/registre/`: import, then write the row-by-row report."""
-    result = import_csv(job.engine, job.claim.path.read_bytes(), job.claim.rel)
+    with mapped(job.claim.path) as data:
+        result = import_csv(job.engine, data, job.claim.rel)
     report = atomic_write(
         report_path_for(job.archive_path), to_csv_text(result.errors)
     )

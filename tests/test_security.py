@@ -326,3 +326,21 @@ def test_the_registry_import_takes_the_memory_of_a_block_not_of_the_file(
     assert done.stdout.split() == [str(rows), "0"]
     whole = run(1 << 30)
     assert whole.returncode != 0  # over the cap: a MemoryError, or a library dying of one
+
+
+def test_a_dropped_bilan_is_streamed(tmp_path: Path) -> None:
+    """An XML dropped in `inbox/AR/` as a bilan, 400 MB of elements gedflow does not read,
+    read under a 250 MiB cap that a whole parse exceeds: only the verdict's values are kept."""
+    bilan = tmp_path / "FLUX0001.xml"
+    line = b"<ligne>" + b"x" * 200 + b"</ligne>\n"
+    with bilan.open("wb") as out:
+        out.write(b'<bilan profil="DPAE"><etat_conformite>OK</etat_conformite>\n')
+        for _ in range(100):
+            out.write(line * 20_000)
+        out.write(b"<certificat_conformite>CERT-1</certificat_conformite></bilan>\n")
+    assert bilan.stat().st_size > 400e6
+    imports = "from gedflow.formats.dpae_bilan import read\nfrom lxml import etree"
+    assert _under_limit(250, imports, f"read(Path({str(bilan)!r}), 'FLUX0001.xml')",
+                        "found.etat, found.certificat, found.idflux") == "OK CERT-1 FLUX0001"
+    with pytest.raises(AssertionError, match="MemoryError|XMLSyntaxError"):
+        _under_limit(250, imports, f"etree.parse({str(bilan)!r})", "1")

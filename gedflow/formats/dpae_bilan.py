@@ -1,16 +1,20 @@
 """The API DPAE's bilan, read the same way when the API client downloads it and when a user
-drops it in `inbox/AR/` (element names in `schemas.dpae`)."""
+drops it in `inbox/AR/` (element names in `schemas.dpae`). Streamed: a file of any size holds
+only the few values kept."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from lxml import etree
 
 from gedflow.errors import InputError
 from gedflow.xmlsafe import HARDENED, sniff_xml, syntax_error
 from schemas.dpae import BILAN_ELEMENTS, BILAN_ETATS, BILAN_PROFIL
+
+_FIELD_OF = {element: name for name, element in BILAN_ELEMENTS.items()}
 
 
 @dataclass(frozen=True)
@@ -21,12 +25,32 @@ class Bilan:
     message: str
 
 
-def bilan_of(root: etree._Element) -> Bilan | None:
-    """The bilan a parsed document holds; None when it is not of profil DPAE."""
+class NotABilan(Exception):
+    """The document's root is not of profil DPAE (`profil`: what it says)."""
+
+    def __init__(self, profil: str | None) -> None:
+        super().__init__(profil)
+        self.profil = profil
+
+
+def parse(source: BinaryIO) -> Bilan:
+    """The bilan of a document (a binary stream): the first text of each element
+    `BILAN_ELEMENTS` names, wherever it is; raises `NotABilan`, or lxml's syntax error."""
+    found: dict[str, str] = {}
+    events = etree.iterparse(source, events=("start", "end"), **HARDENED)
+    _event, root = next(events)
     if root.get("profil") != BILAN_PROFIL:
-        return None
-    return Bilan(**{name: (root.findtext(f".//{element}") or "").strip()
-                    for name, element in BILAN_ELEMENTS.items()})
+        raise NotABilan(root.get("profil"))
+    for event, element in events:
+        if event != "end":
+            continue
+        name = _FIELD_OF.get(element.tag)
+        if name and name not in found:
+            found[name] = (element.text or "").strip()
+        element.clear()
+        while element.getprevious() is not None:  # nothing kept behind
+            del element.getparent()[0]
+    return Bilan(**{name: found.get(name, "") for name in BILAN_ELEMENTS})
 
 
 def read(path: Path, name: str) -> Bilan:
@@ -34,13 +58,13 @@ def read(path: Path, name: str) -> Bilan:
     save it as <idflux>.xml)."""
     sniff_xml(path, "bilan DPAE")
     try:
-        root = etree.parse(str(path), etree.XMLParser(**HARDENED)).getroot()
+        with path.open("rb") as handle:
+            bilan = parse(handle)
     except etree.XMLSyntaxError as exc:
         raise syntax_error(exc, "bilan DPAE", path) from exc
-    bilan = bilan_of(root)
-    if bilan is None:
-        raise InputError(f"ce n'est pas un bilan DPAE (profil={root.get('profil')!r})",
-                         code="pas_ar", todo="déposez le bilan dont le profil est DPAE")
+    except NotABilan as exc:
+        raise InputError(f"ce n'est pas un bilan DPAE (profil={exc.profil!r})",
+                         code="pas_ar", todo="déposez le bilan dont le profil est DPAE") from exc
     if bilan.etat not in BILAN_ETATS:
         raise InputError("bilan sans etat_conformite OK/KO", code="pas_ar",
                          todo="déposez le bilan complet")

@@ -8,13 +8,14 @@ Authentication, the token and its renewal, proxies and errors are the `Session`'
 from __future__ import annotations
 
 import gzip
+import io
 import time
 from dataclasses import replace
 from datetime import UTC
 
 from lxml import etree
 
-from gedflow.formats.dpae_bilan import Bilan, bilan_of
+from gedflow.formats.dpae_bilan import Bilan, NotABilan, parse
 from gedflow.portal.dsn_api import returns_of
 from gedflow.portal.http import PortalError
 from gedflow.portal.session import Session
@@ -78,9 +79,11 @@ class DpaeApi:
                     raise
                 listing = {}
             for retour in returns_of(listing, UTC)[0]:
-                bilan = bilan_of(_parse(self.session.request("GET", retour.url).content))
-                if bilan is not None:
-                    return replace(bilan, idflux=bilan.idflux or idflux)
+                try:
+                    bilan = parse(io.BytesIO(self.session.request("GET", retour.url).content))
+                except NotABilan:
+                    continue  # another return of the flux
+                return replace(bilan, idflux=bilan.idflux or idflux)
             if attempt + 1 < attempts:
                 time.sleep(interval)
         raise PortalError(f"pas de bilan pour le flux {idflux} après {attempts} essais")

@@ -9,11 +9,9 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.batching import chunks, rounds
-from gedflow.crm.handler import folder_period
 from gedflow.db.engine import migrate
-from gedflow.inbox import Outcome
+from gedflow.inbox import Outcome, folder_period, import_order
 from gedflow.kinds import INBOX_KINDS, InboxKind
-from gedflow.registry.importer import import_order
 from gedflow.settings import load_settings
 from tasks.intake import process_claims, publish_outcomes
 

@@ -1,20 +1,24 @@
-"""The inbox as `gedflow status` sees it: the files waiting, of which kind, complete or still
-being written; where claimed files ended up (the ledger's counts, read on the driver). The
-claims themselves are `gedflow.intake`'s."""
+"""The inbox as files: those waiting, of which kind, complete or still being written, the GED
+period folder each sits in and the order a kind's files go in; where claimed files ended up
+(the ledger's counts, read on the driver). Light to import: `gedflow status` and every run use
+it. The claims themselves are `gedflow.intake`'s."""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from gedflow.db.reading import rows
 from gedflow.handler import Alert, Artifact
 from gedflow.kinds import INBOX_KINDS
 from gedflow.settings import Settings
+from schemas.registre import LAYOUTS
 
+PERIOD_FOLDER = re.compile(r"^\d{4}_(0[1-9]|1[0-2])$")
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload")
 UNKNOWN = "inconnu"
 
@@ -84,3 +88,21 @@ def outcome_counts(conn: Any) -> dict[str, int]:
     """Files in the ledger per outcome ("en cours": not finished yet)."""
     found = rows(conn, "SELECT outcome, COUNT(*) FROM ledger GROUP BY outcome")
     return {outcome or "en cours": n for outcome, n in found}
+
+
+def folder_period(rel: str) -> str:
+    """The `YYYY_MM` folder a file was dropped in (the innermost one), else ""."""
+    folders = [p for p in PurePosixPath(rel).parts[:-1] if PERIOD_FOLDER.match(p)]
+    return folders[-1] if folders else ""
+
+
+def import_order(names: list[str]) -> list[str]:
+    """Files in the order of `LAYOUTS` (employeurs before salaries), then by name (one run
+    imports both kinds)."""
+
+    def rank(name: str) -> tuple[int, str]:
+        lower = PurePath(name).name.lower()
+        order = [i for i, layout in enumerate(LAYOUTS) if lower.startswith(layout.prefix)]
+        return (order[0] if order else len(LAYOUTS), lower)
+
+    return sorted(names, key=rank)

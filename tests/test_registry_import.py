@@ -14,7 +14,8 @@ from sqlalchemy import Engine, select
 from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
 from gedflow.formats.csv_table import read_csv_blocks, read_csv_table, to_csv_text
-from gedflow.registry.importer import import_csv, import_order, layout_for
+from gedflow.inbox import import_order
+from gedflow.registry.importer import import_csv, layout_for
 from schemas.registre import EMPLOYEURS, SALARIES
 
 from .conftest import EXAMPLES

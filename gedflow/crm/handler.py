@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -20,11 +19,11 @@ from gedflow.formats import crm as crm_format
 from gedflow.formats.csv_table import to_csv_text
 from gedflow.fsutil import atomic_write
 from gedflow.handler import TAUX_SUR_TAUX_EVENT, Alert, Artifact, HandlerResult, Job, artifact_key
+from gedflow.inbox import folder_period
 from gedflow.registry import snapshot
 from gedflow.settings import PARIS
 
 ARTIFACT_ROWS = 1000  # the Prefect UI gets the differences first; the files have every row
-PERIOD_FOLDER = re.compile(r"^\d{4}_(0[1-9]|1[0-2])$")
 
 
 def availability(job: Job) -> tuple[date, str]:
@@ -38,12 +37,6 @@ def availability(job: Job) -> tuple[date, str]:
             ) from exc
     mtime = datetime.fromtimestamp(job.claim.path.stat().st_mtime, tz=PARIS)
     return mtime.date(), "date de modification du fichier"
-
-
-def folder_period(rel: str) -> str:
-    """The `YYYY_MM` folder a file was dropped in (the innermost one), else ""."""
-    folders = [p for p in PurePosixPath(rel).parts[:-1] if PERIOD_FOLDER.match(p)]
-    return folders[-1] if folders else ""
 
 
 def period_of(rel: str, crm: crm_format.Crm, available: date) -> str:

@@ -56,18 +56,6 @@ def layout_for(name: str) -> CsvLayout:
     )
 
 
-def import_order(names: list[str]) -> list[str]:
-    """Files in the order of `LAYOUTS` (employeurs before salaries), then by name (one run
-    imports both kinds)."""
-
-    def rank(name: str) -> tuple[int, str]:
-        lower = PurePath(name).name.lower()
-        order = [i for i, layout in enumerate(LAYOUTS) if lower.startswith(layout.prefix)]
-        return (order[0] if order else len(LAYOUTS), lower)
-
-    return sorted(names, key=rank)
-
-
 def _ensure_dossiers(conn: Connection, codes: pd.Series) -> pd.DataFrame:
     """Create the dossiers named in an employeurs file; return code → id."""
     wanted = set(codes.unique())

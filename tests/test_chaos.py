@@ -21,7 +21,8 @@ from gedflow.db.engine import migrate
 from gedflow.db.tables import crm_declaration, ledger
 from gedflow.registry.importer import import_csv
 
-from .conftest import EXAMPLES, free_port
+from .conftest import EXAMPLES
+from .pg import free_port
 from .test_service import DEAD_ENDPOINTS, Service, _drop, _wait
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,8 @@ from gedflow.db.engine import migrate
 from gedflow.db.reading import HEAD, hide_password, reading, rows
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
-from .conftest import EXAMPLES, free_port
+from .conftest import EXAMPLES
+from .pg import free_port
 
 runner = CliRunner()
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

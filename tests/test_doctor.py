@@ -16,7 +16,7 @@ from gedflow.portal.http import PROXY_PASSWORD_ENV, Portal, PortalError
 from gedflow.settings import Settings
 
 from .api_server import SIRET, FakeNetEntreprises
-from .conftest import free_port
+from .pg import free_port
 from .portal_support import connect
 from .proxy_server import LocalProxy
 

@@ -19,7 +19,7 @@ from gedflow.intake import claim, process
 from gedflow.settings import Settings, load_settings
 from gedflow.watch import Watcher
 
-from .conftest import free_port
+from .pg import free_port
 from .test_crm import _crm, _p, drop
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -23,7 +23,8 @@ from gedflow.db.tables import ledger
 from gedflow.heartbeat import read_heartbeat
 from gedflow.settings import Settings, load_settings
 
-from .conftest import EXAMPLES, free_port
+from .conftest import EXAMPLES
+from .pg import free_port
 from .test_dpae_ar import _ar
 
 pytestmark = pytest.mark.slow

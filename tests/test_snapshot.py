@@ -142,3 +142,16 @@ def test_an_empty_registry_has_an_empty_copy(engine: Engine, cache: Path) -> Non
     _check(engine, cache)
     with engine.connect() as conn:
         assert load_registry(conn, SIRETS, DAYS[0], cache).empty
+
+
+def test_a_change_after_a_read_in_the_same_transaction_rebuilds_the_copy(
+        registry: Engine, cache: Path) -> None:
+    """PostgreSQL bumps the version once per transaction (an import's 100,000 statements, one
+    row version); a copy built in the middle of a transaction does not hide what follows."""
+    with registry.begin() as conn:
+        person = _first_person(conn)
+        for name in ("UN", "DEUX", "TROIS"):  # many changes: one bump
+            conn.execute(update(salarie).where(salarie.c.id == person).values(nom=name))
+        load_registry(conn, SIRETS, DAYS[0], cache)  # a copy built here, at this version
+        conn.execute(update(salarie).where(salarie.c.id == person).values(nom="APRES"))
+    _check(registry, cache)  # the change after the copy is seen

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from gedflow.checks import nir_numbers
 from gedflow.db.bulk import read_frame
@@ -44,6 +44,10 @@ def location(cache: Path, conn: Connection) -> Path:
 
 
 def _version(conn: Connection) -> int:
+    """The registry's version; on PostgreSQL, the next change of this transaction bumps it
+    again (migration 0015 bumps once per transaction)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT set_config('gedflow.registre_modifie', '', true)"))
     return int(conn.execute(select(registre_version.c.version)).scalar_one())
 
 

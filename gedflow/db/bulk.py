@@ -23,9 +23,9 @@ def db_timestamp(when: datetime) -> str:
     return when.isoformat(sep=" ")
 
 
-def _tuples(frame: pd.DataFrame) -> list[tuple]:
-    """Rows as tuples of plain Python values, missing values as None (built column by
-    column: only a column with missing values is looked at value by value)."""
+def _columns(frame: pd.DataFrame) -> list[list]:
+    """Columns as lists of plain Python values, missing values as None (only a column with
+    missing values is looked at value by value)."""
     columns = []
     for name in frame.columns:
         column = frame[name]
@@ -34,7 +34,24 @@ def _tuples(frame: pd.DataFrame) -> list[tuple]:
             missing = column.isna().tolist()
             values = [None if gone else v for v, gone in zip(values, missing, strict=True)]
         columns.append(values)
+    return columns
+
+
+def _tuples(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as tuples of plain Python values, missing values as None."""
+    columns = _columns(frame)
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(frame))]
+
+
+def _rows(conn: Connection, table: Table, frame: pd.DataFrame) -> tuple[str, object]:
+    """The rows as the source of an INSERT, and its parameters: on PostgreSQL one statement
+    over arrays (`unnest`: one round trip, the rows sent as columns); elsewhere VALUES, run
+    once per row (executemany)."""
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]"
+                           for c in frame.columns)
+        return f"SELECT * FROM unnest({arrays})", tuple(_columns(frame))
+    return f"VALUES ({', '.join(['?'] * len(frame.columns))})", _tuples(frame)
 
 
 def insert_new(conn: Connection, table: Table, values: dict, keys: list[str]) -> int | None:
@@ -58,23 +75,22 @@ def update_rows(frame: pd.DataFrame, columns: list[str], ids) -> list[tuple]:
 def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     if frame.empty:
         return
-    cols = ", ".join(frame.columns)
-    marks = ", ".join([_placeholder(conn)] * len(frame.columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", _tuples(frame))
+    source, params = _rows(conn, table, frame)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(frame.columns)}) {source}",
+                         params)
 
 
 def bulk_upsert(conn: Connection, table: Table, frame: pd.DataFrame, keys: list[str]) -> None:
-    """INSERT … ON CONFLICT (keys) DO UPDATE SET every other column."""
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET every other column; a key given twice takes
+    its last row (as rows written one after the other would)."""
     if frame.empty:
         return
+    frame = frame.drop_duplicates(keys, keep="last")
     cols = list(frame.columns)
-    marks = ", ".join([_placeholder(conn)] * len(cols))
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-    conn.exec_driver_sql(sql, _tuples(frame))
+    source, params = _rows(conn, table, frame)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) {source} "
+                         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}", params)
 
 
 def bulk_update(conn: Connection, table: Table, columns: list[str], rows: list[tuple]) -> None:

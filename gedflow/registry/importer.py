@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, column, func, insert, select, table
+from sqlalchemy import Connection, Engine, Integer, Text, and_, column, func, insert, select, table
 
 from gedflow.checks import check_table, parse_dates
 from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp, read_frame
@@ -153,7 +153,7 @@ def _import_salaries(
 
 # The keys of a block's salariés (a temporary table: the rates in force are read by a join on
 # the unique key, whatever the size of the registry and of the file).
-_KEYS = table("import_cle", column("employeur_id"), column("matricule"))
+_KEYS = table("import_cle", column("employeur_id", Integer), column("matricule", Text))
 
 
 def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:

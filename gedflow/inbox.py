@@ -46,8 +46,6 @@ class Pending:
     complete: bool
 
 
-
-
 @dataclass(frozen=True)
 class Outcome:
     """Where a claimed file ended up."""

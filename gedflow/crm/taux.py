@@ -52,7 +52,7 @@ ORDER BY siret, matricule, salarie_id"""
 def _records(conn: Any, where: str, on: date, **params: object) -> list[dict]:
     found = rows(conn, RATES.format(where=where), on=on.isoformat(),
                  soon=(on + SOON).isoformat(), **ALERTS, **params)
-    return [dict(zip(COLUMNS, (*row[:7], f"{day(row[7]):%Y-%m-%d}" if row[7] else "", row[8]),
+    return [dict(zip(COLUMNS, (*row[:7], day(row[7]).isoformat() if row[7] else "", row[8]),
                      strict=True))
             for row in found]
 

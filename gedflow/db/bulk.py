@@ -1,6 +1,6 @@
-"""Bulk writes for the hot paths: one `executemany` of plain tuples, with no per-row work in
-SQLAlchemy (its parameter processing costs ~6 µs a row). The SQL is the same on SQLite and
-PostgreSQL; only the placeholder differs.
+"""Bulk writes for the hot paths, with no per-row work in SQLAlchemy (its parameter
+processing costs ~6 µs a row): on SQLite one `executemany` of plain tuples, on PostgreSQL one
+statement over arrays (`unnest`). Updates are an `executemany` on both.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _rows(conn: Connection, table: Table, frame: pd.DataFrame) -> tuple[str, obj
         arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]"
                            for c in frame.columns)
         return f"SELECT * FROM unnest({arrays})", tuple(_columns(frame))
-    return f"VALUES ({', '.join(['?'] * len(frame.columns))})", _tuples(frame)
+    return f"VALUES ({', '.join([_placeholder(conn)] * len(frame.columns))})", _tuples(frame)
 
 
 def insert_new(conn: Connection, table: Table, values: dict, keys: list[str]) -> int | None:

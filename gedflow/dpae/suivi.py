@@ -31,8 +31,8 @@ def count_working_days(start: date, end: date) -> int:
     """Monday-to-Friday days from `start` (counted) to `end` (not), as `numpy.busday_count`
     (written out: numpy's import would double `gedflow dpae suivi`'s start-up)."""
     if end < start:  # numpy counts backwards from `start` (counted) to `end` (not)
-        day = timedelta(days=1)
-        return -count_working_days(end + day, start + day)
+        one = timedelta(days=1)
+        return -count_working_days(end + one, start + one)
     weeks, rest = divmod((end - start).days, 7)
     return weeks * 5 + sum((start.weekday() + i) % 7 < 5 for i in range(rest))
 
@@ -66,10 +66,12 @@ def undeclared(conn: Any, today: date, window_days: int = WINDOW_DAYS) -> list[d
     """Hires not yet sent whose date is within `window_days` (to declare now) or past (late):
     siret, matricule, contrat, date_embauche, statut, en_retard, alerte — no NIR."""
     found = rows(conn, UNDECLARED, until=(today + timedelta(days=window_days)).isoformat())
+    hires = [(siret, matricule, contrat_id, day(hired), statut)
+             for siret, matricule, contrat_id, hired, statut in found]
     return [{"siret": siret, "matricule": matricule, "contrat": contrat_id,
-             "date_embauche": day(hired).isoformat(), "statut": statut,
-             "en_retard": day(hired) < today, "alerte": LATE if day(hired) < today else SOON}
-            for siret, matricule, contrat_id, hired, statut in found]
+             "date_embauche": hired.isoformat(), "statut": statut, "en_retard": hired < today,
+             "alerte": LATE if hired < today else SOON}
+            for siret, matricule, contrat_id, hired, statut in hires]
 
 
 def dsn_without_dpae(engine: Engine) -> list[dict]:

@@ -108,23 +108,11 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     return data, "utf-8"
 
 
-def _over(data: bytes, begin: np.ndarray, stop: np.ndarray,
-          kind: pa.DataType = TEXT) -> pa.Array:
-    """An array alternating gaps and the texts [begin, stop) of `data` (begin ≤ stop, both
-    increasing), copying nothing: text i is element 2i+1. Bytes (`kind` binary) where a cut
-    may fall inside a character."""
-    bounds = np.empty(2 * len(begin) + 1, dtype=np.int64)
-    bounds[0] = 0
-    bounds[1::2] = begin
-    bounds[2::2] = stop
-    return pa.Array.from_buffers(kind, 2 * len(begin),
-                                 [None, pa.py_buffer(bounds), pa.py_buffer(data)])
-
-
 def _gather(data: bytes, begin: np.ndarray, stop: np.ndarray,
             kind: pa.DataType = TEXT) -> pa.Array:
     """The texts [begin, stop) of `data`, copied into one array: memory for their bytes only
-    (Arrow's `take` over `_over`'s array reserves in proportion to the gaps, the file)."""
+    (an Arrow array over the whole buffer, then `take`, reserves in proportion to the file).
+    Bytes (`kind` binary) where a cut may fall inside a character."""
     sizes = stop - begin
     offsets = np.zeros(len(begin) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
@@ -239,9 +227,9 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     problems = []
     unreadable = np.flatnonzero((end > start) & ~shaped)
     if len(unreadable):
-        shown = _over(data, start[unreadable], np.minimum(end[unreadable],
-                                                          start[unreadable] + 60),
-                      pa.large_binary()).to_pylist()[1::2]
+        shown = _gather(data, start[unreadable], np.minimum(end[unreadable],
+                                                            start[unreadable] + 60),
+                        pa.large_binary()).to_pylist()
         problems.append(_problem(unreadable + 1, "", [t.decode(
             "latin-1" if latin1 else "utf-8", "replace")
                                                       for t in shown], "LIGNE_ILLISIBLE"))
@@ -426,24 +414,25 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
     row = row_of[rubric.instance]
     source = np.full(rows, -1)
     source[row[row >= 0]] = np.flatnonzero(row >= 0)  # a rubric twice in an instance: the last
-    text = from_latin1 if reader.latin1 else (lambda array: array)
     present = np.flatnonzero(source >= 0)
     chosen = source[present]
-    values = text(_gather(reader.data, rubric.begin[chosen], rubric.stop[chosen],
-                          pa.large_binary() if reader.latin1 else TEXT))
+    if reader.latin1:
+        values = from_latin1(_gather(reader.data, rubric.begin[chosen], rubric.stop[chosen],
+                                     pa.large_binary()))
+    else:
+        values = _gather(reader.data, rubric.begin[chosen], rubric.stop[chosen])
     bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")
     if len(bad):
         shown = pd.Series(values.take(pa.array(bad)).to_pandas(), dtype="str")
         shown = mask_nir(shown.str.upper()) if kind is Kind.NIR else shown.str.slice(0, 60)
         reader.problems.append(_problem(rubric.line[source[present[bad]]], code,
                                         shown.to_numpy(), problem))
-        source[present[bad]] = -1
     elif len(present) == rows:
         return values
-    kept = np.flatnonzero(source >= 0)
-    begin, stop = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64)  # none: ""
-    begin[kept], stop[kept] = rubric.begin[source[kept]], rubric.stop[source[kept]]
-    return text(_gather(reader.data, begin, stop, pa.large_binary() if reader.latin1 else TEXT))
+    at = np.full(rows, -1)  # row → its value among `values`; none or unusable: ""
+    at[present] = np.arange(len(present))
+    at[present[bad]] = -1
+    return pc.fill_null(values.take(pa.array(at, mask=at < 0)), "")
 
 
 def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.ndarray,

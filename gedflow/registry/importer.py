@@ -92,8 +92,9 @@ class _Seen:
         first[earlier] = self.lines[found[earlier]]
         dup = pd.Series(first != line, index=clean.index)
         taken = ~dup.to_numpy()
-        order = np.argsort(np.concatenate([self.hashes, hashes[taken]]), kind="stable")
-        self.hashes = np.concatenate([self.hashes, hashes[taken]])[order]
+        every = np.concatenate([self.hashes, hashes[taken]])
+        order = np.argsort(every, kind="stable")
+        self.hashes = every[order]
         self.lines = np.concatenate([self.lines, line[taken]])[order]
         if not dup.any():
             return dup, []
@@ -216,8 +217,9 @@ def import_csv(engine: Engine, data: bytes | mmap.mmap, name: str) -> ImportResu
             else:
                 done, added, missing = _import_salaries(conn, valid, table.lines,
                                                         PurePath(name).name)
-                imported, taux_added, all_errors = imported + done, taux_added + added, [
-                    *all_errors, *missing]
+                imported += done
+                taux_added += added
+                all_errors += missing
             rows += len(table.rows) + len(table.bad)
             encoding = table.encoding
     report = pd.concat([e for e in all_errors if len(e)] or all_errors[:1])

@@ -70,6 +70,8 @@ NOMINATIF, FINANCIER, TAUX_SUR_TAUX = "nominatif", "financier", "taux_sur_taux"
 PROBLEM_COLUMNS = ["decl", "siret", "matricule", "nir", "element", "taux_crm", "code", "message"]
 RUBRIQUE_UNDERSCORED = r"S\d{2}_G\d{2}_\d{2}_\d{3}"  # S21_G00_50_006, written S21.G00.50.006
 ENVOI_HEAD = 1 << 16  # `envoi` comes before the first declaration
+# A declaration larger than a block is cut between two of its salariés.
+SPLIT = xmlscan.Split(SALARIE.steps[-1], (DECLARATION_ELEMENT, *SALARIE.steps[:-1]))
 
 
 @dataclass
@@ -298,33 +300,53 @@ def _scanned_block(data: bytearray, size: int) -> dict[XmlRecord, pa.Table] | No
     return tables
 
 
-def _two_at_a_time(blocks: Iterator[tuple[bytearray, int]]
-                   ) -> Iterator[dict[XmlRecord, pa.Table] | None]:
-    """`_scanned_block` of each block, in order, two blocks in flight (numpy works outside the
-    GIL, so both cores scan; memory holds two blocks, whatever the file's size)."""
+def _two_at_a_time(blocks: Iterator[tuple[bytearray, int, bool]]
+                   ) -> Iterator[tuple[dict[XmlRecord, pa.Table] | None, bool]]:
+    """`_scanned_block` of each block, in order, with its continued flag, two blocks in flight
+    (numpy works outside the GIL, so both cores scan; memory holds two blocks, whatever the
+    file's size)."""
     with ThreadPoolExecutor(2) as pool:
         pending: deque = deque()
-        for data, size in blocks:
-            pending.append(pool.submit(_scanned_block, data, size))
+        for data, size, continued in blocks:
+            pending.append((pool.submit(_scanned_block, data, size), continued))
             if len(pending) == 2:
-                yield pending.popleft().result()
+                future, flag = pending.popleft()
+                yield future.result(), flag
         while pending:
-            yield pending.popleft().result()
+            future, flag = pending.popleft()
+            yield future.result(), flag
+
+
+def _joined(before: pa.Table, after: pa.Table) -> pa.Table:
+    """One declaration read in two pieces: each field from the piece that holds it."""
+    columns = {name: pc.if_else(pc.not_equal(before[name], ""), before[name], after[name])
+               if name != "decl" else before[name] for name in before.column_names}
+    return pa.table(columns)
 
 
 def _scanned(path: Path) -> dict[XmlRecord, pd.DataFrame] | None:
-    """Each record's table, the file scanned a block of whole declarations at a time; the
-    blocks' pieces made contiguous again (later steps take rows by index)."""
+    """Each record's table, the file scanned a block of whole declarations at a time (a
+    declaration larger than that, between two salariés); the blocks' pieces made contiguous
+    again (later steps take rows by index)."""
     parts: dict[XmlRecord, list[pa.Table]] = {record: [] for record in RECORDS}
     before = 0
-    for tables in _two_at_a_time(xmlscan.blocks(path, b"</declaration>")):
+    for tables, continued in _two_at_a_time(xmlscan.blocks(path, b"</declaration>", SPLIT)):
         if tables is None:
             return None
-        for record, table in tables.items():
-            decl = pc.add(table["decl"], before)
-            parts[record].append(table.set_column(table.schema.get_field_index("decl"), "decl",
-                                                  decl))
-        before += tables[DECLARATION].num_rows
+        offset = before - 1 if continued else before  # continued: its first is the last one
+        shifted = {record: table.set_column(table.schema.get_field_index("decl"), "decl",
+                                            pc.add(table["decl"], offset))
+                   for record, table in tables.items()}
+        before = offset + tables[DECLARATION].num_rows
+        if continued:
+            last, first = parts[DECLARATION].pop(), shifted[DECLARATION]
+            end = last.num_rows - 1
+            parts[DECLARATION] += [last.slice(0, end),
+                                   _joined(last.slice(end), first.slice(0, 1))]
+            shifted[DECLARATION] = first.slice(1)
+        for record, table in shifted.items():
+            if table.num_rows or record is not DECLARATION or not continued:
+                parts[record].append(table)  # the last declaration's row stays last
     return {record: pa.concat_tables(tables).combine_chunks().to_pandas()
             for record, tables in parts.items()}
 

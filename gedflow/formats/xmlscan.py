@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,15 @@ _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
 
 
-def padded(document: bytes) -> tuple[bytearray, int]:
-    """The bytes followed by PAD zero bytes, as `scan` needs them, and their size."""
-    data = bytearray(len(document) + PAD)
-    data[: len(document)] = document
-    return data, len(document)
+def padded(*parts: bytes | memoryview) -> tuple[bytearray, int]:
+    """The parts' bytes one after the other, PAD zero bytes after them, as `scan` needs them,
+    and their size (one copy)."""
+    size = sum(len(part) for part in parts)
+    data, at = bytearray(size + PAD), 0
+    for part in parts:
+        data[at : at + len(part)] = part
+        at += len(part)
+    return data, size
 
 
 def _head(piece: bytes) -> bytes:
@@ -51,26 +56,65 @@ def _head(piece: bytes) -> bytes:
     return piece[: end + 1] if at >= 0 and end >= 0 else piece
 
 
-def blocks(path: Path, cut: bytes) -> Iterator[tuple[bytearray, int]]:
+@dataclass(frozen=True)
+class Split:
+    """Where a record too large for a block may be cut: between two sibling `element`s, whose
+    parent is reached from the record by `open` (the start tags reopened after the cut)."""
+
+    element: str
+    open: tuple[str, ...]
+
+    def point(self, text: bytes) -> int:
+        """The end of the last `element` followed by another one in `text`; -1 if none."""
+        end_tag, sibling = f"</{self.element}>".encode(), _sibling(self.element)
+        at = text.rfind(end_tag)
+        while at >= 0 and not sibling.match(text, at + len(end_tag)):
+            at = text.rfind(end_tag, 0, at)
+        return at + len(end_tag) if at >= 0 else -1
+
+    @property
+    def reopen(self) -> bytes:
+        return b"".join(f"<{name}>".encode() for name in self.open)
+
+    @property
+    def close(self) -> bytes:
+        return b"".join(f"</{name}>".encode() for name in reversed(self.open))
+
+
+@cache
+def _sibling(element: str) -> re.Pattern:
+    return re.compile(rb"\s*<" + re.escape(element.encode()) + rb"[\s/>]")
+
+
+def blocks(path: Path, cut: bytes, split: Split) -> Iterator[tuple[bytearray, int, bool]]:
     """The file as documents of about BLOCK bytes each (memory stays flat whatever its size),
     cut just after a `cut` (a record's end tag): every piece but the first gets the file's head
-    (up to the end of the root start tag) before it, and every piece but the last a closing tag
-    after it. Padded for `scan`."""
-    head, carry = b"", b""
+    (up to the end of the root start tag) before it, and every piece but the last the closing
+    tags after it. A record larger than a block is cut inside, at `split`: the next piece
+    reopens it and is flagged continued (its first record is the end of the previous piece's
+    last one). Padded for `scan`."""
+    head, carry, reopen = b"", b"", b""
     with path.open("rb") as handle:
         while True:
             chunk = handle.read(BLOCK)
             text = carry + chunk
-            at = text.rfind(cut) if chunk else len(text) - len(cut)
-            if chunk and at < 0:
-                carry = text  # no record ends here yet: read on
-                continue
-            piece, carry = text[: at + len(cut)], text[at + len(cut) :]
+            end = text.rfind(cut) + len(cut) if chunk else len(text)
+            close = b"</r>"
+            if chunk and end < len(cut):
+                end = split.point(text) if len(text) > BLOCK else -1
+                if end < 0:
+                    carry = text  # no record ends here yet: read on
+                    continue
+                close = split.close + close
+            piece, carry = memoryview(text)[:end], text[end:]
             if not head:
-                head, body = _head(piece), piece
+                head = _head(text)
+                parts = (piece,)
             else:
-                body = head + piece
-            yield padded(body + b"</r>" if chunk else body)
+                parts = (head, reopen, piece)
+            yield (*padded(*parts, close if chunk else b""), bool(reopen))
+            del piece, parts
+            reopen = split.reopen if close != b"</r>" else b""
             if not chunk:
                 return
 

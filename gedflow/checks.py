@@ -84,17 +84,35 @@ def digit_numbers(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
     return pc.fill_null(pc.cast(kept, pa.int64()), -1).to_numpy()
 
 
+_NIR13 = 13  # a NIR without its key
+_CORSICA = {ord("A"): 1, ord("B"): 2}  # 2A, 2B: the department's letter, read as 0
+
+
 def nir_numbers(nir: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """NIRs (their first 13 characters) as int64 keys, -1 where there is none: the Corsica
-    letter read as 0, with a last digit saying which (0, 1 for 2A, 2 for 2B)."""
-    nir13 = pc.utf8_slice_codeunits(nir.cast(pa.large_string()), 0, 13)
-    department = pc.utf8_slice_codeunits(nir13, 5, 7)
-    a, b = pc.equal(department, "2A"), pc.equal(department, "2B")
-    digits = pc.if_else(pc.or_(a, b), pc.utf8_replace_slice(nir13, 6, 7, "0"), nir13)
-    number = digit_numbers(digits, 13)
-    corsica = pc.fill_null(pc.add(pc.cast(a, pa.int64()), pc.multiply(pc.cast(b, pa.int64()), 2)),
-                           0).to_numpy()
-    return np.where(number >= 0, number * 4 + corsica, -1)
+    letter read as 0, with a last digit saying which (0, 1 for 2A, 2 for 2B). Read from the
+    strings' bytes with numpy."""
+    text = nir.cast(pa.large_string())
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    numbers = np.full(len(text), -1, dtype=np.int64)
+    if not len(text) or text.buffers()[2] is None:
+        return numbers
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    rows = np.flatnonzero(np.diff(offsets) >= _NIR13)
+    if text.null_count:
+        rows = rows[text.is_valid().to_numpy(zero_copy_only=False)[rows]]
+    chars = data[offsets[rows][:, None] + np.arange(_NIR13)]
+    corsica = np.zeros(len(rows), dtype=np.int64)
+    at_letter = chars[:, 5] == ord("2")
+    for letter, code in _CORSICA.items():
+        here = at_letter & (chars[:, 6] == letter)
+        corsica[here], chars[here, 6] = code, ord("0")
+    digit = chars.astype(np.int64) - ord("0")
+    usable = ((digit >= 0) & (digit <= 9)).all(axis=1)
+    number = digit @ (10 ** np.arange(_NIR13 - 1, -1, -1, dtype=np.int64))
+    numbers[rows[usable]] = number[usable] * 4 + corsica[usable]
+    return numbers
 
 
 def mask_nir(values: pd.Series) -> pd.Series:

@@ -65,6 +65,26 @@ def test_nir_numbers_are_equal_exactly_when_the_nirs_are(values: list[str]) -> N
     assert numbers[len(values):].tolist() == numbers[: len(values)].tolist()  # key ignored
 
 
+def _nir_number(value: str | None) -> int:
+    """`nir_numbers` of one value, written plainly."""
+    if value is None or len(value) < 13:
+        return -1
+    head = value[:13]
+    corsica = {"2A": 1, "2B": 2}.get(head[5:7], 0)
+    digits = head[:6] + "0" + head[7:] if corsica else head
+    return int(digits) * 4 + corsica if digits.isascii() and digits.isdigit() else -1
+
+
+@given(st.lists(st.one_of(st.none(), st.text("0123456789AB2é -", max_size=16), nir13),
+                max_size=30), st.integers(0, 3))
+def test_nir_numbers_follow_their_plain_definition(values: list, offset: int) -> None:
+    """Any text, a sliced or chunked array: what the bytes give is what the characters say."""
+    array = pa.array(["x"] * offset + values, pa.string()).slice(offset)
+    expected = [_nir_number(v) for v in values]
+    assert nir_numbers(array).tolist() == expected
+    assert nir_numbers(pa.chunked_array([array[:1], array[1:]], pa.string())).tolist() == expected
+
+
 def test_unusable_values_have_no_number() -> None:
     values = pa.array(["", "12345", "1792A69123045", "17902X9123045", None], pa.large_string())
     assert nir_numbers(values).tolist() == [-1] * 5

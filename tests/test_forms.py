@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gedflow.dsn.read import _iso
-from gedflow.forms import rewrite
+from gedflow.forms import real_dates, rewrite
 from schemas.fields import AAAA_MM_JJ, HH_MM, HHMM, JJ_MM_AAAA, JJMMAAAA, Form
 
 DATES = (JJMMAAAA, JJ_MM_AAAA, AAAA_MM_JJ)
@@ -52,3 +52,18 @@ def test_the_dsn_readers_byte_mover_follows_the_same_declarations() -> None:
     assert JJMMAAAA.moves(AAAA_MM_JJ) == [4, 5, 6, 7, -1, 2, 3, -1, 0, 1]
     assert np.array_equal(np.frombuffer(AAAA_MM_JJ.template.encode(), dtype=np.uint8),
                           np.frombuffer(b"0000-00-00", dtype=np.uint8))
+
+
+@given(st.lists(st.text("0123456789", min_size=8, max_size=8), max_size=30))
+def test_a_real_date_is_one_the_calendar_has(days: list[str]) -> None:
+    """Day or month 99 (unknown), 31 February, 29 February of a common year: not real."""
+    def calendar(text: str) -> str:
+        try:
+            return date(int(text[4:]), int(text[2:4]), int(text[:2])).isoformat()
+        except ValueError:
+            return ""
+
+    values = pd.Series([*days, "99071985", "29021900", "29022000", "01010000"], dtype="str")
+    assert _iso(values, real=True).tolist() == [calendar(d) for d in values]
+    written = np.frombuffer("".join(values).encode(), dtype=np.uint8).reshape(-1, 8)
+    assert real_dates(written, JJMMAAAA).tolist() == [calendar(d) != "" for d in values]

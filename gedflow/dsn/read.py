@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 
 from gedflow.checks import nir_numbers
-from gedflow.formats.crm import parse_dates
 from gedflow.formats.dsn import Dsn
+from gedflow.forms import real_dates
 from schemas.dsn import (
     CONTRAT,
     DECLARATION,
@@ -44,16 +44,22 @@ _TO_ISO = np.array(JJMMAAAA.moves(AAAA_MM_JJ))  # -1: a separator of the templat
 _ISO_TEMPLATE = np.frombuffer(AAAA_MM_JJ.template.encode(), dtype=np.uint8)
 
 
-def _iso(values: pd.Series) -> pd.Series:
+def _iso(values: pd.Series, real: bool = False) -> pd.Series:
     """JJMMAAAA dates, checked by the reader (8 digits or ""), as AAAA-MM-JJ: their bytes
-    moved by numpy."""
+    moved by numpy. `real`: "" where the value is not a real date (a day or month 99)."""
     text = pa.array(values.array).cast(pa.large_string())
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]
     data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
-    dated = np.flatnonzero(np.diff(offsets) == 8)
+    dated = np.flatnonzero(np.diff(offsets) == JJMMAAAA.width)
     moved = np.tile(_ISO_TEMPLATE, (len(dated), 1))
     digits = _TO_ISO >= 0
-    moved[:, digits] = data[offsets[dated][:, None] + _TO_ISO[digits]]
+    if len(dated):  # each date read as one 8-byte word, its bytes then moved column-wise
+        words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+        moved[:, digits] = words[offsets[dated]].view(np.uint8).reshape(-1, 8)[
+            :, _TO_ISO[digits]]
+    if real:
+        kept = real_dates(moved, AAAA_MM_JJ)
+        dated, moved = dated[kept], moved[kept]
     sizes = np.zeros(len(text), dtype=np.int64)
     sizes[dated] = len(_TO_ISO)
     iso = pa.LargeStringArray.from_buffers(len(text), pa.py_buffer(np.concatenate(
@@ -89,7 +95,7 @@ def view(dsn: Dsn) -> DsnView:
                            & ~decls["type"].isin(SANS_INDIVIDU_TYPES) & (decls["individus"] > 0))
     people["nir"] = people["nir"].str.upper()  # checked by the reader: 13 characters or ""
     people["nir_cle"] = nir_numbers(pa.array(people["nir"].array))
-    people["date_naissance"] = parse_dates(people["date_naissance"]).fillna("")  # 99: unknown
+    people["date_naissance"] = _iso(people["date_naissance"], real=True)  # 99: unknown
     contrats = dsn[CONTRAT].copy()
     ends = dsn[FIN_CONTRAT].drop_duplicates("_parent", keep="last").set_index("_parent")
     contrats["date_fin"] = _iso(_lookup(contrats["_id"], ends["date_fin"]))

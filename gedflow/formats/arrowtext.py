@@ -11,7 +11,16 @@ import pyarrow.compute as pc
 
 
 def decodes(data, encoding: str, block: int = 1 << 22) -> bool:  # noqa: ANN001 - or an mmap
-    """Whether the bytes decode in `encoding`, checked a block at a time (nothing kept)."""
+    """Whether the bytes decode in `encoding`, checked a block at a time (nothing kept).
+    UTF-8 is checked in place by Arrow (a string array over the bytes, validated)."""
+    if codecs.lookup(encoding).name == "utf-8":
+        whole = pa.LargeStringArray.from_buffers(
+            1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data))
+        try:
+            whole.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        return True
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
         for at in range(0, len(data), block):

@@ -177,15 +177,14 @@ def _block_name(number: int) -> str:
 @dataclass
 class _Rubric:
     """The lines of one declared rubric with a value: the block instance each belongs to, the
-    value's bounds in the buffer and the line number (in file order)."""
+    line number and the value (bytes for ISO-8859-1), in file order."""
 
     instance: np.ndarray
-    begin: np.ndarray
-    stop: np.ndarray
     line: np.ndarray
+    values: pa.Array
 
     def moved(self, instance: int, line: int) -> _Rubric:
-        return _Rubric(self.instance + instance, self.begin, self.stop, self.line + line)
+        return _Rubric(self.instance + instance, self.line + line, self.values)
 
 
 @dataclass
@@ -260,21 +259,25 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     used = (_DECLARED_BLOCK[blocks] < len(BLOCKS)) | np.isin(blocks // 10_000, _LOT_HEADS)
     if len(used):
         used[[0, -1]] = True
+    # The declared rubrics' lines grouped by rubric (file order within each), their values
+    # copied while the piece's bytes are in cache: each rubric's values are then one slice.
     order = np.argsort(slot, kind="stable")
     bounds = np.searchsorted(slot[order], np.arange(len(_CODES) + 1))
+    taken = order[bounds[0]:]
     instance_of = (np.cumsum(used, dtype=np.int32) - 1)[np.cumsum(new, dtype=np.int32) - 1]
-    rubrics = []
-    for i in range(len(_CODES)):
-        mine = order[bounds[i]:bounds[i + 1]]
-        rubrics.append(_Rubric(instance_of[mine], begin[mine], stop[mine], keep[mine] + 1))
+    instances, line_numbers = instance_of[taken], keep[taken] + 1
+    values = _gather(data, begin[taken], stop[taken], pa.large_binary() if latin1 else TEXT)
+    bounds -= bounds[0]
+    rubrics = [_Rubric(instances[low:high], line_numbers[low:high], values.slice(low, high - low))
+               for low, high in zip(bounds[:-1], bounds[1:], strict=True)]
     starts = starts[used]
     return _Piece(lines, len(keep), problems, starts, keep[starts] + 1, blocks[used], False,
                   int(number[0]) if len(keep) else 0, int(number[-1]) if len(keep) else 0,
                   rubrics)
 
 
-def _pieces(data, latin1: bool) -> tuple[bytes, list[_Piece]]:  # noqa: ANN001 - or an mmap
-    """The buffer (ending with a newline) and its pieces, read by two threads (numpy
+def _pieces(data, latin1: bool) -> list[_Piece]:  # noqa: ANN001 - bytes or an mmap
+    """The buffer's pieces (a newline added at its end if missing), read by two threads (numpy
     releases the GIL)."""
     if not data[-1:] == b"\n":
         data = bytes(data) + b"\n"
@@ -297,7 +300,7 @@ def _pieces(data, latin1: bool) -> tuple[bytes, list[_Piece]]:  # noqa: ANN001 -
         piece.continues = (previous is not None and piece.blocks[0] == previous.blocks[-1]
                            and piece.first_number > previous.last_number)
         previous = piece
-    return data, pieces
+    return pieces
 
 
 def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
@@ -308,8 +311,8 @@ def _problem(line: np.ndarray, rubrique, valeur, code: str) -> pd.DataFrame:
 class _Reader:
     """A file's block instances and declared rubrics, joined from its pieces."""
 
-    def __init__(self, data: bytes, pieces: list[_Piece], latin1: bool) -> None:
-        self.data, self.latin1 = data, latin1
+    def __init__(self, pieces: list[_Piece], latin1: bool) -> None:
+        self.latin1 = latin1
         self.problems: list[pd.DataFrame] = []
         instances, lines, kept = 0, 0, 0
         starts, first_lines, blocks = [], [], []
@@ -338,11 +341,12 @@ class _Reader:
         self._rubrics = dict(zip(_CODES, rubrics, strict=True))
 
     def rubric(self, code: str) -> _Rubric:
-        """A declared rubric's lines over the file (joined when asked: by the threads that
-        build the tables)."""
-        parts = [r.moved(base, lines) for r, base, lines in self._rubrics[code]]
-        return _Rubric(*(np.concatenate([getattr(r, f) for r in parts])
-                         for f in ("instance", "begin", "stop", "line")))
+        """A declared rubric's lines over the file (joined when asked, once: by the threads
+        that build the tables)."""
+        parts = [r.moved(base, lines) for r, base, lines in self._rubrics.pop(code)]
+        return _Rubric(np.concatenate([r.instance for r in parts]),
+                       np.concatenate([r.line for r in parts]),
+                       pa.concat_arrays([r.values for r in parts]))
 
     def positions(self, code: str) -> np.ndarray:
         """The instances of a block, in file order."""
@@ -354,27 +358,33 @@ class _Reader:
 def _unusable(values: pa.Array, kind: Kind, max_length: int) -> tuple[np.ndarray, str]:
     """The positions of the values unusable for their kind (each distinct value checked
     once), and the problem's code."""
-    if kind is Kind.TEXT:  # its length only: no need to find the distinct values
-        too_long = pc.greater(pc.utf8_length(values), max_length or np.iinfo(np.int32).max)
+    longest = max_length or np.iinfo(np.int32).max
+    if kind is Kind.TEXT:  # its length only (in bytes first: never fewer than characters)
+        if (pc.max(pc.binary_length(values)).as_py() or 0) <= longest:
+            return np.zeros(0, dtype=np.int64), "FORMAT"
+        too_long = pc.greater(pc.utf8_length(values), longest)
         return np.flatnonzero(too_long.to_numpy(zero_copy_only=False)), "FORMAT"
-    encoded = pc.dictionary_encode(values)
-    distinct = encoded.dictionary
+    distinct = pc.unique(values)
     if kind is Kind.NIR:
         text = pd.Series(distinct.to_pandas(), dtype="str").str.upper()
         ok = (nir_checked(text)[0] & (text.str.len() == 13)).to_numpy()
-        return np.flatnonzero(~ok[encoded.indices.to_numpy()]), "NIR_INVALIDE"
-    ok = np.ones(len(distinct), dtype=bool)
-    if kind in _PATTERNS:
-        ok &= pc.match_substring_regex(distinct, f"^{_PATTERNS[kind]}$").to_numpy(
-            zero_copy_only=False)
-    if kind is Kind.DATE and ok.any():
-        dates = pd.Series(distinct.to_pandas()).where(ok)
-        ok &= pd.to_datetime(dates, format=JJMMAAAA.pattern, errors="coerce").notna().to_numpy()
-    if max_length:
-        ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
-            zero_copy_only=False)
-    return (np.zeros(0, dtype=np.int64) if ok.all()
-            else np.flatnonzero(~ok[encoded.indices.to_numpy()])), "FORMAT"
+        problem = "NIR_INVALIDE"
+    else:
+        ok, problem = np.ones(len(distinct), dtype=bool), "FORMAT"
+        if kind in _PATTERNS:
+            ok &= pc.match_substring_regex(distinct, f"^{_PATTERNS[kind]}$").to_numpy(
+                zero_copy_only=False)
+        if kind is Kind.DATE and ok.any():
+            dates = pd.Series(distinct.to_pandas()).where(ok)
+            ok &= pd.to_datetime(dates, format=JJMMAAAA.pattern,
+                                 errors="coerce").notna().to_numpy()
+        if max_length:
+            ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
+                zero_copy_only=False)
+    if ok.all():
+        return np.zeros(0, dtype=np.int64), problem
+    bad = pc.is_in(values, value_set=distinct.filter(pa.array(~ok)))
+    return np.flatnonzero(bad.to_numpy(zero_copy_only=False)), problem
 
 
 def _attach(reader: _Reader) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -416,11 +426,11 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
     source[row[row >= 0]] = np.flatnonzero(row >= 0)  # a rubric twice in an instance: the last
     present = np.flatnonzero(source >= 0)
     chosen = source[present]
+    values = rubric.values
+    if len(chosen) != len(values) or (chosen != np.arange(len(chosen))).any():
+        values = values.take(pa.array(chosen))  # out of place, or twice in an instance
     if reader.latin1:
-        values = from_latin1(_gather(reader.data, rubric.begin[chosen], rubric.stop[chosen],
-                                     pa.large_binary()))
-    else:
-        values = _gather(reader.data, rubric.begin[chosen], rubric.stop[chosen])
+        values = from_latin1(values)
     bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")
     if len(bad):
         shown = pd.Series(values.take(pa.array(bad)).to_pandas(), dtype="str")
@@ -486,7 +496,8 @@ def read_path(path: Path) -> Dsn:
     with path.open("rb") as handle:
         if path.stat().st_size < 2 * len(_HEAD):
             return read(handle.read())
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        with mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
+                       prot=mmap.PROT_READ) as mapped:
             sniff(mapped[:4096])
             data = memoryview(mapped)[len(BOM):] if mapped[:len(BOM)] == BOM else mapped
             try:
@@ -497,7 +508,8 @@ def read_path(path: Path) -> Dsn:
 
 
 def _read(data, encoding: str) -> Dsn:  # noqa: ANN001 - bytes or a mapped file
-    reader = _Reader(*_pieces(data, encoding == "iso-8859-1"), encoding == "iso-8859-1")
+    latin1 = encoding == "iso-8859-1"
+    reader = _Reader(_pieces(data, latin1), latin1)
     attached = _attach(reader)
     with ThreadPoolExecutor(2) as pool:
         tables = dict(zip((b.name for b in BLOCKS), pool.map(

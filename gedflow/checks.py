@@ -108,9 +108,11 @@ def nir_numbers(nir: pa.Array | pa.ChunkedArray) -> np.ndarray:
     for letter, code in _CORSICA.items():
         here = at_letter & (chars[:, 6] == letter)
         corsica[here], chars[here, 6] = code, ord("0")
-    digit = chars.astype(np.int64) - ord("0")
-    usable = ((digit >= 0) & (digit <= 9)).all(axis=1)
-    number = digit @ (10 ** np.arange(_NIR13 - 1, -1, -1, dtype=np.int64))
+    chars -= ord("0")  # digits 0–9; any other byte is above 9 (unsigned)
+    usable = (chars <= 9).all(axis=1)
+    number = np.zeros(len(rows), dtype=np.int64)
+    for column in chars.T:
+        number = number * 10 + column
     numbers[rows[usable]] = number[usable] * 4 + corsica[usable]
     return numbers
 

@@ -76,7 +76,7 @@ def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
 
 
 def view(dsn: Dsn) -> DsnView:
-    decls = dsn[DECLARATION].copy()
+    decls = dsn[DECLARATION].copy(deep=False)
     firms = dsn[ENTREPRISE][["_id", "_parent", "siren", "apen"]]
     sites = dsn[ETABLISSEMENT].merge(firms, left_on="_parent", right_on="_id",
                                      suffixes=("", "_e"))
@@ -88,7 +88,7 @@ def view(dsn: Dsn) -> DsnView:
     envois = dsn[ENVOI].set_index("_id")["essai_reel"]
     decls["reel"] = _lookup(decls["_parent"], envois) == REEL
     decls["mois"] = _iso(decls["mois"])
-    people = dsn[INDIVIDU].copy()
+    people = dsn[INDIVIDU].copy(deep=False)
     counts = people.groupby("_decl").size()
     decls["individus"] = decls["_id"].map(counts).fillna(0).astype(int)
     decls["a_integrer"] = ((decls["nature"] == MENSUELLE)
@@ -96,12 +96,12 @@ def view(dsn: Dsn) -> DsnView:
     people["nir"] = people["nir"].str.upper()  # checked by the reader: 13 characters or ""
     people["nir_cle"] = nir_numbers(pa.array(people["nir"].array))
     people["date_naissance"] = _iso(people["date_naissance"], real=True)  # 99: unknown
-    contrats = dsn[CONTRAT].copy()
+    contrats = dsn[CONTRAT].copy(deep=False)
     ends = dsn[FIN_CONTRAT].drop_duplicates("_parent", keep="last").set_index("_parent")
     contrats["date_fin"] = _iso(_lookup(contrats["_id"], ends["date_fin"]))
     contrats["motif_fin"] = _lookup(contrats["_id"], ends["motif"])
     for column in ("date_debut", "fin_prevue"):
         contrats[column] = _iso(contrats[column])
-    versements = dsn[VERSEMENT].copy()
+    versements = dsn[VERSEMENT].copy(deep=False)
     versements["date_versement"] = _iso(versements["date_versement"])
-    return DsnView(decls, people, contrats, versements, dsn[VERSEMENT_OPS].copy())
+    return DsnView(decls, people, contrats, versements, dsn[VERSEMENT_OPS].copy(deep=False))

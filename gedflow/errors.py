@@ -22,6 +22,12 @@ class ConfigError(GedflowError):
     code = "configuration"
 
 
+class RegistryUnreachable(GedflowError):
+    """The registry's database does not answer (server down, wrong address, refused)."""
+
+    code = "registre_injoignable"
+
+
 class InputError(GedflowError):
     """A dropped file that cannot be processed.
 

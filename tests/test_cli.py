@@ -315,3 +315,23 @@ def test_the_registry_url_is_shown_without_its_password() -> None:
     url = "postgresql+psycopg://paie:s3cr%40t@db.example:5432/gedflow?sslmode=verify-full"
     assert hide_password(url) == url.replace("s3cr%40t", "***")
     assert hide_password("sqlite:////srv/registre.db") == "sqlite:////srv/registre.db"
+
+
+@pytest.mark.parametrize("args", [
+    ["registry", "show"], ["crm", "taux", "--siret", "81234567600017"],
+    ["dpae", "phase", "--dossier", "ASSO-TILLEULS"], ["dpae", "suivi"], ["keys", "list"],
+])
+def test_a_registry_that_does_not_answer_is_said_plainly(tmp_path: Path, args: list[str]) -> None:
+    """A PostgreSQL registry down: one line saying where (no password) and why, code 2;
+    `status` still shows the rest."""
+    (tmp_path / "gedflow.toml").write_text(
+        f'[gedflow]\ndatabase_url = "postgresql://paie:s3cret@127.0.0.1:{free_port()}/gedflow"\n',
+        encoding="utf-8")
+    settings = load_settings(tmp_path)
+    done = _cli(settings, *args)
+    assert done.exit_code == 2, done.output
+    assert "registre injoignable (postgresql://paie:***@127.0.0.1" in done.output
+    assert "s3cret" not in done.output and "Traceback" not in done.output
+    status = _cli(settings, "status")
+    assert status.exit_code == 0, status.output
+    assert "✗ registre injoignable" in status.output and "• inbox" in status.output

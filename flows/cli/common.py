@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from gedflow.errors import GedflowError
+from gedflow.errors import GedflowError, RegistryUnreachable
 from gedflow.fsutil import make_dirs, protect
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, PARIS, Settings, load_settings
 
@@ -30,6 +31,19 @@ def fail(exc: GedflowError) -> typer.Exit:
     """Print the error and give the exit to raise (code 2: the command could not be done)."""
     console.print(f"[red]✗ {exc}[/red]")
     return typer.Exit(2)
+
+
+@contextmanager
+def registry_or_exit(settings: Settings) -> Iterator[Any]:
+    """A read-only command's registry connection (`gedflow.db.reading`); a registry that does
+    not answer is said plainly, exit code 2."""
+    from gedflow.db.reading import reading
+
+    try:
+        with reading(settings.registry_url) as conn:
+            yield conn
+    except RegistryUnreachable as exc:
+        raise fail(exc) from exc
 
 
 def settings_or_exit(root: Path | None) -> Settings:

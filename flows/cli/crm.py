@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from flows.cli.base import print_outcomes, process_inbox
-from flows.cli.common import RootOption, console, create_folders, parse_day, settings_or_exit
+from flows.cli.common import (
+    RootOption,
+    console,
+    create_folders,
+    parse_day,
+    registry_or_exit,
+    settings_or_exit,
+)
 from gedflow.settings import PARIS
 
 app = typer.Typer(help="CRM nominatif (taux PAS).")
@@ -28,11 +35,10 @@ def crm_taux(
     from rich.table import Table
 
     from gedflow.crm.taux import ALERTS, COLUMNS, EXPIRY_ALERTS, rates_on
-    from gedflow.db.reading import reading
 
     settings = settings_or_exit(root)
     when = parse_day(on) if on else datetime.now(PARIS).date()
-    with reading(settings.registry_url) as conn:
+    with registry_or_exit(settings) as conn:
         rates = rates_on(conn, siret, when)
     if not rates:
         console.print(f"[red]✗ aucun salarié pour le SIRET {siret}[/red]")

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.cli.common import RootOption, as_flow, console, fail, parse_day, settings_or_exit
+from flows.cli.common import (
+    RootOption,
+    as_flow,
+    console,
+    fail,
+    parse_day,
+    registry_or_exit,
+    settings_or_exit,
+)
 from gedflow.settings import PARIS
 
 if TYPE_CHECKING:
@@ -91,13 +99,12 @@ def dpae_build(
 @app.command("phase")
 def dpae_phase(dossier_code: DossierOption, root: RootOption = None) -> None:
     """Où en est le dossier dans les phases de test (étapes 4, 5, 6) et que faire ensuite."""
-    from gedflow.db.reading import reading
     from gedflow.dpae.phases import phase_of
     from gedflow.errors import GedflowError
 
     settings = settings_or_exit(root)
     try:
-        with reading(settings.registry_url) as conn:
+        with registry_or_exit(settings) as conn:
             current = phase_of(conn, dossier_code)
     except GedflowError as exc:
         raise fail(exc) from exc
@@ -151,12 +158,11 @@ def dpae_suivi(
     root: RootOption = None,
 ) -> None:
     """Les déclarations envoyées sans AR après 5 jours ouvrés."""
-    from gedflow.db.reading import reading
     from gedflow.dpae.suivi import overdue
 
     settings = settings_or_exit(root)
     today = parse_day(on) if on else datetime.now(PARIS).date()
-    with reading(settings.registry_url) as conn:
+    with registry_or_exit(settings) as conn:
         late = overdue(conn, today)
     if not late:
         console.print("✓ aucune déclaration en attente d'AR depuis plus de 5 jours ouvrés")

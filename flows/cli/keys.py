@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import RootOption, console, fail, settings_or_exit
+from flows.cli.common import RootOption, console, fail, registry_or_exit, settings_or_exit
 from gedflow.settings import PARIS
 
 app = typer.Typer(help="Clés OpenPGP des destinataires (chiffrement des DPAE).")
@@ -49,11 +49,10 @@ def keys_list(root: RootOption = None) -> None:
     from rich.table import Table
 
     from gedflow.crypto import list_keys
-    from gedflow.db.reading import reading
     from gedflow.dpae.phases import key_uses
 
     settings = settings_or_exit(root)
-    with reading(settings.registry_url) as conn:
+    with registry_or_exit(settings) as conn:
         uses = key_uses(conn)
     table = Table(title="Clés OpenPGP")
     for column in ("empreinte", "identité", "expire", "état", "dossiers"):

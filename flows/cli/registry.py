@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import RootOption, console, settings_or_exit
+from flows.cli.common import RootOption, console, registry_or_exit, settings_or_exit
 
 app = typer.Typer(help="Le registre des dossiers, employeurs et salariés.")
 
@@ -17,10 +17,9 @@ def registry_show(
     root: RootOption = None,
 ) -> None:
     """Affiche les dossiers, leurs employeurs et leurs salariés (NIR masqués)."""
-    from gedflow.db.reading import reading
 
     settings = settings_or_exit(root)
-    with reading(settings.registry_url) as conn:
+    with registry_or_exit(settings) as conn:
         if dossier_code is None:
             _show_dossiers(conn)
         else:

@@ -197,6 +197,7 @@ def status(root: RootOption = None) -> None:
     """L'état de tout : serveur Prefect, watcher, inbox, fichiers traités, suivis."""
     from flows.server import open_to_network, server_answers, server_log
     from gedflow.db.reading import hide_password, reading
+    from gedflow.errors import RegistryUnreachable
 
     settings = settings_or_exit(root)
     create_folders(settings)
@@ -211,9 +212,12 @@ def status(root: RootOption = None) -> None:
     elif not server_answers(settings.api_url):
         console.print(f"✗ Prefect : aucun serveur sur {settings.api_url} "
                       f"(gedflow serve le démarre ; journal : {server_log(settings)})")
-    with reading(settings.registry_url) as conn:
-        lines = [*_watcher_lines(settings), *_health_lines(settings), *_inbox_lines(settings),
-                 *_ledger_lines(settings, conn), *_connexion_lines(settings, conn)]
+    lines = [*_watcher_lines(settings), *_health_lines(settings), *_inbox_lines(settings)]
+    try:
+        with reading(settings.registry_url) as conn:
+            lines += [*_ledger_lines(settings, conn), *_connexion_lines(settings, conn)]
+    except RegistryUnreachable as exc:  # the rest is still worth showing
+        lines.append(f"✗ {exc}")
     for line in lines:
         console.print(line)
 

@@ -17,21 +17,40 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from gedflow.errors import RegistryUnreachable
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The latest revision: each migration's id is its file's 4-digit prefix (a test holds it to
 # Alembic's own head).
 HEAD = max(p.name[:4] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 SQLITE = "sqlite:///"
+CONNECT_TIMEOUT = 10  # seconds: a command waits no longer for a database that does not answer
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
 def _open(url: str) -> Any:
+    """A driver connection; `RegistryUnreachable` (saying where and why, no password) when
+    the database does not answer."""
     if url.startswith(SQLITE):
-        return sqlite3.connect(url.removeprefix(SQLITE), timeout=30)
+        try:
+            return sqlite3.connect(url.removeprefix(SQLITE), timeout=30)
+        except sqlite3.Error as exc:
+            raise _unreachable(url, exc) from exc
     import psycopg
 
     scheme, rest = url.split("://", 1)
-    return psycopg.connect(f"{scheme.split('+')[0]}://{rest}", autocommit=True)
+    try:
+        return psycopg.connect(f"{scheme.split('+')[0]}://{rest}", autocommit=True,
+                               connect_timeout=CONNECT_TIMEOUT)
+    except psycopg.OperationalError as exc:
+        raise _unreachable(url, exc) from exc
+
+
+def _unreachable(url: str, exc: Exception) -> RegistryUnreachable:
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    return RegistryUnreachable(
+        f"registre injoignable ({hide_password(url)}) : {why} ; vérifiez que la base de "
+        "données tourne et le réglage database_url")
 
 
 def _revision(conn: Any) -> str | None:

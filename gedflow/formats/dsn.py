@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gedflow.checks import mask_nir, nir_checked
+from gedflow.checks import mask_nir, nir_numbers
 from gedflow.errors import InputError
 from gedflow.formats.arrowtext import decodes, from_latin1
 from schemas.dsn import (
@@ -108,18 +108,19 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     return data, "utf-8"
 
 
-def _gather(data: bytes, begin: np.ndarray, stop: np.ndarray,
+def _gather(data, begin: np.ndarray, stop: np.ndarray,  # noqa: ANN001 - bytes or an mmap
             kind: pa.DataType = TEXT) -> pa.Array:
-    """The texts [begin, stop) of `data`, copied into one array: memory for their bytes only
-    (an Arrow array over the whole buffer, then `take`, reserves in proportion to the file).
-    Bytes (`kind` binary) where a cut may fall inside a character."""
-    sizes = stop - begin
-    offsets = np.zeros(len(begin) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - begin, sizes)
-    values = np.frombuffer(data, dtype=np.uint8)[index]
-    return pa.Array.from_buffers(kind, len(begin),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+    """The texts [begin, stop) of `data` (in file order, not overlapping), copied into one
+    array: over the bytes from the first to the last, an array alternates each text with the
+    bytes up to the next one, and Arrow takes the texts (memory for the span, a piece at most,
+    then for their bytes). Bytes (`kind` binary) where a cut may fall inside a character."""
+    if not len(begin):
+        return pa.array([], kind)
+    bounds = np.empty(2 * len(begin), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = begin, stop
+    texts = pa.Array.from_buffers(kind, 2 * len(begin) - 1,
+                                  [None, pa.py_buffer(bounds), pa.py_buffer(data)])
+    return pc.take(texts, pa.array(np.arange(0, len(bounds), 2, dtype=np.int64)))
 
 
 _HEAD = b"S99.G99.99.999,'"  # what each line begins with (9: a digit), as two 8-byte words
@@ -266,7 +267,10 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     taken = order[bounds[0]:]
     instance_of = (np.cumsum(used, dtype=np.int32) - 1)[np.cumsum(new, dtype=np.int32) - 1]
     instances, line_numbers = instance_of[taken], keep[taken] + 1
-    values = _gather(data, begin[taken], stop[taken], pa.large_binary() if latin1 else TEXT)
+    declared = slot >= 0
+    in_file_order = _gather(data, begin[declared], stop[declared],
+                            pa.large_binary() if latin1 else TEXT)
+    values = pc.take(in_file_order, pa.array((np.cumsum(declared) - 1)[taken]))
     bounds -= bounds[0]
     rubrics = [_Rubric(instances[low:high], line_numbers[low:high], values.slice(low, high - low))
                for low, high in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -365,9 +369,9 @@ def _unusable(values: pa.Array, kind: Kind, max_length: int) -> tuple[np.ndarray
         too_long = pc.greater(pc.utf8_length(values), longest)
         return np.flatnonzero(too_long.to_numpy(zero_copy_only=False)), "FORMAT"
     distinct = pc.unique(values)
-    if kind is Kind.NIR:
-        text = pd.Series(distinct.to_pandas(), dtype="str").str.upper()
-        ok = (nir_checked(text)[0] & (text.str.len() == 13)).to_numpy()
+    if kind is Kind.NIR:  # 13 characters of a NIR's shape (no key)
+        ok = ((nir_numbers(pc.utf8_upper(distinct)) >= 0)
+              & (pc.utf8_length(distinct).to_numpy(zero_copy_only=False) == 13))
         problem = "NIR_INVALIDE"
     else:
         ok, problem = np.ones(len(distinct), dtype=bool), "FORMAT"

@@ -108,19 +108,18 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     return data, "utf-8"
 
 
-def _gather(data, begin: np.ndarray, stop: np.ndarray,  # noqa: ANN001 - bytes or an mmap
+def _gather(data: bytes, begin: np.ndarray, stop: np.ndarray,
             kind: pa.DataType = TEXT) -> pa.Array:
-    """The texts [begin, stop) of `data` (in file order, not overlapping), copied into one
-    array: over the bytes from the first to the last, an array alternates each text with the
-    bytes up to the next one, and Arrow takes the texts (memory for the span, a piece at most,
-    then for their bytes). Bytes (`kind` binary) where a cut may fall inside a character."""
-    if not len(begin):
-        return pa.array([], kind)
-    bounds = np.empty(2 * len(begin), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = begin, stop
-    texts = pa.Array.from_buffers(kind, 2 * len(begin) - 1,
-                                  [None, pa.py_buffer(bounds), pa.py_buffer(data)])
-    return pc.take(texts, pa.array(np.arange(0, len(bounds), 2, dtype=np.int64)))
+    """The texts [begin, stop) of `data`, copied into one array: memory for their bytes only
+    (an Arrow array over the whole buffer, then `take`, reserves in proportion to the file).
+    Bytes (`kind` binary) where a cut may fall inside a character."""
+    sizes = stop - begin
+    offsets = np.zeros(len(begin) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - begin, sizes)
+    values = np.frombuffer(data, dtype=np.uint8)[index]
+    return pa.Array.from_buffers(kind, len(begin),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(values)])
 
 
 _HEAD = b"S99.G99.99.999,'"  # what each line begins with (9: a digit), as two 8-byte words
@@ -267,10 +266,7 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     taken = order[bounds[0]:]
     instance_of = (np.cumsum(used, dtype=np.int32) - 1)[np.cumsum(new, dtype=np.int32) - 1]
     instances, line_numbers = instance_of[taken], keep[taken] + 1
-    declared = slot >= 0
-    in_file_order = _gather(data, begin[declared], stop[declared],
-                            pa.large_binary() if latin1 else TEXT)
-    values = pc.take(in_file_order, pa.array((np.cumsum(declared) - 1)[taken]))
+    values = _gather(data, begin[taken], stop[taken], pa.large_binary() if latin1 else TEXT)
     bounds -= bounds[0]
     rubrics = [_Rubric(instances[low:high], line_numbers[low:high], values.slice(low, high - low))
                for low, high in zip(bounds[:-1], bounds[1:], strict=True)]

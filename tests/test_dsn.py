@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from gedflow.db.tables import contrat, dsn_declaration, employeur, salarie, versement_pas
 from gedflow.dsn.handler import handle_dsn
+from gedflow.dsn.read import view
 from gedflow.formats import dsn as dsn_format
 from gedflow.inbox import Outcome, scan
 from gedflow.intake import claim, process
@@ -273,3 +274,8 @@ def test_blocks_gedflow_does_not_read_change_nothing_of_what_it_reads(
         pd.testing.assert_frame_equal(read_plain.tables[block].drop(columns=internal),
                                       read_padded.tables[block].drop(columns=internal))
     assert len(read_padded.tables["versement"]) == len(people)
+    seen_plain, seen_padded = view(read_plain), view(read_padded)  # columns of several pieces
+    for frame in ("individus", "contrats", "versements"):
+        pd.testing.assert_frame_equal(getattr(seen_plain, frame).drop(columns=internal),
+                                      getattr(seen_padded, frame).drop(columns=internal))
+    assert seen_padded.individus["date_naissance"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()

@@ -445,19 +445,32 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
     return pc.fill_null(values.take(pa.array(at, mask=at < 0)), "")
 
 
-def _table(reader: _Reader, block: Block, instances: np.ndarray, parents: np.ndarray,
-           decls: np.ndarray) -> pd.DataFrame:
-    """One row per instance, one column per declared rubric (pivoted in Arrow)."""
-    row_of = np.full(len(reader.instance_block), -1)
-    row_of[instances] = np.arange(len(instances))
-    columns = {r.name: _column(reader, f"{block.code}.{r.number}", r.kind, r.max_length,
-                               row_of, len(instances)) for r in block.rubrics}
-    frame = pa.table(columns).to_pandas() if columns else pd.DataFrame(index=range(0))
-    frame["_id"] = instances
-    frame["_parent"] = parents
-    frame["_decl"] = decls
-    frame["_ligne"] = reader.instance_line[instances] if len(instances) else []
-    return frame
+def _tables(reader: _Reader, attached: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+            ) -> dict[str, pd.DataFrame]:
+    """Per declared block, one row per instance and one column per declared rubric (pivoted
+    in Arrow); the columns built by two threads, whatever their block."""
+    rows_of = {}
+    for block in BLOCKS:
+        instances = attached[block.code][0]
+        rows_of[block.code] = np.full(len(reader.instance_block), -1)
+        rows_of[block.code][instances] = np.arange(len(instances))
+    with ThreadPoolExecutor(2) as pool:
+        built = {block.name: {r.name: pool.submit(
+            _column, reader, f"{block.code}.{r.number}", r.kind, r.max_length,
+            rows_of[block.code], len(attached[block.code][0])) for r in block.rubrics}
+            for block in BLOCKS}
+        columns = {name: {r: f.result() for r, f in mine.items()} for name, mine in built.items()}
+    tables = {}
+    for block in BLOCKS:
+        instances, parents, decls = attached[block.code]
+        mine = columns[block.name]
+        frame = pa.table(mine).to_pandas() if mine else pd.DataFrame(index=range(0))
+        frame["_id"] = instances
+        frame["_parent"] = parents
+        frame["_decl"] = decls
+        frame["_ligne"] = reader.instance_line[instances] if len(instances) else []
+        tables[block.name] = frame
+    return tables
 
 
 def _totals(reader: _Reader, tables: dict[str, pd.DataFrame]) -> None:
@@ -510,10 +523,7 @@ def read_path(path: Path) -> Dsn:
 def _read(data, encoding: str) -> Dsn:  # noqa: ANN001 - bytes or a mapped file
     latin1 = encoding == "iso-8859-1"
     reader = _Reader(_pieces(data, latin1), latin1)
-    attached = _attach(reader)
-    with ThreadPoolExecutor(2) as pool:
-        tables = dict(zip((b.name for b in BLOCKS), pool.map(
-            lambda b: _table(reader, b, *attached[b.code]), BLOCKS), strict=True))
+    tables = _tables(reader, _attach(reader))
     _totals(reader, tables)
     problems = (pd.concat(reader.problems, ignore_index=True).sort_values("ligne", kind="stable")
                 if reader.problems else pd.DataFrame(columns=LECTURE_COLUMNS))

@@ -6,8 +6,10 @@ points at the server to use.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
+from collections.abc import Callable
 
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.events import emit_event
@@ -32,6 +34,8 @@ from gedflow.heartbeat import Heartbeat
 from gedflow.intake import claim_ready
 from gedflow.settings import Settings
 from gedflow.watch import SweepResult, Watcher
+
+log = logging.getLogger(__name__)
 
 # Served deployment → its flow and what it is for (schedules: `Settings.schedules`).
 SERVED = {
@@ -125,21 +129,61 @@ def inbox_watcher(settings: Settings) -> Watcher:
 
 class ServedDeployments(threading.Thread):
     """A Prefect runner serving the deployments on its own event loop, in a thread: the main
-    thread keeps the signals (Prefect 3.8.8's own SIGTERM handler leaves the process hanging)."""
+    thread keeps the signals (Prefect 3.8.8's own SIGTERM handler leaves the process hanging).
+    Prefect's runner gives up after three failed polls (a server away for more than ~30 s):
+    then a new one is started once the API answers again, and the stop is logged."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, make_runner: Callable[[], Runner] | None = None,
+                 retry: float = 5.0) -> None:
         super().__init__(name="gedflow-runner", daemon=True)
-        self.runner = Runner(limit=settings.service_limite)
-        for deployment in deployments(settings):
-            self.runner.add_deployment(deployment)
+        self.settings, self.retry = settings, retry
+        self.make_runner = make_runner or self._runner
+        self.restarts = 0
+        self.runner: Runner | None = None
         self.loop = asyncio.new_event_loop()
+        self._stopping = threading.Event()
+        self._ready = threading.Lock()  # held while a runner is being made or stopped
+
+    def _runner(self) -> Runner:
+        runner = Runner(limit=self.settings.service_limite)
+        for deployment in deployments(self.settings):
+            runner.add_deployment(deployment)
+        return runner
 
     def run(self) -> None:
-        self.loop.run_until_complete(self.runner.start())
+        try:
+            self._serve()
+        finally:
+            self.loop.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            with self._ready:
+                if self._stopping.is_set():
+                    return
+                try:
+                    self.runner = self.make_runner()
+                except Exception as exc:  # noqa: BLE001 - the API is away: try again later
+                    log.warning("deployments not served yet (%s): retrying", exc)
+                    self._stopping.wait(self.retry)
+                    continue
+            try:
+                self.loop.run_until_complete(self.runner.start())
+            except Exception as exc:  # noqa: BLE001 - Prefect's runner gave up
+                log.warning("Prefect runner stopped (%s): served again when Prefect answers",
+                            exc)
+            if self._stopping.is_set():
+                return
+            self.restarts += 1
+            while not self._stopping.wait(self.retry) and not prefect_up():
+                pass
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.is_alive() and self.runner.started:
-            asyncio.run_coroutine_threadsafe(self.runner.astop(), self.loop).result(timeout)
+        self._stopping.set()
+        with self._ready:
+            runner = self.runner
+        if self.is_alive() and runner is not None and runner.started:
+            asyncio.run_coroutine_threadsafe(runner.astop(), self.loop).result(timeout)
         self.join(timeout)
 
 

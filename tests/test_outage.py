@@ -3,7 +3,9 @@ so without Prefect (alert log, e-mail once when an incident starts and once when
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import time
 from pathlib import Path
 
 import pytest
@@ -194,3 +196,49 @@ def test_registry_database_restarted_mid_run(tmp_path: Path, monkeypatch) -> Non
         engine_for(url).dispose()
     finally:
         cluster.remove()
+
+
+class _Runner:
+    """Stands for Prefect's runner: the first gives up as Prefect's does after three failed
+    polls (its RuntimeError), the next serves until stopped."""
+
+    def __init__(self, gives_up: bool) -> None:
+        self.gives_up, self.started = gives_up, False
+        self._stopped: asyncio.Event | None = None
+
+    async def start(self) -> None:
+        self.started = True
+        if self.gives_up:
+            raise RuntimeError("Service exceeded error threshold.")
+        self._stopped = asyncio.Event()
+        await self._stopped.wait()
+
+    async def astop(self) -> None:
+        assert self._stopped is not None
+        self._stopped.set()
+
+
+def test_the_deployments_are_served_again_after_prefect_was_away(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prefect's runner stops for good when its server stays away: the service waits for the
+    API to answer again, then serves the deployments with a new runner."""
+    import flows.service
+
+    answers = iter([False, False, True])
+    monkeypatch.setattr(flows.service, "prefect_up", lambda: next(answers, True))
+    made: list[_Runner] = []
+
+    def make() -> _Runner:
+        made.append(_Runner(gives_up=not made))
+        return made[-1]
+
+    served = flows.service.ServedDeployments(load_settings(tmp_path), make_runner=make,
+                                             retry=0.01)
+    served.start()
+    deadline = time.monotonic() + 10
+    while not (len(made) == 2 and made[1].started) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(made) == 2 and made[1].started and served.restarts == 1
+    assert next(answers, "all asked") == "all asked"  # it waited for the API to answer
+    served.stop(timeout=5)
+    assert not served.is_alive()

@@ -23,7 +23,7 @@ from gedflow.dpae.report import write_reports
 from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError, InputError
 from gedflow.formats import dpae_bilan
-from gedflow.fsutil import free_name
+from gedflow.fsutil import free_name, mapped
 from gedflow.handler import Artifact, HandlerResult, Job
 from gedflow.settings import PARIS, Settings
 from schemas.dpae import HIRES
@@ -57,7 +57,8 @@ def handle_dpae(job: Job) -> HandlerResult:
     if not job.claim.rel.lower().endswith(".csv"):
         raise InputError("seuls les fichiers .csv d'embauches sont lus ici", code="nom_fichier",
                          todo="déposez un CSV avec l'en-tête : " + ";".join(HIRES.header))
-    hires, bad = hires_from_csv(job.claim.path.read_bytes())
+    with mapped(job.claim.path) as data:  # read a block at a time, not loaded whole
+        hires, bad = hires_from_csv(data)
     result = prepare(job.engine, hires, now=reference_time(job.settings),
                      outbox=job.settings.outbox, root=job.settings.root,
                      options=options(job.settings), bad_lines=bad)

@@ -171,7 +171,7 @@ def _with_contrat_ids(conn: Connection, hires: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def hires_from_csv(raw: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
+def hires_from_csv(raw) -> tuple[pd.DataFrame, pd.DataFrame]:  # noqa: ANN001 - or a mapped file
     """The dropped hires file as text rows with their line numbers (`ligne`), and the lines
     that could not be read (wrong number of fields)."""
     table = read_csv_table(raw, HIRES.header)

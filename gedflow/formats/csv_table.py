@@ -159,7 +159,7 @@ def read_csv_blocks(data, header: tuple[str, ...],  # noqa: ANN001 - bytes or a 
         line += text.count("\n")
 
 
-def read_csv_table(raw: bytes, header: tuple[str, ...]) -> CsvTable:
+def read_csv_table(raw, header: tuple[str, ...]) -> CsvTable:  # noqa: ANN001 - or a mapped file
     """`read_csv_blocks`'s blocks as one table (a file whose rows are all kept: hires)."""
     tables = list(read_csv_blocks(raw, header))
     return CsvTable(rows=pd.concat([t.rows for t in tables], ignore_index=True),

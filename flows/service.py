@@ -130,19 +130,19 @@ def inbox_watcher(settings: Settings) -> Watcher:
 class ServedDeployments(threading.Thread):
     """A Prefect runner serving the deployments on its own event loop, in a thread: the main
     thread keeps the signals (Prefect 3.8.8's own SIGTERM handler leaves the process hanging).
-    Prefect's runner gives up after three failed polls (a server away for more than ~30 s):
-    then a new one is started once the API answers again, and the stop is logged."""
+    The deployments are registered before the thread starts. Prefect's runner gives up after
+    three failed polls (a server away for more than ~30 s): then a new one serves them once
+    the API answers again, and the stop is logged."""
 
     def __init__(self, settings: Settings, make_runner: Callable[[], Runner] | None = None,
                  retry: float = 5.0) -> None:
         super().__init__(name="gedflow-runner", daemon=True)
         self.settings, self.retry = settings, retry
         self.make_runner = make_runner or self._runner
+        self.runner = self.make_runner()
         self.restarts = 0
-        self.runner: Runner | None = None
         self.loop = asyncio.new_event_loop()
         self._stopping = threading.Event()
-        self._ready = threading.Lock()  # held while a runner is being made or stopped
 
     def _runner(self) -> Runner:
         runner = Runner(limit=self.settings.service_limite)
@@ -152,37 +152,35 @@ class ServedDeployments(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._serve()
+            while not self._stopping.is_set():
+                try:
+                    self.loop.run_until_complete(self.runner.start())
+                except Exception as exc:  # noqa: BLE001 - Prefect's runner gave up
+                    log.warning("Prefect runner stopped (%s): served again when Prefect "
+                                "answers", exc)
+                if self._stopping.is_set() or not self._renew():
+                    return
         finally:
             self.loop.close()
 
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            with self._ready:
-                if self._stopping.is_set():
-                    return
-                try:
-                    self.runner = self.make_runner()
-                except Exception as exc:  # noqa: BLE001 - the API is away: try again later
-                    log.warning("deployments not served yet (%s): retrying", exc)
-                    self._stopping.wait(self.retry)
-                    continue
+    def _renew(self) -> bool:
+        """A new runner once the API answers (False: the service is stopping)."""
+        while not self._stopping.wait(self.retry):
+            if not prefect_up():
+                continue
             try:
-                self.loop.run_until_complete(self.runner.start())
-            except Exception as exc:  # noqa: BLE001 - Prefect's runner gave up
-                log.warning("Prefect runner stopped (%s): served again when Prefect answers",
-                            exc)
-            if self._stopping.is_set():
-                return
+                self.runner = self.make_runner()
+            except Exception as exc:  # noqa: BLE001 - the API went away again: wait more
+                log.warning("deployments not served yet (%s): retrying", exc)
+                continue
             self.restarts += 1
-            while not self._stopping.wait(self.retry) and not prefect_up():
-                pass
+            return True
+        return False
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stopping.set()
-        with self._ready:
-            runner = self.runner
-        if self.is_alive() and runner is not None and runner.started:
+        runner = self.runner
+        if self.is_alive() and runner.started:
             asyncio.run_coroutine_threadsafe(runner.astop(), self.loop).result(timeout)
         self.join(timeout)
 

@@ -509,8 +509,7 @@ def read_path(path: Path) -> Dsn:
     with path.open("rb") as handle:
         if path.stat().st_size < 2 * len(_HEAD):
             return read(handle.read())
-        with mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
-                       prot=mmap.PROT_READ) as mapped:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             sniff(mapped[:4096])
             data = memoryview(mapped)[len(BOM):] if mapped[:len(BOM)] == BOM else mapped
             try:

@@ -55,8 +55,8 @@ def _iso(values: pd.Series, real: bool = False) -> pd.Series:
     digits = _TO_ISO >= 0
     if len(dated):  # each date read as one 8-byte word, its bytes then moved column-wise
         words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-        moved[:, digits] = words[offsets[dated]].view(np.uint8).reshape(-1, 8)[
-            :, _TO_ISO[digits]]
+        moved[:, digits] = words[offsets[dated]].view(np.uint8).reshape(
+            -1, JJMMAAAA.width)[:, _TO_ISO[digits]]
     if real:
         kept = real_dates(moved, AAAA_MM_JJ)
         dated, moved = dated[kept], moved[kept]

@@ -338,15 +338,14 @@ def _scanned(path: Path) -> dict[XmlRecord, pd.DataFrame] | None:
                                             pc.add(table["decl"], offset))
                    for record, table in tables.items()}
         before = offset + tables[DECLARATION].num_rows
-        if continued:
-            last, first = parts[DECLARATION].pop(), shifted[DECLARATION]
+        if continued:  # the last row so far and this piece's first are one declaration
+            last, first = parts[DECLARATION].pop(), shifted.pop(DECLARATION)
             end = last.num_rows - 1
-            parts[DECLARATION] += [last.slice(0, end),
-                                   _joined(last.slice(end), first.slice(0, 1))]
-            shifted[DECLARATION] = first.slice(1)
+            parts[DECLARATION] += [piece for piece in (
+                last.slice(0, end), _joined(last.slice(end), first.slice(0, 1)),
+                first.slice(1)) if piece.num_rows]  # the last part ends with a declaration
         for record, table in shifted.items():
-            if table.num_rows or record is not DECLARATION or not continued:
-                parts[record].append(table)  # the last declaration's row stays last
+            parts[record].append(table)
     return {record: pa.concat_tables(tables).combine_chunks().to_pandas()
             for record, tables in parts.items()}
 

@@ -99,13 +99,13 @@ def blocks(path: Path, cut: bytes, split: Split) -> Iterator[tuple[bytearray, in
             chunk = handle.read(BLOCK)
             text = carry + chunk
             end = text.rfind(cut) + len(cut) if chunk else len(text)
-            close = b"</r>"
-            if chunk and end < len(cut):
+            inside = chunk and end < len(cut)  # no record ends in the text: cut inside one
+            if inside:
                 end = split.point(text) if len(text) > BLOCK else -1
                 if end < 0:
                     carry = text  # no record ends here yet: read on
                     continue
-                close = split.close + close
+            close = (split.close if inside else b"") + b"</r>"
             piece, carry = memoryview(text)[:end], text[end:]
             if not head:
                 head = _head(text)
@@ -114,7 +114,7 @@ def blocks(path: Path, cut: bytes, split: Split) -> Iterator[tuple[bytearray, in
                 parts = (head, reopen, piece)
             yield (*padded(*parts, close if chunk else b""), bool(reopen))
             del piece, parts
-            reopen = split.reopen if close != b"</r>" else b""
+            reopen = split.reopen if inside else b""
             if not chunk:
                 return
 

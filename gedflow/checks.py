@@ -86,33 +86,54 @@ def digit_numbers(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
 
 _NIR13 = 13  # a NIR without its key
 _CORSICA = {ord("A"): 1, ord("B"): 2}  # 2A, 2B: the department's letter, read as 0
+_EIGHT = np.uint64(8)
+
+
+def _bytes(byte: int) -> np.uint64:
+    """`byte` in each of a word's 8 bytes."""
+    return np.uint64(byte * 0x0101010101010101)
+
+
+def _digits_value(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each little-endian word is 8 ASCII digits, and their value (first digit in
+    the lowest byte): pairs, then fours, then eights summed in place."""
+    digits = ((words & _bytes(0xF0)) == _bytes(0x30)) & (((words + _bytes(0x46))
+                                                          & _bytes(0x80)) == 0)
+    x = words - _bytes(0x30)
+    x = (x * np.uint64(10) + (x >> _EIGHT)) & np.uint64(0x00FF00FF00FF00FF)
+    x = (x * np.uint64(100) + (x >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    x = (x * np.uint64(10_000) + (x >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return digits, x.astype(np.int64)
 
 
 def nir_numbers(nir: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """NIRs (their first 13 characters) as int64 keys, -1 where there is none: the Corsica
     letter read as 0, with a last digit saying which (0, 1 for 2A, 2 for 2B). Read from the
-    strings' bytes with numpy."""
+    strings' bytes with numpy, as two 8-byte words (characters 1–8 and 6–13)."""
     text = nir.cast(pa.large_string())
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     numbers = np.full(len(text), -1, dtype=np.int64)
     if not len(text) or text.buffers()[2] is None:
         return numbers
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    data = text.buffers()[2]
     rows = np.flatnonzero(np.diff(offsets) >= _NIR13)
     if text.null_count:
         rows = rows[text.is_valid().to_numpy(zero_copy_only=False)[rows]]
-    chars = data[offsets[rows][:, None] + np.arange(_NIR13)]
+    if not len(rows):
+        return numbers
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    head, tail = words[offsets[rows]], words[offsets[rows] + 5]
     corsica = np.zeros(len(rows), dtype=np.int64)
-    at_letter = chars[:, 5] == ord("2")
-    for letter, code in _CORSICA.items():
-        here = at_letter & (chars[:, 6] == letter)
-        corsica[here], chars[here, 6] = code, ord("0")
-    chars -= ord("0")  # digits 0–9; any other byte is above 9 (unsigned)
-    usable = (chars <= 9).all(axis=1)
-    number = np.zeros(len(rows), dtype=np.int64)
-    for column in chars.T:
-        number = number * 10 + column
+    letter = (head >> np.uint64(48)) & np.uint64(0xFF)  # character 7, after a 2
+    at_letter = ((head >> np.uint64(40)) & np.uint64(0xFF)) == ord("2")
+    for code_letter, code in _CORSICA.items():
+        corsica[at_letter & (letter == code_letter)] = code
+    zero = np.where(corsica > 0, letter ^ np.uint64(ord("0")), np.uint64(0))
+    head_digits, head_value = _digits_value(head ^ (zero << np.uint64(48)))
+    tail_digits, tail_value = _digits_value(tail ^ (zero << _EIGHT))
+    usable = head_digits & tail_digits
+    number = head_value * 100_000 + tail_value % 100_000
     numbers[rows[usable]] = number[usable] * 4 + corsica[usable]
     return numbers
 

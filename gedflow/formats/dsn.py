@@ -364,27 +364,26 @@ def _unusable(values: pa.Array, kind: Kind, max_length: int) -> tuple[np.ndarray
             return np.zeros(0, dtype=np.int64), "FORMAT"
         too_long = pc.greater(pc.utf8_length(values), longest)
         return np.flatnonzero(too_long.to_numpy(zero_copy_only=False)), "FORMAT"
+    if kind is Kind.NIR:  # 13 characters of a NIR's shape (no key); each one distinct
+        ok = ((nir_numbers(pc.utf8_upper(values)) >= 0)
+              & (pc.utf8_length(values).to_numpy(zero_copy_only=False) == 13))
+        return np.flatnonzero(~ok), "NIR_INVALIDE"
     distinct = pc.unique(values)
-    if kind is Kind.NIR:  # 13 characters of a NIR's shape (no key)
-        ok = ((nir_numbers(pc.utf8_upper(distinct)) >= 0)
-              & (pc.utf8_length(distinct).to_numpy(zero_copy_only=False) == 13))
-        problem = "NIR_INVALIDE"
-    else:
-        ok, problem = np.ones(len(distinct), dtype=bool), "FORMAT"
-        if kind in _PATTERNS:
-            ok &= pc.match_substring_regex(distinct, f"^{_PATTERNS[kind]}$").to_numpy(
-                zero_copy_only=False)
-        if kind is Kind.DATE and ok.any():
-            dates = pd.Series(distinct.to_pandas()).where(ok)
-            ok &= pd.to_datetime(dates, format=JJMMAAAA.pattern,
-                                 errors="coerce").notna().to_numpy()
-        if max_length:
-            ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
-                zero_copy_only=False)
+    ok = np.ones(len(distinct), dtype=bool)
+    if kind in _PATTERNS:
+        ok &= pc.match_substring_regex(distinct, f"^{_PATTERNS[kind]}$").to_numpy(
+            zero_copy_only=False)
+    if kind is Kind.DATE and ok.any():
+        dates = pd.Series(distinct.to_pandas()).where(ok)
+        ok &= pd.to_datetime(dates, format=JJMMAAAA.pattern,
+                             errors="coerce").notna().to_numpy()
+    if max_length:
+        ok &= pc.less_equal(pc.utf8_length(distinct), max_length).to_numpy(
+            zero_copy_only=False)
     if ok.all():
-        return np.zeros(0, dtype=np.int64), problem
+        return np.zeros(0, dtype=np.int64), "FORMAT"
     bad = pc.is_in(values, value_set=distinct.filter(pa.array(~ok)))
-    return np.flatnonzero(bad.to_numpy(zero_copy_only=False)), problem
+    return np.flatnonzero(bad.to_numpy(zero_copy_only=False)), "FORMAT"
 
 
 def _attach(reader: _Reader) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -449,27 +448,21 @@ def _tables(reader: _Reader, attached: dict[str, tuple[np.ndarray, np.ndarray, n
             ) -> dict[str, pd.DataFrame]:
     """Per declared block, one row per instance and one column per declared rubric (pivoted
     in Arrow); the columns built by two threads, whatever their block."""
-    rows_of = {}
+    row_of = np.full(len(reader.instance_block), -1)  # each instance in its block's table
     for block in BLOCKS:
         instances = attached[block.code][0]
-        rows_of[block.code] = np.full(len(reader.instance_block), -1)
-        rows_of[block.code][instances] = np.arange(len(instances))
+        row_of[instances] = np.arange(len(instances))
     with ThreadPoolExecutor(2) as pool:
         built = {block.name: {r.name: pool.submit(
-            _column, reader, f"{block.code}.{r.number}", r.kind, r.max_length,
-            rows_of[block.code], len(attached[block.code][0])) for r in block.rubrics}
-            for block in BLOCKS}
+            _column, reader, f"{block.code}.{r.number}", r.kind, r.max_length, row_of,
+            len(attached[block.code][0])) for r in block.rubrics} for block in BLOCKS}
         columns = {name: {r: f.result() for r, f in mine.items()} for name, mine in built.items()}
     tables = {}
     for block in BLOCKS:
         instances, parents, decls = attached[block.code]
-        mine = columns[block.name]
-        frame = pa.table(mine).to_pandas() if mine else pd.DataFrame(index=range(0))
-        frame["_id"] = instances
-        frame["_parent"] = parents
-        frame["_decl"] = decls
-        frame["_ligne"] = reader.instance_line[instances] if len(instances) else []
-        tables[block.name] = frame
+        tables[block.name] = pa.table({
+            **columns[block.name], "_id": instances, "_parent": parents, "_decl": decls,
+            "_ligne": reader.instance_line[instances]}).to_pandas()
     return tables
 
 

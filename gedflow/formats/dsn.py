@@ -219,14 +219,16 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     if crlf.any():
         end -= crlf
         last = np.where(crlf, buffer[end - 1], last)
-    long_enough = end - start > len(_HEAD)  # CODE,' … '
-    at = np.where(long_enough, start, 0)
+    length = end - start
+    cap = len(words) - 9  # a line's two words are read where it starts, within the buffer
+    at = start if start[-1] <= cap else np.minimum(start, cap)
     first, second = words[at], words[at + 8]
-    shaped = long_enough & (last == 39)
-    for word, (fixed, value, add, high) in zip((first, second), _MASKS, strict=True):
-        shaped &= ((word & fixed) == value) & (((word + add) & high) == 0)
+    (fixed, value, add, high), (fixed_2, value_2, add_2, high_2) = _MASKS
+    wrong = (((first & fixed) ^ value) | ((first + add) & high)
+             | ((second & fixed_2) ^ value_2) | ((second + add_2) & high_2))
+    shaped = (wrong == 0) & (length > len(_HEAD)) & (last == 39)  # CODE,' … '
     problems = []
-    unreadable = np.flatnonzero((end > start) & ~shaped)
+    unreadable = np.flatnonzero((length > 0) & ~shaped)
     if len(unreadable):
         shown = _gather(data, start[unreadable], np.minimum(end[unreadable],
                                                             start[unreadable] + 60),
@@ -237,6 +239,7 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     lines, keep = len(end), np.flatnonzero(shaped)
     if len(keep) < lines:
         first, second, start, end = first[keep], second[keep], start[keep], end[keep]
+        length = length[keep]
     number = _RUBRIC_NUMBERS[(second >> np.uint64(24)) & np.uint64(0x0F0F0F)]
     new = np.ones(len(keep), dtype=bool)
     new[1:] = ((first[1:] != first[:-1]) | (((second[1:] ^ second[:-1]) & _BLOCK_END) != 0)
@@ -246,8 +249,7 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     sizes = np.diff(np.append(starts, len(keep)))
     slot = _SLOT.ravel()[np.repeat(_DECLARED_BLOCK[blocks].astype(np.int32) * _SLOT.shape[1], sizes)
                          + number]
-    begin, stop = start + len(_HEAD), end - 1
-    empty = np.flatnonzero(begin == stop)
+    empty = np.flatnonzero(length == len(_HEAD) + 1)  # CODE,''
     if len(empty):
         instance = np.searchsorted(starts, empty, side="right") - 1
         lot = np.isin(blocks[instance] // 10_000, _LOT_HEADS)
@@ -269,7 +271,8 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     taken = order[bounds[0]:]
     instances = (np.cumsum(used, dtype=np.int32) - 1)[np.cumsum(new, dtype=np.int32)[taken] - 1]
     line_numbers = keep[taken] + 1
-    values = _gather(data, begin[taken], stop[taken], pa.large_binary() if latin1 else TEXT)
+    values = _gather(data, start[taken] + len(_HEAD), end[taken] - 1,
+                     pa.large_binary() if latin1 else TEXT)
     bounds -= bounds[0]
     rubrics = [_Rubric(instances[low:high], line_numbers[low:high], values.slice(low, high - low))
                for low, high in zip(bounds[:-1], bounds[1:], strict=True)]

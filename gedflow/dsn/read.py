@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gedflow.checks import nir_numbers
 from gedflow.formats.dsn import Dsn
@@ -45,9 +46,11 @@ _ISO_TEMPLATE = np.frombuffer(AAAA_MM_JJ.template.encode(), dtype=np.uint8)
 
 
 def _iso(values: pd.Series, real: bool = False) -> pd.Series:
-    """JJMMAAAA dates, checked by the reader (8 digits or ""), as AAAA-MM-JJ: their bytes
-    moved by numpy. `real`: "" where the value is not a real date (a day or month 99)."""
-    text = pa.array(values.array).cast(pa.large_string())
+    """JJMMAAAA dates, checked by the reader (8 digits or ""), as AAAA-MM-JJ: each distinct
+    date's bytes moved by numpy. `real`: "" where the value is not a real date (a day or
+    month 99)."""
+    encoded = pc.dictionary_encode(pa.array(values.array).cast(pa.large_string()))
+    text = encoded.dictionary
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]
     data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
     dated = np.flatnonzero(np.diff(offsets) == JJMMAAAA.width)
@@ -64,7 +67,7 @@ def _iso(values: pd.Series, real: bool = False) -> pd.Series:
     sizes[dated] = len(_TO_ISO)
     iso = pa.LargeStringArray.from_buffers(len(text), pa.py_buffer(np.concatenate(
         [[0], np.cumsum(sizes)])), pa.py_buffer(moved.tobytes()))
-    return pd.Series(iso, index=values.index, dtype="str")
+    return pd.Series(iso.take(encoded.indices), index=values.index, dtype="str")
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:

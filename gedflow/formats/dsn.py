@@ -185,9 +185,6 @@ class _Rubric:
     line: np.ndarray
     values: pa.Array
 
-    def moved(self, instance: int, line: int) -> _Rubric:
-        return _Rubric(self.instance + instance, self.line + line, self.values)
-
 
 @dataclass
 class _Piece:
@@ -270,7 +267,7 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     bounds = np.cumsum(np.bincount(slot + 1, minlength=len(_CODES) + 1))  # -1 (none) first
     taken = order[bounds[0]:]
     instances = (np.cumsum(used, dtype=np.int32) - 1)[np.cumsum(new, dtype=np.int32)[taken] - 1]
-    line_numbers = keep[taken] + 1
+    line_numbers = (keep[taken] + 1).astype(np.int32)  # within the piece
     values = _gather(data, start[taken] + len(_HEAD), end[taken] - 1,
                      pa.large_binary() if latin1 else TEXT)
     bounds -= bounds[0]
@@ -349,10 +346,13 @@ class _Reader:
     def rubric(self, code: str) -> _Rubric:
         """A declared rubric's lines over the file (joined when asked, once: by the threads
         that build the tables)."""
-        parts = [r.moved(base, lines) for r, base, lines in self._rubrics.pop(code)]
-        return _Rubric(np.concatenate([r.instance for r in parts]),
-                       np.concatenate([r.line for r in parts]),
-                       pa.concat_arrays([r.values for r in parts]))
+        parts = self._rubrics.pop(code)
+        counts = [len(r.instance) for r, _, _ in parts]
+        instance = np.concatenate([r.instance for r, _, _ in parts]).astype(np.int64)
+        instance += np.repeat([base for _, base, _ in parts], counts)
+        line = np.concatenate([r.line for r, _, _ in parts]).astype(np.int64)
+        line += np.repeat([lines for _, _, lines in parts], counts)
+        return _Rubric(instance, line, pa.concat_arrays([r.values for r, _, _ in parts]))
 
     def positions(self, code: str) -> np.ndarray:
         """The instances of a block, in file order."""
@@ -427,13 +427,17 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
     -1 for none), checked; "" where there is none or it is unusable (a problem row)."""
     rubric = reader.rubric(code)
     row = row_of[rubric.instance]
-    source = np.full(rows, -1)
-    source[row[row >= 0]] = np.flatnonzero(row >= 0)  # a rubric twice in an instance: the last
-    present = np.flatnonzero(source >= 0)
-    chosen = source[present]
     values = rubric.values
-    if len(chosen) != len(values) or (chosen != np.arange(len(chosen))).any():
-        values = values.take(pa.array(chosen))  # out of place, or twice in an instance
+    every = np.arange(rows)
+    if len(row) == rows and (row == every).all():  # the usual: one value per row, in order
+        source = present = every
+    else:
+        source = np.full(rows, -1)
+        source[row[row >= 0]] = np.flatnonzero(row >= 0)  # twice in an instance: the last
+        present = np.flatnonzero(source >= 0)
+        chosen = source[present]
+        if len(chosen) != len(values) or (chosen != np.arange(len(chosen))).any():
+            values = values.take(pa.array(chosen))  # out of place, or twice in an instance
     if reader.latin1:
         values = from_latin1(values)
     bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")

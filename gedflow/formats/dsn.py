@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import mmap
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +158,8 @@ for _slot, _code in enumerate(_CODES):
     _index = next(i for i, b in enumerate(BLOCKS) if b.code == _code[:10])
     _DECLARED_BLOCK[int(_code[1:3] + _code[5:7] + _code[8:10])] = _index
     _SLOT[_index, int(_code[11:])] = _slot
-_LOT_HEADS = [int(prefix[1:3]) for prefix in LOT_PREFIXES]  # S05. → 5
+_LOT_HEAD = np.zeros(100, dtype=bool)  # xx of Sxx → a lot envelope's block (S05. → 5)
+_LOT_HEAD[[int(prefix[1:3]) for prefix in LOT_PREFIXES]] = True
 _PIECE = 1 << 22  # bytes read at once: temporaries stay small and in cache
 
 
@@ -249,7 +249,7 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     empty = np.flatnonzero(length == len(_HEAD) + 1)  # CODE,''
     if len(empty):
         instance = np.searchsorted(starts, empty, side="right") - 1
-        lot = np.isin(blocks[instance] // 10_000, _LOT_HEADS)
+        lot = _LOT_HEAD[blocks[instance] // 10_000]
         empty, instance = empty[~lot], instance[~lot]
         codes = [f"{_block_name(b)}.{n:03d}"
                  for b, n in zip(blocks[instance], number[empty], strict=True)]
@@ -258,7 +258,7 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     # Instances of blocks gedflow does not use (cotisations…, most of a DSN's lines) are not
     # kept: memory follows what is read, not the file. Kept all the same: the lot envelopes
     # (outside the S90 line count) and the piece's edges (stitched to its neighbours).
-    used = (_DECLARED_BLOCK[blocks] < len(BLOCKS)) | np.isin(blocks // 10_000, _LOT_HEADS)
+    used = (_DECLARED_BLOCK[blocks] < len(BLOCKS)) | _LOT_HEAD[blocks // 10_000]
     if len(used):
         used[[0, -1]] = True
     # The declared rubrics' lines grouped by rubric (file order within each), their values
@@ -338,9 +338,12 @@ class _Reader:
         blocks = np.concatenate(blocks)
         present = np.zeros(1_000_000, dtype=bool)
         present[blocks] = True
-        self.names = [_block_name(b) for b in np.flatnonzero(present)]
-        self.instance_block = (np.cumsum(present) - 1).astype(np.int16)[blocks]
-        self.instance_lot = np.isin(blocks // 10_000, _LOT_HEADS)
+        distinct = np.flatnonzero(present)
+        self.names = [_block_name(b) for b in distinct]
+        rank = np.zeros(len(present), dtype=np.int16)  # a block's number → its rank in names
+        rank[distinct] = np.arange(len(distinct))
+        self.instance_block = rank[blocks]
+        self.instance_lot = _LOT_HEAD[distinct // 10_000][self.instance_block]
         self._rubrics = dict(zip(_CODES, rubrics, strict=True))
 
     def rubric(self, code: str) -> _Rubric:
@@ -530,7 +533,7 @@ def _read(data, encoding: str) -> Dsn:  # noqa: ANN001 - bytes or a mapped file
     problems = (pd.concat(reader.problems, ignore_index=True).sort_values("ligne", kind="stable")
                 if reader.problems else pd.DataFrame(columns=LECTURE_COLUMNS))
     warnings = []
-    if encoding == "utf-8" and re.search(rb"[\x80-\xff]", bytes(data[:1 << 20])):
+    if encoding == "utf-8" and not bytes(data[:1 << 20]).isascii():
         warnings.append("fichier en UTF-8 (la norme attend ISO-8859-1) : lu en UTF-8")
     log.info("DSN: %d lines, %d declarations, %d individuals, %d reading problems",
              reader.kept, len(tables[DECLARATION.name]), len(tables["individu"]),

@@ -70,39 +70,61 @@ def _iso(values: pd.Series, real: bool = False) -> pd.Series:
     return pd.Series(iso.take(encoded.indices), index=values.index, dtype="str")
 
 
-def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
-    """`values[key]` for each key, "" where there is none (text)."""
-    if values.empty:
-        return pd.Series("", index=keys.index, dtype="str")
-    return keys.map(values.astype(object)).astype(object).where(lambda s: s.notna(), "").astype(
-        "str")
+def _rows(keys: pd.Series, ids: pd.Series) -> np.ndarray:
+    """The row of each key among the ascending `ids` (block instances), -1 where none."""
+    keys, ids = keys.to_numpy(), ids.to_numpy()
+    at = np.searchsorted(ids, keys)
+    found = at < len(ids)
+    found[found] = ids[at[found]] == keys[found]
+    return np.where(found, at, -1)
+
+
+def _taken(column: pd.Series, rows: np.ndarray) -> pa.Array:
+    """The column's values at `rows`, "" at -1."""
+    return pc.fill_null(pa.array(column.array).take(pa.array(rows, mask=rows < 0)), "")
+
+
+def _text(column: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(_taken(column, rows), index=index, dtype="str")
+
+
+def _declarations(dsn: Dsn) -> pd.DataFrame:
+    """The declarations, each with its first establishment's address and APE and that
+    establishment's firm (SIREN, APEN), whether its envoi is réel and its individuals."""
+    decls = dsn[DECLARATION].copy(deep=False)
+    sites, firms = dsn[ETABLISSEMENT], dsn[ENTREPRISE]
+    site_decls, first = np.unique(sites["_decl"].to_numpy(), return_index=True)
+    site = _rows(decls["_id"], pd.Series(site_decls))
+    site = np.where(site >= 0, first[np.maximum(site, 0)], -1) if len(first) else site
+    firm = _rows(sites["_parent"], firms["_id"])
+    firm = np.where(site >= 0, firm[np.maximum(site, 0)], -1) if len(firm) else site
+    added = {column: _taken(sites[column], site)
+             for column in ("nic", "apet", "adresse", "code_postal", "ville")}
+    added |= {column: _taken(firms[column], firm) for column in ("siren", "apen")}
+    envois = dsn[ENVOI]
+    added["reel"] = pc.equal(_taken(envois["essai_reel"], _rows(decls["_parent"], envois["_id"])),
+                             REEL)
+    added["individus"] = np.bincount(_rows(dsn[INDIVIDU]["_decl"], decls["_id"]) + 1,
+                                     minlength=len(decls) + 1)[1:]
+    decls = pd.concat([decls, pa.table(added).to_pandas().set_axis(decls.index)], axis=1)
+    decls["siret"] = decls["siren"] + decls["nic"]
+    decls["mois"] = _iso(decls["mois"])
+    decls["a_integrer"] = ((decls["nature"] == MENSUELLE)
+                           & ~decls["type"].isin(SANS_INDIVIDU_TYPES) & (decls["individus"] > 0))
+    return decls
 
 
 def view(dsn: Dsn) -> DsnView:
-    decls = dsn[DECLARATION].copy(deep=False)
-    firms = dsn[ENTREPRISE][["_id", "_parent", "siren", "apen"]]
-    sites = dsn[ETABLISSEMENT].merge(firms, left_on="_parent", right_on="_id",
-                                     suffixes=("", "_e"))
-    sites = sites.drop_duplicates("_decl", keep="first")  # one establishment per declaration
-    decls = decls.merge(sites[["_decl", "siren", "nic", "apet", "apen", "adresse",
-                               "code_postal", "ville"]], left_on="_id", right_on="_decl",
-                        how="left", suffixes=("", "_site")).fillna("")
-    decls["siret"] = decls["siren"] + decls["nic"]
-    envois = dsn[ENVOI].set_index("_id")["essai_reel"]
-    decls["reel"] = _lookup(decls["_parent"], envois) == REEL
-    decls["mois"] = _iso(decls["mois"])
+    decls = _declarations(dsn)
     people = dsn[INDIVIDU].copy(deep=False)
-    counts = people.groupby("_decl").size()
-    decls["individus"] = decls["_id"].map(counts).fillna(0).astype(int)
-    decls["a_integrer"] = ((decls["nature"] == MENSUELLE)
-                           & ~decls["type"].isin(SANS_INDIVIDU_TYPES) & (decls["individus"] > 0))
     people["nir"] = people["nir"].str.upper()  # checked by the reader: 13 characters or ""
     people["nir_cle"] = nir_numbers(pa.array(people["nir"].array))
     people["date_naissance"] = _iso(people["date_naissance"], real=True)  # 99: unknown
     contrats = dsn[CONTRAT].copy(deep=False)
-    ends = dsn[FIN_CONTRAT].drop_duplicates("_parent", keep="last").set_index("_parent")
-    contrats["date_fin"] = _iso(_lookup(contrats["_id"], ends["date_fin"]))
-    contrats["motif_fin"] = _lookup(contrats["_id"], ends["motif"])
+    ends = dsn[FIN_CONTRAT].drop_duplicates("_parent", keep="last").sort_values("_parent")
+    end = _rows(contrats["_id"], ends["_parent"])
+    contrats["date_fin"] = _iso(_text(ends["date_fin"], end, contrats.index))
+    contrats["motif_fin"] = _text(ends["motif"], end, contrats.index)
     for column in ("date_debut", "fin_prevue"):
         contrats[column] = _iso(contrats[column])
     versements = dsn[VERSEMENT].copy(deep=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gedflow.dsn.controle import Registre, controle_embauches, controle_pas
+from gedflow.dsn.controle import Registre, _people, controle_embauches, controle_pas
 from gedflow.dsn.read import view
 from gedflow.formats import dsn as dsn_format
 from schemas.dsn import CONTROLE_PAS_COLUMNS, CONTROLS, EMBAUCHE_COLUMNS
@@ -213,3 +213,22 @@ def test_a_hire_with_an_ntt_is_matched_on_name_and_birth_date() -> None:
     rows = controle_embauches(_view([person]), _registre(dpae=[_dpae("enregistree")]))
     assert _codes(rows) == [("DPAE_CONFIRMEE", "info")]
     assert rows["nir_masque"].tolist() == [""]
+
+
+def test_individuals_are_found_by_nir_first_then_by_matricule() -> None:
+    """A NIR match wins over a matricule; the first salarié of a key in the registry; the
+    matricule for an individual without NIR or whose NIR the registry does not know; nothing
+    across SIRETs."""
+    other_nir, unknown_nir, elsewhere_nir = "2921169123045", "1700101234567", "1690275012345"
+    people = [Person(nir=NIR, matricule="M2"), Person(nir="", ntt="181234567600003",
+                                                      matricule="M3"),
+              Person(nir=unknown_nir, matricule="M3"), Person(nir=elsewhere_nir, matricule="M9"),
+              Person(nir=other_nir, matricule="M9")]
+    seen = view(dsn_format.read(dsn_bytes(envoi(declaration(people)))))
+    salaries = pd.DataFrame({
+        "salarie_id": [1, 2, 3, 4, 5], "siret": [SIRET, SIRET, SIRET, "99999999900019", SIRET],
+        "matricule": ["M1", "M2", "M3", "M4", "M5"],
+        "nir13": [NIR, NIR, "", elsewhere_nir, other_nir]})
+    registre = Registre(salaries, pd.DataFrame(), pd.DataFrame())
+    found = _people(seen, registre)
+    assert found["salarie_id"].tolist() == [1, 3, 3, -1, 5]

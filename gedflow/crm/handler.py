@@ -111,7 +111,7 @@ def handle_crm(job: Job) -> HandlerResult:
             if len(found):
                 alerts.append(Alert(TAUX_SUR_TAUX_EVENT, {
                     "fichier": stem, "nombre": len(found),
-                    "sirets": ", ".join(sorted(set(found["siret"])))}))
+                    "sirets": ", ".join(sorted(found["siret"].unique()))}))
         integrated = [d.siret for d in decisions if d.statut == "integre"]
         if integrated:  # the DSNs controlled before this CRM came: controlled again
             recontrol(job.settings, conn, integrated, period.replace("_", "-"))

@@ -215,7 +215,7 @@ def advance_phases(conn: Connection, cr: CompteRendu) -> None:
 
 def text_version(cr: CompteRendu, source: str) -> str:
     """Shaped like the URSSAF's own compte rendu example."""
-    sirets = " ".join(sorted(set(cr.rows["siret"])))
+    sirets = " ".join(sorted(cr.rows["siret"].unique()))
     lines = [f"COMPTE RENDU DE VALIDATION DPAE - fichier {source} du {cr.created} - SIRET {sirets}",
              f"LOT  code retour lot {' '.join(cr.lot_codes) or '(vide)'}"]
     labels = {"enregistree": "ENREGISTREE", "enregistree_a_verifier": "A VERIFIER",

@@ -93,7 +93,7 @@ def handle_ar(job: Job) -> HandlerResult:
         advance_phases(conn, cr)
         hired = pd.to_datetime(cr.rows["date_embauche"], format=JJ_MM_AAAA.pattern, errors="coerce")
         if hired.notna().any():  # the DSNs controlled before this AR came: controlled again
-            recontrol(job.settings, conn, sorted(set(cr.rows["siret"].dropna())),
+            recontrol(job.settings, conn, sorted(cr.rows["siret"].dropna().unique()),
                       f"{hired.min():%Y-%m}")
     stem = PurePosixPath(job.claim.rel).stem
     folder = free_name(job.settings.outbox / "AR" / f"{stem}_{handled_at()}", datetime.now(PARIS))

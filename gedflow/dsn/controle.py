@@ -15,12 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
-from gedflow.checks import mask_nir
+from gedflow.checks import mask_nir, nir_numbers
 from gedflow.db.bulk import read_frame
 from gedflow.db.tables import contrat, dpae_batch, employeur, salarie, taux_communique
 from gedflow.dpae.suivi import DSN_ONLY
 from gedflow.dsn.feed import matricule_key
 from gedflow.dsn.read import DsnView
+from gedflow.formats.arrowtext import text_array
 from gedflow.settings import PARIS
 from schemas.dsn import (
     AVERTISSEMENT,
@@ -92,22 +93,47 @@ def load(conn: Connection, sirets: list[str]) -> Registre:
                     _iso(hires, "date_embauche"))
 
 
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def _first_rows(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """For each key, the first row of `among` holding it, -1 where none (keys below 0 never
+    match)."""
+    rows = np.flatnonzero(among >= 0)
+    distinct, first = np.unique(among[rows], return_index=True)  # first: lowest row per key
+    at = np.minimum(np.searchsorted(distinct, keys), max(len(distinct) - 1, 0))
+    hit = (keys >= 0) & (distinct[at] == keys) if len(distinct) else np.zeros(len(keys), bool)
+    return np.where(hit, rows[first[at]] if len(distinct) else -1, -1)
+
+
+def _nir_keys(sirets: pd.Series, nirs: np.ndarray, order: pa.Array) -> np.ndarray:
+    """SIRET (its place in `order`) and NIR number (`checks.nir_numbers`) as one int64, -1
+    where either is missing."""
+    rank = pc.index_in(text_array(sirets), value_set=order)
+    rank = pc.fill_null(rank, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where((rank >= 0) & (nirs >= 0), (rank << 47) + nirs, -1)  # NIR numbers < 2**46
+
+
 def _people(view: DsnView, registre: Registre) -> pd.DataFrame:
     """Each DSN individual (by `_id`) with its SIRET and registry salarie_id (NIR, then the
-    matricule key; -1: not in the registry)."""
+    matricule key; -1: not in the registry). Each key's first salarié in the registry."""
     siret = view.declarations.set_index("_id")["siret"]
     people = view.individus.assign(siret=view.individus["_decl"].map(siret).fillna(""))
     people["_key"] = matricule_key(people).str.slice(0, 30)  # as the feed records it
-    known = registre.salaries.drop_duplicates(["siret", "nir13"])
-    by_nir = people.merge(known[known["nir13"] != ""][["siret", "nir13", "salarie_id"]],
-                          left_on=["siret", "nir"], right_on=["siret", "nir13"], how="left")
-    keys = registre.salaries.drop_duplicates(["siret", "matricule"])
-    by_key = people.merge(keys[["siret", "matricule", "salarie_id"]],
-                          left_on=["siret", "_key"], right_on=["siret", "matricule"],
-                          how="left", suffixes=("", "_r"))
-    found = by_nir["salarie_id"].where(people["nir"].to_numpy() != "").fillna(
-        pd.Series(by_key["salarie_id"].to_numpy()))
-    people["salarie_id"] = found.fillna(-1).astype("int64").to_numpy()
+    known = registre.salaries
+    ids = np.append(known["salarie_id"].to_numpy(dtype=np.int64), -1)  # row -1: not found
+    order = pc.unique(text_array(people["siret"]))  # the DSN's few SIRETs
+    found = ids[_first_rows(
+        _nir_keys(people["siret"], people["nir_cle"].to_numpy(), order),
+        _nir_keys(known["siret"], nir_numbers(text_array(known["nir13"])), order))]
+    if (found < 0).any():  # then by matricule, for those the NIR did not find
+        lost = np.flatnonzero(found < 0)
+        mine = pd.MultiIndex.from_arrays([people["siret"].iloc[lost], people["_key"].iloc[lost]])
+        theirs = known.drop_duplicates(["siret", "matricule"])
+        at = pd.MultiIndex.from_frame(theirs[["siret", "matricule"]]).get_indexer(mine)
+        found[lost] = np.append(theirs["salarie_id"].to_numpy(dtype=np.int64), -1)[at]
+    people["salarie_id"] = found
     return people.set_index("_id")
 
 
@@ -129,9 +155,14 @@ def _numbers(values: pd.Series, scale: int) -> pd.Series:
 
 def _money(cents: pd.Series) -> pd.Series:
     """Cents as 1234.56 ("" where none)."""
-    whole = cents.abs().fillna(0).astype("int64")
-    text = ((whole // 100).astype("str") + "." + (whole % 100).astype("str").str.zfill(2))
-    return text.where(cents >= 0, "-" + text).where(cents.notna(), "")
+    whole = cents.abs().fillna(0).to_numpy(dtype=np.int64)
+    text = pc.binary_join_element_wise(
+        pa.array(whole // 100).cast(pa.large_string()),
+        pc.utf8_lpad(pa.array(whole % 100).cast(pa.large_string()), 2, "0"), _text("."))
+    text = pc.if_else(pa.array((cents < 0).to_numpy()),
+                      pc.binary_join_element_wise(_text("-"), text, _text("")), text)
+    text = pc.if_else(pa.array(cents.notna().to_numpy()), text, _text(""))
+    return pd.Series(text, index=cents.index, dtype="str")
 
 
 def _expected_cents(soumis: pd.Series, rate: pd.Series) -> pd.Series:
@@ -143,9 +174,10 @@ def _expected_cents(soumis: pd.Series, rate: pd.Series) -> pd.Series:
 def _short_cdd(view: DsnView) -> pd.Index:
     """Individuals with a CDD whose initial term is at most two months (`-1` allowed)."""
     c = view.contrats
-    start = pd.to_datetime(c["date_debut"], errors="coerce")
-    end = pd.to_datetime(c["fin_prevue"], errors="coerce")
-    short = c["nature"].isin(CDD) & end.notna() & (end <= start + pd.DateOffset(months=2))
+    c = c[c["nature"].isin(CDD) & (c["fin_prevue"] != "")]  # dates: AAAA-MM-JJ or ""
+    start = pd.to_datetime(c["date_debut"], format="%Y-%m-%d", errors="coerce")
+    end = pd.to_datetime(c["fin_prevue"], format="%Y-%m-%d", errors="coerce")
+    short = end.notna() & (end <= start + pd.DateOffset(months=2))
     return pd.Index(c.loc[short.to_numpy(), "_parent"].unique())
 
 
@@ -174,7 +206,7 @@ def _rows(frame: pd.DataFrame, flags: dict[str, np.ndarray]) -> pd.DataFrame:
     parts = []
     for code, raised in flags.items():
         gravite, message = CONTROLS[code]
-        hit = frame[raised].assign(code=code, message=message)
+        hit = (frame if raised.all() else frame[raised]).assign(code=code, message=message)
         hit["gravite"] = hit["_gravite_montant"] if code == "MONTANT_PAS" else gravite
         parts.append(hit)
     return pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0]
@@ -249,13 +281,28 @@ def controle_pas(view: DsnView, registre: Registre,
     flags["CONFORME"] = ~np.logical_or.reduce(list(flags.values()))
     v = v.assign(
         taux_dsn=v["taux"], identifiant_dsn=v["identifiant_taux"],
-        taux_crm=crm["taux"].fillna("").to_numpy(),
-        identifiant_crm=crm["identifiant_crm"].to_numpy(),
-        valide_jusqu_au=until, montant_attendu=_money(expected).to_numpy(),
+        taux_crm=crm["taux"].fillna("").astype("str").set_axis(v.index),
+        identifiant_crm=crm["identifiant_crm"].astype("str").set_axis(v.index),
+        valide_jusqu_au=crm["valide_jusqu_au"].astype("str").set_axis(v.index),
+        montant_attendu=_money(expected),
         nir_masque=mask_nir(v["nir"]),
         _gravite_montant=np.where(gap > MONTANT_ERREUR, ERREUR, AVERTISSEMENT))
-    rows = pd.concat([_declaration_rows(view, v), _rows(v, flags)], ignore_index=True)
-    return _ordered(rows.reindex(columns=CONTROLE_PAS_COLUMNS).fillna(""))
+    shown = [c for c in CONTROLE_PAS_COLUMNS if c in v.columns]
+    return _ordered(_stacked([_declaration_rows(view, v),
+                              _rows(v[[*shown, "_gravite_montant"]], flags)],
+                             CONTROLE_PAS_COLUMNS))
+
+
+def _stacked(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The frames one after the other as text columns ("" where a frame has none or a value
+    is missing), joined in Arrow (no copy of the large one)."""
+    def text(frame: pd.DataFrame, column: str) -> pa.ChunkedArray:
+        if column in frame:
+            return text_array(frame[column])
+        return pa.chunked_array([pa.repeat(pa.scalar("", pa.large_string()), len(frame))])
+
+    return pa.concat_tables([pa.table({c: text(f, c) for c in columns})
+                             for f in frames]).to_pandas()
 
 
 def _dpae_code(found: pd.DataFrame) -> pd.Series:
@@ -321,8 +368,12 @@ def controle_embauches(view: DsnView, registre: Registre,
 
 
 def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
-    rank = rows["gravite"].map({g: i for i, g in enumerate(GRAVITES)})
-    return rows.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+    """Erreurs first, then avertissements, then infos (stable)."""
+    rank = pc.index_in(text_array(rows["gravite"]), value_set=pa.array(GRAVITES)).to_numpy(
+        zero_copy_only=False)
+    if (np.diff(rank) >= 0).all():  # already in order (the usual: all conforme)
+        return rows.reset_index(drop=True)
+    return rows.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
 
 
 def controls(view: DsnView, registre: Registre) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from gedflow.formats.csv_table import to_csv_text
-from gedflow.fsutil import atomic_write
+from gedflow.formats.csv_table import write_csv_to
+from gedflow.fsutil import atomic_write, atomic_write_with
 from gedflow.handler import CONTROL_EVENT, MISSING_DPAE_EVENT, Alert, Artifact, artifact_key
 from gedflow.htmlreport import render, table
 from schemas.dsn import CONTROLE_PAS_COLUMNS, EMBAUCHE_COLUMNS, ERREUR, GRAVITES, INFO
@@ -47,8 +47,10 @@ def _shown(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 def write(pas: pd.DataFrame, hires: pd.DataFrame, folder: Path, stem: str, title: str) -> Path:
     """The three files; returns the HTML page."""
-    atomic_write(folder / f"{stem}.controle_pas.csv", to_csv_text(pas[CONTROLE_PAS_COLUMNS]))
-    atomic_write(folder / f"{stem}.embauches.csv", to_csv_text(hires[EMBAUCHE_COLUMNS]))
+    for name, rows, columns in (("controle_pas", pas, CONTROLE_PAS_COLUMNS),
+                                ("embauches", hires, EMBAUCHE_COLUMNS)):
+        atomic_write_with(folder / f"{stem}.{name}.csv",
+                          lambda handle, frame=rows[columns]: write_csv_to(frame, handle))
     (pas_rows, pas_hidden), (hire_rows, hires_hidden) = _shown(pas), _shown(hires)
     return atomic_write(folder / f"{stem}.controle.html", render(
         "controle.html", title=title,
@@ -82,7 +84,7 @@ def alerts(pas: pd.DataFrame, hires: pd.DataFrame, name: str) -> list[Alert]:
     if len(errors):
         found.append(Alert(CONTROL_EVENT, {
             "fichier": name, "erreurs": len(errors),
-            "codes": ", ".join(sorted(set(errors["code"])))}))
+            "codes": ", ".join(sorted(errors["code"].unique()))}))
     missing = hires[hires["code"] == "DPAE_MANQUANTE"]
     if len(missing):
         found.append(Alert(MISSING_DPAE_EVENT, {

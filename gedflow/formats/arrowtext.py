@@ -73,6 +73,24 @@ def any_byte(array: pa.Array | pa.ChunkedArray, chars: bytes) -> bool:
     return False
 
 
+def starts_with_any(array: pa.Array | pa.ChunkedArray, chars: bytes) -> bool:
+    """Whether any string begins with one of `chars`: each value's first byte, read in place."""
+    wanted = np.zeros(256, dtype=bool)
+    wanted[list(chars)] = True
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    for chunk in chunks:
+        chunk = chunk.cast(pa.large_string())
+        if len(chunk) == 0 or chunk.buffers()[2] is None:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[
+            chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        begins = offsets[:-1][np.diff(offsets) > 0]  # empty and null values have no first byte
+        if wanted[data[begins]].any():
+            return True
+    return False
+
+
 def from_latin1(values: pa.Array) -> pa.Array:
     """ISO-8859-1 texts (binary, offset 0) as UTF-8 strings: a byte ≥ 0x80 becomes two."""
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[:len(values) + 1]

@@ -22,7 +22,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from gedflow.errors import InputError
-from gedflow.formats.arrowtext import any_byte, contiguous_bytes, decodes, text_array
+from gedflow.formats.arrowtext import (
+    any_byte,
+    contiguous_bytes,
+    decodes,
+    starts_with_any,
+    text_array,
+)
 
 BOM = b"\xef\xbb\xbf"
 
@@ -213,7 +219,7 @@ _NUMBER = r"^[+-]?\d+(?:[.,]\d+)?$"
 def neutralised(cells: pa.ChunkedArray) -> pa.ChunkedArray:
     """Text cells that a spreadsheet would run as a formula, prefixed with `'`; amounts,
     rates and dates stay plain."""
-    if not any_byte(cells, FORMULA_TRIGGERS):
+    if not starts_with_any(cells, FORMULA_TRIGGERS):
         return cells
     formula = pc.and_(pc.match_substring_regex(cells, _TRIGGER),
                       pc.invert(pc.match_substring_regex(cells, _NUMBER)))

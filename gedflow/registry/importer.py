@@ -17,11 +17,11 @@ from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Integer, Text, and_, column, func, insert, select, table
+from sqlalchemy import Connection, Engine, Integer, Text, column, insert, select, table, text
 
 from gedflow.checks import check_table, parse_dates
-from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp, read_frame
-from gedflow.db.tables import dossier, employeur, salarie, taux
+from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp
+from gedflow.db.tables import dossier, employeur, salarie
 from gedflow.errors import InputError
 from gedflow.formats.csv_table import read_csv_blocks, to_csv_text
 from gedflow.fsutil import atomic_write, mapped
@@ -152,50 +152,41 @@ def _import_salaries(
     return len(rows), _record_taux(conn, rows, source), errors
 
 
-# The keys of a block's salariés (a temporary table: the rates in force are read by a join on
-# the unique key, whatever the size of the registry and of the file).
-_KEYS = table("import_cle", column("employeur_id", Integer), column("matricule", Text))
+# A block's salariés with the rate the file gives them (a temporary table): the rates to record
+# are chosen and written by the database, by a join on the unique key, whatever the size of the
+# registry and of the file.
+_GIVEN = table("import_taux", column("n", Integer), column("employeur_id", Integer),
+               column("matricule", Text), column("taux_pas", Text), column("type_taux", Text))
+_RECORD = """
+INSERT INTO taux (salarie_id, taux_pas, type_taux, source, created_at)
+SELECT s.id, g.taux_pas, g.type_taux, :source, {created_at}
+FROM import_taux g
+JOIN salarie s ON s.employeur_id = g.employeur_id AND s.matricule = g.matricule
+LEFT JOIN taux t ON t.id = (SELECT max(r.id) FROM taux r WHERE r.salarie_id = s.id)
+WHERE t.id IS NULL OR coalesce(t.taux_pas, '') <> coalesce(g.taux_pas, '')
+   OR coalesce(t.type_taux, '') <> g.type_taux
+ORDER BY g.n"""
 
 
 def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:
-    """Add a rate-history row where the file's rate/type differs from the latest one."""
+    """Add a rate-history row where the file's rate/type differs from the latest one (a
+    salarié without one gets one): one INSERT … SELECT."""
     given = rows[(rows["taux_pas"] != "") | (rows["type_taux"] != "")]
     if given.empty:
         return 0
-    conn.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS import_cle "
-                         "(employeur_id INTEGER NOT NULL, matricule TEXT NOT NULL)")
-    conn.exec_driver_sql("DELETE FROM import_cle")
-    bulk_insert(conn, _KEYS, given[["employeur_id", "matricule"]])
-    recorded = taux.alias("recorded")
-    latest = (select(func.max(recorded.c.id)).where(recorded.c.salarie_id == salarie.c.id)
-              .scalar_subquery())
-    current = read_frame(  # this block's salariés, found by their unique key
-        conn,
-        select(salarie.c.employeur_id, salarie.c.matricule, salarie.c.id,
-               taux.c.taux_pas, taux.c.type_taux)
-        .select_from(_KEYS.join(salarie, and_(salarie.c.employeur_id == _KEYS.c.employeur_id,
-                                              salarie.c.matricule == _KEYS.c.matricule)))
-        .outerjoin(taux, taux.c.id == latest),
-        ["employeur_id", "matricule", "salarie_id", "taux_actuel", "type_actuel"])
-    merged = given.merge(current, on=["employeur_id", "matricule"])
-    new_taux = merged["taux_pas"].where(merged["taux_pas"] != "", None)
-    new_type = merged["type_taux"].where(merged["type_taux"] != "", "01")
-    changed = (new_taux.fillna("") != merged["taux_actuel"].fillna("")) | (
-        new_type != merged["type_actuel"].fillna("")
-    )
-    if not changed.any():
-        return 0
-    records = pd.DataFrame(
-        {
-            "salarie_id": merged.loc[changed, "salarie_id"].astype("int64"),
-            "taux_pas": new_taux[changed],
-            "type_taux": new_type[changed],
-            "source": source,
-            "created_at": db_timestamp(datetime.now(UTC)),
-        }
-    )
-    bulk_insert(conn, taux, records)
-    return len(records)
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS import_taux (n INTEGER NOT NULL, "
+                         "employeur_id INTEGER NOT NULL, matricule TEXT NOT NULL, taux_pas TEXT, "
+                         "type_taux TEXT NOT NULL)")
+    conn.exec_driver_sql("DELETE FROM import_taux")
+    bulk_insert(conn, _GIVEN, pd.DataFrame({
+        "n": np.arange(len(given)), "employeur_id": given["employeur_id"].to_numpy(),
+        "matricule": given["matricule"].to_numpy(),
+        "taux_pas": given["taux_pas"].where(given["taux_pas"] != "", None).to_numpy(),
+        "type_taux": given["type_taux"].where(given["type_taux"] != "", "01").to_numpy()}))
+    created_at = (":created_at" if conn.dialect.name != "postgresql"
+                  else "CAST(:created_at AS TIMESTAMP WITH TIME ZONE)")
+    return conn.execute(text(_RECORD.format(created_at=created_at)), {
+        "source": source, "created_at": db_timestamp(datetime.now(UTC))}).rowcount
 
 
 def import_csv(engine: Engine, data: bytes | mmap.mmap, name: str) -> ImportResult:

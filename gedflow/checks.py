@@ -67,13 +67,16 @@ def nir_valid(values: pd.Series) -> pd.Series:
 def nir_checked(upper: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """`nir_valid` and `nir_numbers` of upper-case NIRs, computed together (one format check:
     13 characters, 2A/2B allowed in the department, digits elsewhere)."""
-    numbers = nir_numbers(pa.array(upper.array))
-    length = upper.str.len()
-    ok = pd.Series(numbers >= 0, index=upper.index) & length.isin([13, 15])
+    text = pa.array(upper.array).cast(pa.large_string())
+    numbers = nir_numbers(text)
+    length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+    ok = (numbers >= 0) & ((length == 13) | (length == 15))
     long = ok & (length == 15)
-    if long.any():
-        ok[long] = nir_key(upper[long].str[:13]) == upper[long].str[13:]
-    return ok, numbers
+    if long.any():  # the key of `nir_key`, from the number (2A, 2B: 19, 18 in place of 20)
+        number = (numbers >> 2) - (numbers & 3) * 10**6
+        given = digit_numbers(pc.utf8_slice_codeunits(text, _NIR13, _NIR13 + 2), 2)
+        ok[long] = (given == 97 - number % 97)[long]
+    return pd.Series(ok, index=upper.index), numbers
 
 
 def digit_numbers(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
@@ -237,7 +240,9 @@ def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series
         bad, message = ~ok, "taux invalide (pourcentage de 0 à 100, 2 décimales au plus)"
     elif field.kind in _PATTERNS:
         pattern, message = _PATTERNS[field.kind]
-        bad = ~values.str.fullmatch(pattern).fillna(False).astype(bool)
+        text = pa.array(values.array).cast(pa.large_string())  # a missing value: no match
+        matched = pc.fill_null(pc.match_substring_regex(text, f"^(?:{pattern})$"), False)
+        bad = pd.Series(~matched.to_numpy(zero_copy_only=False), index=values.index)
     if bad is not None:
         error[bad & filled & (error == "")] = message
     return values, error

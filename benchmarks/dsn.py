@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import fastest_child, in_child  # noqa: E402
+from benchmarks.timing import fastest_children, in_child  # noqa: E402
 
 RUNS = 5  # the fastest of each: this machine is noisy
 
@@ -117,8 +117,7 @@ def main(count: int) -> None:
         lines = in_child(__file__, f"make:{count}", path)["lines"]
         size = path.stat().st_size / 1e6
         print(f"DSN: {count:,} individuals, {lines:,} lines, {size:.0f} MB")
-        floor = fastest_child(RUNS, __file__, "floor", path)
-        read = fastest_child(RUNS, __file__, "read", path)
+        floor, read = fastest_children(RUNS, __file__, ["floor", "read"], path)
         fed = in_child(__file__, "feed", path)
         print(f"floor  pyarrow.csv.read_csv (2 columns): {floor['seconds']:.2f} s, "
               f"peak {floor['peak_mib']:.0f} MiB")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import fastest_child, in_child  # noqa: E402
+from benchmarks.timing import fastest_children, in_child  # noqa: E402
 
 RUNS = 5  # the fastest of each: this machine is noisy
 SIRET = "81234567600017"  # the test writer's establishment
@@ -103,8 +103,7 @@ def main(count: int) -> None:
         lines = in_child(__file__, f"make:{count}", path)["lines"]
         print(f"DSN: {count:,} individuals, {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB; "
               f"registry: {count:,} salariés with their CRM rate")
-        floor = fastest_child(RUNS, __file__, "floor", path)
-        control = fastest_child(RUNS, __file__, "controle", path)
+        floor, control = fastest_children(RUNS, __file__, ["floor", "controle"], path)
         assert control["codes"] == {"CONFORME": count}, control["codes"]
         print(f"floor  pyarrow.csv.read_csv (2 columns): {floor['seconds']:.2f} s, "
               f"peak {floor['peak_mib']:.0f} MiB")

@@ -30,3 +30,13 @@ def in_child(script: str, what: str, path: Path) -> dict:
 def fastest_child(runs: int, script: str, what: str, path: Path) -> dict:
     """The fastest of `runs` such measurements (by their "seconds")."""
     return min((in_child(script, what, path) for _ in range(runs)), key=lambda m: m["seconds"])
+
+
+def fastest_children(runs: int, script: str, whats: list[str], path: Path) -> list[dict]:
+    """`fastest_child` of each of `whats`, their runs taken in turn (a, b, a, b…): on a machine
+    whose speed drifts, a baseline and what it is compared with see the same moments."""
+    found: list[list[dict]] = [[] for _ in whats]
+    for _ in range(runs):
+        for mine, what in zip(found, whats, strict=True):
+            mine.append(in_child(script, what, path))
+    return [min(mine, key=lambda m: m["seconds"]) for mine in found]

@@ -51,12 +51,18 @@ def siret_valid(values: pd.Series) -> pd.Series:
 
 
 def nir_key(nir13: pd.Series) -> pd.Series:
-    """The 2-digit key of 13-char NIRs (Corsica: 2A→19, 2B→18 before the modulo), zero-padded."""
-    dept = nir13.str[5:7]
-    corsica = dept.map({"2A": "19", "2B": "18"})
-    numeric = nir13.where(corsica.isna(), nir13.str[:5] + corsica + nir13.str[7:13])
-    number = numeric.astype("int64")
-    return (97 - number % 97).astype(str).str.zfill(2)
+    """The 2-digit key of 13-char NIRs (Corsica: 2A→19, 2B→18 before the modulo), zero-padded;
+    `ValueError` for a value that is not one."""
+    numbers = nir_numbers(pa.array(nir13.to_numpy(dtype=object), pa.large_string()))
+    if (numbers < 0).any():
+        raise ValueError("not a 13-character NIR")
+    return pd.Series(_keys(numbers), index=nir13.index).astype(str).str.zfill(2)
+
+
+def _keys(numbers: np.ndarray) -> np.ndarray:
+    """The keys of `nir_numbers`: 97 − the number mod 97, 2A and 2B counted as 19 and 18 (the
+    number holds 20 there, and which letter it was)."""
+    return 97 - ((numbers >> 2) - (numbers & 3) * 10**6) % 97
 
 
 def nir_valid(values: pd.Series) -> pd.Series:
@@ -72,10 +78,9 @@ def nir_checked(upper: pd.Series) -> tuple[pd.Series, np.ndarray]:
     length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
     ok = (numbers >= 0) & ((length == 13) | (length == 15))
     long = ok & (length == 15)
-    if long.any():  # the key of `nir_key`, from the number (2A, 2B: 19, 18 in place of 20)
-        number = (numbers >> 2) - (numbers & 3) * 10**6
+    if long.any():
         given = digit_numbers(pc.utf8_slice_codeunits(text, _NIR13, _NIR13 + 2), 2)
-        ok[long] = (given == 97 - number % 97)[long]
+        ok[long] = (given == _keys(numbers))[long]
     return pd.Series(ok, index=upper.index), numbers
 
 

@@ -20,7 +20,7 @@ from gedflow.db.bulk import read_frame
 from gedflow.db.tables import contrat, dpae_batch, employeur, salarie, taux_communique
 from gedflow.dpae.suivi import DSN_ONLY
 from gedflow.dsn.feed import matricule_key
-from gedflow.dsn.read import DsnView
+from gedflow.dsn.read import DsnView, rows_among
 from gedflow.formats.arrowtext import text_array
 from gedflow.settings import PARIS
 from schemas.dsn import (
@@ -93,7 +93,7 @@ def load(conn: Connection, sirets: list[str]) -> Registre:
                     _iso(hires, "date_embauche"))
 
 
-def _text(value: str) -> pa.Scalar:
+def _scalar(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
@@ -102,9 +102,7 @@ def _first_rows(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
     match)."""
     rows = np.flatnonzero(among >= 0)
     distinct, first = np.unique(among[rows], return_index=True)  # first: lowest row per key
-    at = np.minimum(np.searchsorted(distinct, keys), max(len(distinct) - 1, 0))
-    hit = (keys >= 0) & (distinct[at] == keys) if len(distinct) else np.zeros(len(keys), bool)
-    return np.where(hit, rows[first[at]] if len(distinct) else -1, -1)
+    return np.append(rows[first], -1)[rows_among(keys, distinct)]
 
 
 def _nir_keys(sirets: pd.Series, nirs: np.ndarray, order: pa.Array) -> np.ndarray:
@@ -158,10 +156,10 @@ def _money(cents: pd.Series) -> pd.Series:
     whole = cents.abs().fillna(0).to_numpy(dtype=np.int64)
     text = pc.binary_join_element_wise(
         pa.array(whole // 100).cast(pa.large_string()),
-        pc.utf8_lpad(pa.array(whole % 100).cast(pa.large_string()), 2, "0"), _text("."))
+        pc.utf8_lpad(pa.array(whole % 100).cast(pa.large_string()), 2, "0"), _scalar("."))
     text = pc.if_else(pa.array((cents < 0).to_numpy()),
-                      pc.binary_join_element_wise(_text("-"), text, _text("")), text)
-    text = pc.if_else(pa.array(cents.notna().to_numpy()), text, _text(""))
+                      pc.binary_join_element_wise(_scalar("-"), text, _scalar("")), text)
+    text = pc.if_else(pa.array(cents.notna().to_numpy()), text, _scalar(""))
     return pd.Series(text, index=cents.index, dtype="str")
 
 

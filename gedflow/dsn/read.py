@@ -70,9 +70,10 @@ def _iso(values: pd.Series, real: bool = False) -> pd.Series:
     return pd.Series(iso.take(encoded.indices), index=values.index, dtype="str")
 
 
-def _rows(keys: pd.Series, ids: pd.Series) -> np.ndarray:
-    """The row of each key among the ascending `ids` (block instances), -1 where none."""
-    keys, ids = keys.to_numpy(), ids.to_numpy()
+def rows_among(keys: pd.Series | np.ndarray, ids: pd.Series | np.ndarray) -> np.ndarray:
+    """The row of each key among the ascending distinct `ids` (block instances, keys), -1
+    where none."""
+    keys, ids = np.asarray(keys), np.asarray(ids)
     at = np.searchsorted(ids, keys)
     found = at < len(ids)
     found[found] = ids[at[found]] == keys[found]
@@ -94,17 +95,15 @@ def _declarations(dsn: Dsn) -> pd.DataFrame:
     decls = dsn[DECLARATION].copy(deep=False)
     sites, firms = dsn[ETABLISSEMENT], dsn[ENTREPRISE]
     site_decls, first = np.unique(sites["_decl"].to_numpy(), return_index=True)
-    site = _rows(decls["_id"], pd.Series(site_decls))
-    site = np.where(site >= 0, first[np.maximum(site, 0)], -1) if len(first) else site
-    firm = _rows(sites["_parent"], firms["_id"])
-    firm = np.where(site >= 0, firm[np.maximum(site, 0)], -1) if len(firm) else site
+    site = np.append(first, -1)[rows_among(decls["_id"], site_decls)]  # -1 picks the -1
+    firm = np.append(rows_among(sites["_parent"], firms["_id"]), -1)[site]
     added = {column: _taken(sites[column], site)
              for column in ("nic", "apet", "adresse", "code_postal", "ville")}
     added |= {column: _taken(firms[column], firm) for column in ("siren", "apen")}
     envois = dsn[ENVOI]
-    added["reel"] = pc.equal(_taken(envois["essai_reel"], _rows(decls["_parent"], envois["_id"])),
-                             REEL)
-    added["individus"] = np.bincount(_rows(dsn[INDIVIDU]["_decl"], decls["_id"]) + 1,
+    envoi = rows_among(decls["_parent"], envois["_id"])
+    added["reel"] = pc.equal(_taken(envois["essai_reel"], envoi), REEL)
+    added["individus"] = np.bincount(rows_among(dsn[INDIVIDU]["_decl"], decls["_id"]) + 1,
                                      minlength=len(decls) + 1)[1:]
     decls = pd.concat([decls, pa.table(added).to_pandas().set_axis(decls.index)], axis=1)
     decls["siret"] = decls["siren"] + decls["nic"]
@@ -122,7 +121,7 @@ def view(dsn: Dsn) -> DsnView:
     people["date_naissance"] = _iso(people["date_naissance"], real=True)  # 99: unknown
     contrats = dsn[CONTRAT].copy(deep=False)
     ends = dsn[FIN_CONTRAT].drop_duplicates("_parent", keep="last").sort_values("_parent")
-    end = _rows(contrats["_id"], ends["_parent"])
+    end = rows_among(contrats["_id"], ends["_parent"])
     contrats["date_fin"] = _iso(_text(ends["date_fin"], end, contrats.index))
     contrats["motif_fin"] = _text(ends["motif"], end, contrats.index)
     for column in ("date_debut", "fin_prevue"):

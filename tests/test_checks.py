@@ -109,6 +109,12 @@ def test_nir_key_corsica_and_padding() -> None:
     assert all(len(k) == 2 for k in keys)
 
 
+@pytest.mark.parametrize("value", ["12345", "28503751120X4", "", "285037511203"])
+def test_nir_key_refuses_what_is_not_a_nir(value: str) -> None:
+    with pytest.raises(ValueError):
+        nir_key(pd.Series(["2850375112034", value]))
+
+
 def test_mask_nir_keeps_five_characters() -> None:
     assert mask_nir(pd.Series(["285037511203464", ""])).tolist() == ["28503*", ""]
 

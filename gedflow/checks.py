@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gedflow.formats.arrowtext import text_array
 from gedflow.masking import SHOWN
 from schemas.fields import JJ_MM_AAAA, TYPES_TAUX, Field, Kind
 
@@ -146,9 +147,17 @@ def nir_numbers(nir: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return numbers
 
 
+def mask_nirs(nirs: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Personal data in reports and logs: `gedflow.masking`'s rule on Arrow text ("" stays
+    "")."""
+    shown = pc.binary_join_element_wise(pc.utf8_slice_codeunits(nirs, 0, SHOWN),
+                                        pa.scalar("*", nirs.type), pa.scalar("", nirs.type))
+    return pc.if_else(pc.equal(nirs, ""), nirs, shown)
+
+
 def mask_nir(values: pd.Series) -> pd.Series:
-    """Personal data in reports and logs: `gedflow.masking`'s rule on a column."""
-    return values.where(values == "", values.str[:SHOWN] + "*")
+    """`mask_nirs` on a column (a missing NIR shows as "")."""
+    return pd.Series(mask_nirs(text_array(values)), index=values.index, dtype="str")
 
 
 def parse_day(values: pd.Series) -> pd.Series:

@@ -4,11 +4,16 @@ registry is given as frames; the database side is in test_dsn_controle_flow.py."
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gedflow.dsn.controle import Registre, _people, controle_embauches, controle_pas
+from gedflow.dsn.controle import _people, controle_embauches, controle_pas, rate_in_force
 from gedflow.dsn.read import view
+from gedflow.dsn.registre import Registre
 from gedflow.formats import dsn as dsn_format
 from schemas.dsn import CONTROLE_PAS_COLUMNS, CONTROLS, EMBAUCHE_COLUMNS
 
@@ -118,6 +123,41 @@ def test_the_rate_in_force_is_the_latest_available_one_including_a_future_rate()
     rows = controle_pas(_view([_person()]), _registre(rates))
     assert _codes(rows) == [("TAUX_DIFFERENT", "erreur")]
     assert rows["taux_crm"].tolist() == ["9.00"]
+
+
+def _day(offset: int | None) -> str:
+    return "" if offset is None else (date(2026, 1, 1) + timedelta(offset)).isoformat()
+
+
+def _in_force_by_definition(person: int, on: str, rates: list[dict]) -> str:
+    """The plain rule: among the salarié's rates available on `on` and in effect by then, the
+    last by availability, then effect (the date d'effet, else the availability), then id."""
+    usable = [r for r in rates if r["salarie_id"] == person and on
+              and r["date_disponibilite"] <= on and r["date_effet"] <= on]
+    latest = max(usable, key=lambda r: (r["date_disponibilite"],
+                                        r["date_effet"] or r["date_disponibilite"], r["id"]),
+                 default=None)
+    return "" if latest is None else latest["taux"]
+
+
+@given(st.lists(st.tuples(st.integers(1, 3), st.integers(0, 60),
+                          st.one_of(st.none(), st.integers(0, 90))), max_size=12),
+       st.lists(st.tuples(st.integers(0, 4), st.one_of(st.none(), st.integers(0, 90))),
+                max_size=12))
+def test_the_rate_in_force_follows_its_definition(rates: list, versements: list) -> None:
+    rows = [{"id": i + 1, "salarie_id": person, "identifiant_crm": f"CRM{i}",
+             "taux": f"{i}.00", "date_disponibilite": _day(available), "date_effet": _day(effet),
+             "valide_jusqu_au": "2026-12-31"}
+            for i, (person, available, effet) in enumerate(rates)]
+    frame = pd.DataFrame(rows, columns=["id", "salarie_id", "identifiant_crm", "taux",
+                                        "date_disponibilite", "date_effet", "valide_jusqu_au"])
+    asked = pd.DataFrame({"_row": range(len(versements)),
+                          "salarie_id": [p for p, _on in versements],
+                          "date_versement": [_day(on) for _p, on in versements]})
+    found = rate_in_force(asked, frame)
+    assert found["taux"].tolist() == [_in_force_by_definition(p, _day(on), rows)
+                                      for p, on in versements]
+    assert found["known"].tolist() == [t != "" for t in found["taux"]]
 
 
 def test_the_crm_giving_no_rate_wants_the_bareme() -> None:

@@ -182,6 +182,40 @@ def test_cli_controle_changes_nothing_and_exits_1_on_an_erreur(tmp_path: Path) -
     assert not any((settings.outbox / "dsn").rglob("*.csv"))  # nothing imported nor reported
 
 
+def test_cli_controle_reads_the_registry_copies_as_the_intake_reads_the_tables(
+        tmp_path: Path, db_url: str) -> None:
+    """`gedflow dsn controle` reads the registry's columnar copies, the intake the tables: the
+    same reports, from a copy built, then topped up with the next CRM's rates."""
+    settings, engine = _root(tmp_path, db_url)
+    *before, (rel, raw, day) = _inputs(settings, engine)
+    for earlier in before:  # the AR and the CRM
+        _drop(settings, *earlier)
+    assert {o.outcome for o in _sweep(settings, engine)} == {"archived"}
+    dsn = tmp_path / "dsn_2025_03.dsn"
+    dsn.write_bytes(raw)
+
+    def cli(out: Path) -> dict[str, bytes]:
+        CliRunner().invoke(app, ["dsn", "controle", str(dsn), "--sortie", str(out),
+                                 "--root", str(settings.root)])
+        return {name: (out / f"dsn_2025_03.{name}").read_bytes() for name in REPORTS}
+
+    first, again = cli(tmp_path / "un"), cli(tmp_path / "deux")  # built, then read
+    assert first == again
+    _drop(settings, rel, raw, day)
+    assert {o.outcome for o in _sweep(settings, engine)} == {"archived"}
+    assert _csvs(_reports(settings)) == _csvs(first)
+    later = (_crm().replace(b"01022025", b"01032025").replace(b"5.00", b"6.00")
+             .replace(CRM_ID.encode(), b"900000000000000502"))
+    _drop(settings, "crm_nominatif/travail/2025_03/crm_2025_03.xml", later, "2025-03-20")
+    assert {o.outcome for o in _sweep(settings, engine)} == {"archived"}  # controlled again
+    assert _csvs(cli(tmp_path / "trois")) == _csvs(_reports(settings))  # the copy topped up
+    assert "TAUX_DIFFERENT" in _csv(settings, "controle_pas.csv")["code"].tolist()
+
+
+def _csvs(reports: dict[str, bytes]) -> dict[str, bytes]:
+    return {name: raw for name, raw in reports.items() if name.endswith(".csv")}
+
+
 def _taux_sur_taux() -> bytes:
     """The DGFiP's return of the March DSN: E001 applied 4.00 (80.00 of PAS) on 31/03."""
     associated = "".join(

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 from gedflow.checks import nir_numbers
 from gedflow.crm.integrate import load_registry
 from gedflow.crm.reconcile import REGISTRY_COLUMNS
-from gedflow.db.tables import employeur, registre_version, salarie, taux
+from gedflow.db.tables import employeur, registre_version, salarie, taux, taux_communique
 from gedflow.registry import snapshot
 
 SIRETS = ["81234567600017", "42198765200029", "12345678200010"]
@@ -155,3 +155,70 @@ def test_a_change_after_a_read_in_the_same_transaction_rebuilds_the_copy(
         load_registry(conn, SIRETS, DAYS[0], cache)  # a copy built here, at this version
         conn.execute(update(salarie).where(salarie.c.id == person).values(nom="APRES"))
     _check(registry, cache)  # the change after the copy is seen
+
+
+def _communicate(conn: Connection, person: int, rate: str | None, **extra) -> None:
+    conn.execute(taux_communique.insert().values(
+        salarie_id=person, identifiant_crm="900000000000001234", taux=rate,
+        date_disponibilite=date(2022, 2, 10), valide_jusqu_au=date(2022, 4, 30), **extra))
+
+
+def _communicated_sql(conn: Connection) -> pd.DataFrame:
+    rows = conn.execute(select(*(taux_communique.c[c] for c in snapshot.COMMUNICATED))).all()
+    return _canonical_communicated(pd.DataFrame(rows, columns=snapshot.COMMUNICATED))
+
+
+def _canonical_communicated(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.astype(object).where(frame.notna(), None)
+    for column in ("date_disponibilite", "date_effet", "valide_jusqu_au"):
+        out[column] = [None if v is None else str(v)[:10] for v in out[column]]
+    return out.sort_values("id").reset_index(drop=True)
+
+
+def _check_communicated(engine: Engine, cache: Path) -> None:
+    with engine.connect() as conn:
+        got = _canonical_communicated(snapshot.communicated(conn, cache))
+        pd.testing.assert_frame_equal(got, _communicated_sql(conn), check_dtype=False)
+
+
+def _communicated_file(engine: Engine, cache: Path) -> Path:
+    with engine.connect() as conn:
+        return snapshot.location(cache, conn, "communiques")
+
+
+def test_the_communicated_rates_copy_gives_what_the_table_gives(registry: Engine,
+                                                                cache: Path) -> None:
+    _check_communicated(registry, cache)  # empty
+    with registry.begin() as conn:
+        person = _first_person(conn)
+        _communicate(conn, person, "7.50", date_effet=date(2022, 3, 1))
+        _communicate(conn, person + 1, None)  # a CRM giving no rate
+    _check_communicated(registry, cache)  # built from the database
+    built = _communicated_file(registry, cache).stat().st_mtime_ns
+    version = _version(registry)
+    with registry.begin() as conn:
+        _communicate(conn, person, "8.00")  # the next CRM: added on top of the copy
+    assert _version(registry) == version
+    _check_communicated(registry, cache)
+    assert _communicated_file(registry, cache).stat().st_mtime_ns == built
+    assert stat.S_IMODE(_communicated_file(registry, cache).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("change", ["update", "delete", "delete_salarie"])
+def test_a_changed_or_removed_communicated_rate_rebuilds_its_copy(registry: Engine, cache: Path,
+                                                                  change: str) -> None:
+    with registry.begin() as conn:
+        person = _first_person(conn)
+        _communicate(conn, person, "7.50")
+        _communicate(conn, person + 1, "2.00")
+    _check_communicated(registry, cache)
+    with registry.begin() as conn:
+        mine = taux_communique.c.salarie_id == person
+        if change == "update":
+            conn.execute(update(taux_communique).where(mine).values(taux="9.90"))
+        elif change == "delete":
+            conn.execute(delete(taux_communique).where(mine))
+        else:
+            conn.execute(delete(taux).where(taux.c.salarie_id == person))
+            conn.execute(delete(salarie).where(salarie.c.id == person))
+    _check_communicated(registry, cache)

@@ -63,18 +63,15 @@ def dsn_controle(
 
     from gedflow.db.engine import migrate
     from gedflow.dsn import controle, report
-    from gedflow.dsn.read import view
+    from gedflow.dsn.registre import read_with_registry
     from gedflow.errors import GedflowError
-    from gedflow.formats import dsn as dsn_format
 
     settings = settings_or_exit(root)
+    engine = migrate(settings.registry_url)
     try:
-        seen = view(dsn_format.read_path(file))
+        seen, registre = read_with_registry(file, engine, settings.cache)
     except (GedflowError, OSError) as exc:
         raise fail(exc) from exc
-    engine = migrate(settings.registry_url)
-    with engine.connect() as conn:
-        registre = controle.load(conn, sorted(set(seen.declarations["siret"])))
     pas, hires = controle.controls(seen, registre)
     table = Table(title=f"Contrôle DSN {file.name}")
     for col in ("gravité", "code", "lignes"):

@@ -12,7 +12,7 @@ from gedflow.crm import taux_sur_taux
 from gedflow.crm.integrate import integrate, rates_in_force
 from gedflow.crm.reconcile import REPORT_COLUMNS, reconcile
 from gedflow.crm.report import markdown_summary, write_anomalies, write_reports
-from gedflow.dsn import controle
+from gedflow.dsn import registre
 from gedflow.dsn.handler import recontrol
 from gedflow.errors import ConfigError
 from gedflow.formats import crm as crm_format
@@ -106,7 +106,7 @@ def handle_crm(job: Job) -> HandlerResult:
             report = write_anomalies(crm, outdir / f"{stem}.anomalies.csv")
         alerts = []
         if crm.kind == crm_format.TAUX_SUR_TAUX:
-            found = taux_sur_taux.rows(job.claim.path, crm, controle.load(conn, sirets))
+            found = taux_sur_taux.rows(job.claim.path, crm, registre.load(conn, sirets))
             atomic_write(outdir / f"{stem}.taux_sur_taux.csv", to_csv_text(found))
             if len(found):
                 alerts.append(Alert(TAUX_SUR_TAUX_EVENT, {

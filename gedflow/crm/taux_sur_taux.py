@@ -14,7 +14,8 @@ import pandas as pd
 from lxml import etree
 
 from gedflow.checks import mask_nir
-from gedflow.dsn.controle import Registre, rate_in_force
+from gedflow.dsn.controle import rate_in_force
+from gedflow.dsn.registre import Registre
 from gedflow.formats.crm import Crm
 from gedflow.xmlsafe import HARDENED
 from schemas.crm import DATE_VERSEMENT, PAS_AMOUNT, TAUX_SUR_TAUX_COLUMNS

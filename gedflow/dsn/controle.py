@@ -2,29 +2,23 @@
 PAS against the rate the CRMs communicated for that salarié (in force on the date of
 versement), each declaration's payment to the DGFiP against its PAS, and each hire of the
 declared month against the DPAE the registry holds. Plain functions over frames (the registry
-loaded once by `load`); codes, gravités and columns in `schemas.dsn`.
+loaded once: `gedflow.dsn.registre`); codes, gravités and columns in `schemas.dsn`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, select
 
-from gedflow.checks import mask_nir, nir_numbers
-from gedflow.db.bulk import read_frame
-from gedflow.db.tables import contrat, dpae_batch, employeur, salarie, taux_communique
-from gedflow.dpae.suivi import DSN_ONLY
+from gedflow.checks import mask_nir, mask_nirs, nir_numbers
 from gedflow.dsn.feed import matricule_key
 from gedflow.dsn.read import DsnView, rows_among
+from gedflow.dsn.registre import Registre
 from gedflow.formats.arrowtext import text_array
 from gedflow.settings import PARIS
 from schemas.dsn import (
-    AVERTISSEMENT,
     BAREMES,
     CDD,
     CONTROLE_PAS_COLUMNS,
@@ -44,53 +38,6 @@ from schemas.dsn import (
 CONFIRMED = ("enregistree", "enregistree_a_verifier")
 SENT = ("envoye", "depot_en_cours", "incertain")
 REJECTED = ("erreur",)
-
-
-@dataclass
-class Registre:
-    """What the controls read of the registry for some SIRETs (dates as ISO text)."""
-
-    salaries: pd.DataFrame  # salarie_id, siret, matricule, nir13, nom, date_naissance
-    taux: pd.DataFrame  # salarie_id, identifiant_crm, taux, date_disponibilite, date_effet, …
-    dpae: pd.DataFrame  # salarie_id, date_embauche, heure_embauche, statut, code_retour, …
-
-
-def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """Dates as AAAA-MM-JJ text, "" where none (SQLite gives the text, PostgreSQL dates)."""
-    for column in columns:
-        frame[column] = pd.Series(frame[column], dtype="str").fillna("").str.slice(0, 10)
-    return frame
-
-
-def load(conn: Connection, sirets: list[str]) -> Registre:
-    """The salariés of these SIRETs (every dossier), the rates their CRMs communicated and
-    their DPAE: one query each."""
-    def theirs(query, table):
-        return (query.join(salarie, salarie.c.id == table.c.salarie_id)
-                .join(employeur, employeur.c.id == salarie.c.employeur_id)
-                .where(employeur.c.siret.in_(sirets)))
-
-    people = read_frame(conn, select(salarie.c.id, employeur.c.siret, salarie.c.matricule,
-                                     salarie.c.nir, salarie.c.nom, salarie.c.date_naissance)
-                        .join(employeur, employeur.c.id == salarie.c.employeur_id)
-                        .where(employeur.c.siret.in_(sirets)).order_by(salarie.c.id),
-                        ["salarie_id", "siret", "matricule", "nir", "nom", "date_naissance"])
-    people = _iso(people, "date_naissance")
-    people["nir13"] = people["nir"].fillna("").str[:13]
-    rate_columns = ["id", "salarie_id", "identifiant_crm", "taux", "date_disponibilite",
-                    "date_effet", "valide_jusqu_au"]
-    rates = read_frame(conn, theirs(select(*(taux_communique.c[c] for c in rate_columns))
-                                    .select_from(taux_communique), taux_communique),
-                       rate_columns)
-    hires = read_frame(conn, theirs(select(
-        contrat.c.salarie_id, contrat.c.date_embauche, contrat.c.heure_embauche,
-        contrat.c.statut, contrat.c.code_retour, contrat.c.certificat, dpae_batch.c.envoye_at)
-        .select_from(contrat).outerjoin(dpae_batch, dpae_batch.c.id == contrat.c.batch_id),
-        contrat).where(contrat.c.statut != DSN_ONLY),
-        ["salarie_id", "date_embauche", "heure_embauche", "statut", "code_retour", "certificat",
-         "envoye_at"])
-    return Registre(people, _iso(rates, "date_disponibilite", "date_effet", "valide_jusqu_au"),
-                    _iso(hires, "date_embauche"))
 
 
 def _scalar(value: str) -> pa.Scalar:
@@ -143,27 +90,35 @@ def _with_person(frame: pd.DataFrame, people: pd.DataFrame, columns: list[str]) 
     return frame.assign(**{c: people[c].take(at).set_axis(frame.index) for c in columns})
 
 
-def _numbers(values: pd.Series, scale: int) -> pd.Series:
+def _text(values: pd.Series | pa.ChunkedArray) -> pa.ChunkedArray:
+    return values if isinstance(values, pa.ChunkedArray) else text_array(values)
+
+
+def _numbers(values: pd.Series | pa.ChunkedArray, scale: int) -> np.ndarray:
     """Decimal text × scale as integers (NaN where not a number): cents, basis points."""
-    text = pa.array(values.astype("str").array).cast(pa.large_string())
+    text = _text(values)
     usable = pc.match_substring_regex(text, r"^-?[0-9]+(\.[0-9]+)?$")
     number = pc.cast(pc.if_else(usable, text, pa.scalar(None, text.type)), pa.float64())
-    return pd.Series(np.round(number.to_numpy(zero_copy_only=False) * scale), index=values.index)
+    return np.round(number.to_numpy() * scale)
 
 
-def _money(cents: pd.Series) -> pd.Series:
-    """Cents as 1234.56 ("" where none)."""
-    whole = cents.abs().fillna(0).to_numpy(dtype=np.int64)
-    text = pc.binary_join_element_wise(
-        pa.array(whole // 100).cast(pa.large_string()),
-        pc.utf8_lpad(pa.array(whole % 100).cast(pa.large_string()), 2, "0"), _scalar("."))
-    text = pc.if_else(pa.array((cents < 0).to_numpy()),
-                      pc.binary_join_element_wise(_scalar("-"), text, _scalar("")), text)
-    text = pc.if_else(pa.array(cents.notna().to_numpy()), text, _scalar(""))
-    return pd.Series(text, index=cents.index, dtype="str")
+def _money(cents: np.ndarray) -> pa.ChunkedArray:
+    """Cents as 1234.56 ("" where none): the integers read as decimals of scale 2."""
+    whole = pa.array(np.nan_to_num(cents).astype(np.int64), mask=np.isnan(cents)).cast(
+        pa.decimal128(19, 0))
+    scaled = pa.Array.from_buffers(pa.decimal128(19, 2), len(whole), whole.buffers(),
+                                   null_count=whole.null_count)
+    return pa.chunked_array([pc.fill_null(scaled.cast(pa.large_string()), "")])
 
 
-def _expected_cents(soumis: pd.Series, rate: pd.Series) -> pd.Series:
+def _is(values: pa.ChunkedArray, *among: str) -> np.ndarray:
+    """Per value, whether it is one of `among` (as numpy booleans)."""
+    found = (pc.equal(values, among[0]) if len(among) == 1
+             else pc.is_in(values, value_set=pa.array(among, values.type)))
+    return found.to_numpy()
+
+
+def _expected_cents(soumis: np.ndarray, rate: np.ndarray) -> np.ndarray:
     """`.013` × `.006` / 100 rounded half-up to the cent, in cents (CGI ann. III 39 C)."""
     product = soumis * rate  # cents × basis points: 10,000 × the cents wanted
     return np.sign(product) * np.floor((np.abs(product) + 5_000) / 10_000)
@@ -179,41 +134,109 @@ def _short_cdd(view: DsnView) -> pd.Index:
     return pd.Index(c.loc[short.to_numpy(), "_parent"].unique())
 
 
+NO_DATE = np.iinfo(np.int32).min
+
+
+def _days(values: pd.Series | pa.ChunkedArray) -> np.ndarray:
+    """AAAA-MM-JJ text (its first ten characters) as days since 1970, `NO_DATE` where there
+    is none or it is not a date."""
+    text = _text(values)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+    try:
+        days = pc.cast(text, pa.date32())  # the usual: every value is AAAA-MM-JJ
+    except pa.ArrowInvalid:
+        days = pc.cast(pc.strptime(pc.utf8_slice_codeunits(text, 0, 10), format="%Y-%m-%d",
+                                   unit="s", error_is_null=True), pa.date32())
+    return pc.fill_null(pc.cast(days, pa.int32()), NO_DATE).to_numpy()
+
+
+def _latest_rates(person: np.ndarray, on: np.ndarray, rates: pd.DataFrame) -> np.ndarray:
+    """Per versement (its salarié, its date): the row of `rates` in force, -1 where none. The
+    salarié's rates are taken in order of availability, then effect (the date d'effet, else the
+    availability), then id; the last one available on that date and in effect by then wins."""
+    available = _days(rates["date_disponibilite"])
+    effet = _days(rates["date_effet"])
+    owner = rates["salarie_id"].to_numpy(dtype=np.int64)
+    order = np.lexsort((rates["id"].to_numpy(dtype=np.int64),
+                        np.where(effet == NO_DATE, available, effet), available, owner))
+    start = np.searchsorted(owner[order], person, "left")
+    count = np.searchsorted(owner[order], person, "right") - start
+    count[on == NO_DATE] = 0
+    row = np.repeat(np.arange(len(person)), count)  # each (versement, rate of its salarié)
+    rate = order[start[row] + np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)]
+    usable = (available[rate] <= on[row]) & ((effet[rate] == NO_DATE) | (effet[rate] <= on[row]))
+    row, rate = row[usable], rate[usable]
+    last = np.ones(len(row), dtype=bool)  # a versement's last usable rate
+    last[:-1] = row[1:] != row[:-1]
+    chosen = np.full(len(person), -1, dtype=np.int64)
+    chosen[row[last]] = rate[last]
+    return chosen
+
+
+def _taken(values: pd.Series, rows: np.ndarray) -> pa.ChunkedArray:
+    """The text of these rows of `values`, "" for row -1."""
+    return pc.fill_null(text_array(values).take(pa.array(rows, mask=rows < 0)), "")
+
+
 def rate_in_force(versements: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """Per versement (`_row`): the latest CRM rate communicated on or before its date (and in
-    effect by then); `known` when there is one."""
-    pairs = versements[["_row", "salarie_id", "date_versement"]].merge(
-        rates, on="salarie_id")
-    on = pairs["date_versement"].astype("str")
-    pairs = pairs[(on != "") & (pairs["date_disponibilite"] <= on)
-                  & ((pairs["date_effet"] == "") | (pairs["date_effet"] <= on))]
-    pairs = pairs.assign(_effect=pairs["date_effet"].where(pairs["date_effet"] != "",
-                                                           pairs["date_disponibilite"]))
-    latest = pairs.sort_values(["_row", "date_disponibilite", "_effect", "id"]).drop_duplicates(
-        "_row", keep="last").set_index("_row")
-    found = pd.DataFrame(index=versements["_row"])
-    for column in ("identifiant_crm", "taux", "valide_jusqu_au"):
-        found[column] = latest[column].reindex(found.index)
-    found["known"] = found.index.isin(latest.index)
-    return found.fillna({"identifiant_crm": "", "valide_jusqu_au": ""})
+    effect by then); `known` when there is one ("" in the other columns when none)."""
+    chosen = _latest_rates(versements["salarie_id"].to_numpy(dtype=np.int64),
+                           _days(versements["date_versement"]), rates)
+    found = pd.DataFrame({c: pd.Series(_taken(rates[c], chosen), dtype="str")
+                          for c in ("identifiant_crm", "taux", "valide_jusqu_au")})
+    found["known"] = chosen >= 0
+    return found.set_axis(versements["_row"].to_numpy())
 
 
-def _rows(frame: pd.DataFrame, flags: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One row per raised flag (code → boolean per row of `frame`), with the code's gravité
-    (MONTANT_PAS: the frame's `_gravite_montant`) and message from `schemas.dsn.CONTROLS`."""
-    parts = []
-    for code, raised in flags.items():
-        gravite, message = CONTROLS[code]
-        hit = (frame if raised.all() else frame[raised]).assign(code=code, message=message)
-        hit["gravite"] = hit["_gravite_montant"] if code == "MONTANT_PAS" else gravite
-        parts.append(hit)
-    return pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0]
+def _text_table(frame: pd.DataFrame, columns: list[str],
+                given: dict[str, pa.ChunkedArray] | None = None) -> pa.Table:
+    """The frame's `columns` as Arrow text ("" where it has none or a value is missing), those
+    `given` as they are."""
+    def text(column: str) -> pa.ChunkedArray:
+        if given and column in given:
+            return given[column]
+        if column in frame:
+            return text_array(frame[column])
+        return pa.chunked_array([pa.repeat(pa.scalar("", pa.large_string()), len(frame))])
+
+    return pa.table({c: text(c) for c in columns})
 
 
-def _declaration_rows(view: DsnView, versements: pd.DataFrame) -> pd.DataFrame:
-    """VERSEMENT_DGFIP / VERSEMENT_DGFIP_ABSENT per declaration (a handful per file)."""
-    pas = versements.groupby("_decl")["_pas"].sum()
-    paid = view.organismes.assign(_cents=_numbers(view.organismes["montant"], 100).fillna(0))
+LABELS = ["code", "gravite", "message"]
+
+
+def _flagged(frame: pd.DataFrame, flags: dict[str, np.ndarray], columns: list[str],
+             given: dict[str, pa.ChunkedArray] | None = None, by_row: bool = False,
+             montant_erreur: np.ndarray | None = None) -> pa.Table:
+    """One row per raised flag (code → boolean per row of `frame`) as the text `columns` (of
+    the frame, or `given` per row), with the code, its gravité (MONTANT_PAS: an erreur where
+    `montant_erreur`) and its message from `schemas.dsn.CONTROLS`: flag after flag, or
+    (`by_row`) a row's flags together."""
+    codes = list(flags)
+    hits = [np.flatnonzero(raised) for raised in flags.values()]
+    at = np.concatenate(hits) if hits else np.zeros(0, dtype=np.int64)
+    which = pa.array(np.repeat(np.arange(len(codes)), [len(h) for h in hits]))
+    if by_row:
+        order = np.argsort(at, kind="stable")
+        at, which = at[order], which.take(pa.array(order))
+    rows = _text_table(frame, [c for c in columns if c not in LABELS], given)
+    if len(at) != len(frame) or (at != np.arange(len(at))).any():  # else: each row once, in order
+        rows = rows.take(pa.array(at))
+    gravite = pa.array([CONTROLS[c][0] for c in codes], pa.large_string()).take(which)
+    if montant_erreur is not None and "MONTANT_PAS" in codes:
+        worse = pc.equal(which, codes.index("MONTANT_PAS")).to_numpy(zero_copy_only=False)
+        gravite = pc.if_else(pa.array(worse & montant_erreur[at]), _scalar(ERREUR), gravite)
+    labels = {"code": pa.array(codes, pa.large_string()).take(which), "gravite": gravite,
+              "message": pa.array([CONTROLS[c][1] for c in codes], pa.large_string()).take(which)}
+    return pa.table({c: labels[c] if c in labels else rows[c] for c in columns})
+
+
+def _declaration_rows(view: DsnView, decl: np.ndarray, cents: np.ndarray) -> pd.DataFrame:
+    """VERSEMENT_DGFIP / VERSEMENT_DGFIP_ABSENT per declaration (a handful per file), from
+    each versement's declaration and PAS in cents."""
+    pas = pd.Series(np.nan_to_num(cents)).groupby(decl).sum()
+    paid = view.organismes.assign(_cents=np.nan_to_num(_numbers(view.organismes["montant"], 100)))
     paid = paid[paid["organisme"].str.strip().str.upper() == DGFIP]
     found = []
     for decl in view.declarations.to_dict("records"):
@@ -249,58 +272,41 @@ def controle_pas(view: DsnView, registre: Registre,
     people = _people(view, registre) if people is None else people
     v = _with_person(view.versements.reset_index(drop=True), people,
                      ["salarie_id", "siret", "matricule", "nom", "prenoms", "nir"])
-    v["_row"] = np.arange(len(v))
-    crm = rate_in_force(v, registre.taux)
-    crm_rate = _numbers(crm["taux"].fillna(""), 100).to_numpy()
-    rate = _numbers(v["taux"], 100)
+    rates = registre.taux
+    on = _days(v["date_versement"])
+    chosen = _latest_rates(v["salarie_id"].to_numpy(dtype=np.int64), on, rates)
+    crm = {c: _taken(rates[c], chosen) for c in ("identifiant_crm", "taux", "valide_jusqu_au")}
+    known = chosen >= 0
+    valid = known & (_days(crm["valide_jusqu_au"]) >= on)
+    crm_rate = _numbers(crm["taux"], 100)
+    text = {c: text_array(v[c]) for c in ("taux", "type_taux", "identifiant_taux")}
+    rate = _numbers(text["taux"], 100)
     soumis, pas = _numbers(v["montant_soumis"], 100), _numbers(v["montant_pas"], 100)
-    v["_pas"] = pas.fillna(0)
     expected = _expected_cents(soumis, rate)
-    on = v["date_versement"].to_numpy()
-    until = crm["valide_jusqu_au"].to_numpy()
-    known = crm["known"].to_numpy()
-    valid = known & (until >= on)
-    t01, ident = (v["type_taux"] == TAUX_CRM).to_numpy(), v["identifiant_taux"].to_numpy()
+    t01, ident = _is(text["type_taux"], TAUX_CRM), text["identifiant_taux"]
+    no_ident = _is(ident, "")
     short = v["_parent"].isin(_short_cdd(view)).to_numpy()
-    ident_ok = (ident == crm["identifiant_crm"].to_numpy()) | (
-        (ident == IDENTIFIANT_CDD_COURT) & short)
-    gap = (pas - expected).abs().to_numpy()
+    ident_ok = pc.equal(ident, crm["identifiant_crm"]).to_numpy() | (
+        _is(ident, IDENTIFIANT_CDD_COURT) & short)
+    gap = np.abs(pas - expected)
     flags = {
-        "TAUX_DIFFERENT": t01 & valid & (rate.to_numpy() != crm_rate),
-        "IDENTIFIANT_DIFFERENT": t01 & valid & (ident != "") & ~ident_ok,
-        "IDENTIFIANT_MANQUANT": t01 & (ident == ""),
-        "IDENTIFIANT_INTERDIT": ~t01 & (ident != ""),
+        "TAUX_DIFFERENT": t01 & valid & (rate != crm_rate),
+        "IDENTIFIANT_DIFFERENT": t01 & valid & ~no_ident & ~ident_ok,
+        "IDENTIFIANT_MANQUANT": t01 & no_ident,
+        "IDENTIFIANT_INTERDIT": ~t01 & ~no_ident,
         "TAUX_EXPIRE": t01 & known & ~valid,
-        "BAREME_AU_LIEU_DU_TAUX": (v["type_taux"].isin(BAREMES).to_numpy() & valid
-                                   & ~np.isnan(crm_rate)),
+        "BAREME_AU_LIEU_DU_TAUX": _is(text["type_taux"], *BAREMES) & valid & ~np.isnan(crm_rate),
         "TAUX_SANS_CRM": t01 & ~known,
         "MONTANT_PAS": gap > 1,
     }
     flags["CONFORME"] = ~np.logical_or.reduce(list(flags.values()))
-    v = v.assign(
-        taux_dsn=v["taux"], identifiant_dsn=v["identifiant_taux"],
-        taux_crm=crm["taux"].fillna("").astype("str").set_axis(v.index),
-        identifiant_crm=crm["identifiant_crm"].astype("str").set_axis(v.index),
-        valide_jusqu_au=crm["valide_jusqu_au"].astype("str").set_axis(v.index),
-        montant_attendu=_money(expected),
-        nir_masque=mask_nir(v["nir"]),
-        _gravite_montant=np.where(gap > MONTANT_ERREUR, ERREUR, AVERTISSEMENT))
-    shown = [c for c in CONTROLE_PAS_COLUMNS if c in v.columns]
-    return _ordered(_stacked([_declaration_rows(view, v),
-                              _rows(v[[*shown, "_gravite_montant"]], flags)],
-                             CONTROLE_PAS_COLUMNS))
-
-
-def _stacked(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    """The frames one after the other as text columns ("" where a frame has none or a value
-    is missing), joined in Arrow (no copy of the large one)."""
-    def text(frame: pd.DataFrame, column: str) -> pa.ChunkedArray:
-        if column in frame:
-            return text_array(frame[column])
-        return pa.chunked_array([pa.repeat(pa.scalar("", pa.large_string()), len(frame))])
-
-    return pa.concat_tables([pa.table({c: text(f, c) for c in columns})
-                             for f in frames]).to_pandas()
+    shown = {"taux_dsn": text["taux"], "identifiant_dsn": ident, "taux_crm": crm["taux"],
+             "identifiant_crm": crm["identifiant_crm"],
+             "valide_jusqu_au": crm["valide_jusqu_au"], "montant_attendu": _money(expected),
+             "nir_masque": mask_nirs(text_array(v["nir"]))}
+    return _ordered(pa.concat_tables([
+        _text_table(_declaration_rows(view, v["_decl"].to_numpy(), pas), CONTROLE_PAS_COLUMNS),
+        _flagged(v, flags, CONTROLE_PAS_COLUMNS, shown, montant_erreur=gap > MONTANT_ERREUR)]))
 
 
 def _dpae_code(found: pd.DataFrame) -> pd.Series:
@@ -337,6 +343,8 @@ def controle_embauches(view: DsnView, registre: Registre,
     c = view.contrats.reset_index(drop=True)
     c = c[(c["date_debut"].str.slice(0, 7) == c["_decl"].map(month).fillna("-"))
           & (c["nature"] != STAGE)].reset_index(drop=True)
+    if c.empty:  # no hire this month (the usual)
+        return _ordered(_text_table(c, EMBAUCHE_COLUMNS))
     c = _with_person(c, people, ["siret", "matricule", "nom", "prenoms", "nir",
                                  "date_naissance"])
     c["_row"] = np.arange(len(c))
@@ -359,19 +367,18 @@ def controle_embauches(view: DsnView, registre: Registre,
     code = best["code"].reindex(c["_row"]).fillna("DPAE_MANQUANTE").to_numpy()
     late = best["late"].reindex(c["_row"]).fillna(False).astype(bool).to_numpy()
     c = c.assign(nir_masque=mask_nir(c["nir"]), nature_contrat=c["nature"],
-                 numero_contrat=c["numero"], _gravite_montant="")
+                 numero_contrat=c["numero"])
     flags = {name: code == name for name in _RANK} | {"DPAE_APRES_EMBAUCHE": late}
-    rows = _rows(c, flags).sort_values("_row", kind="stable")
-    return _ordered(rows.reindex(columns=EMBAUCHE_COLUMNS).fillna(""))
+    return _ordered(_flagged(c, flags, EMBAUCHE_COLUMNS, by_row=True))
 
 
-def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+def _ordered(rows: pa.Table) -> pd.DataFrame:
     """Erreurs first, then avertissements, then infos (stable)."""
-    rank = pc.index_in(text_array(rows["gravite"]), value_set=pa.array(GRAVITES)).to_numpy(
-        zero_copy_only=False)
-    if (np.diff(rank) >= 0).all():  # already in order (the usual: all conforme)
-        return rows.reset_index(drop=True)
-    return rows.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+    rank = pc.index_in(rows["gravite"], value_set=pa.array(GRAVITES, pa.large_string())
+                       ).to_numpy(zero_copy_only=False)
+    if (np.diff(rank) < 0).any():  # else already in order (the usual: all conforme)
+        rows = rows.take(pa.array(np.argsort(rank, kind="stable")))
+    return rows.to_pandas()
 
 
 def controls(view: DsnView, registre: Registre) -> tuple[pd.DataFrame, pd.DataFrame]:

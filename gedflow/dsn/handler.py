@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from gedflow.db.tables import dsn_declaration
-from gedflow.dsn import controle, report
+from gedflow.dsn import controle, registre, report
 from gedflow.dsn.feed import Fed, dossier_of_siret, feed
 from gedflow.dsn.read import DsnView, view
 from gedflow.errors import InputError
@@ -94,8 +94,8 @@ def control(conn: Connection, dsn_view: DsnView, folder: Path, stem: str, when: 
             source: str) -> tuple[Path, list[Artifact], list[Alert]]:
     """The DSN's controls against the registry as it is now: reports, counts on its recorded
     declarations (`source`: where it is archived), artifacts, alerts."""
-    registre = controle.load(conn, sorted(set(dsn_view.declarations["siret"])))
-    pas, hires = controle.controls(dsn_view, registre)
+    found = registre.load(conn, sorted(set(dsn_view.declarations["siret"])))
+    pas, hires = controle.controls(dsn_view, found)
     _record_counts(conn, source, pas, hires)
     page = report.write(pas, hires, folder, stem, f"Contrôle DSN {when} — {stem}")
     month = when.replace("_", "-")

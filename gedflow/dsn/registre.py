@@ -1,0 +1,100 @@
+"""What the DSN controls read of the registry (`Registre`): from the tables inside the
+transaction that fed the DSN (`load`), or from the registry's columnar copies while the file
+is read (`read_with_registry`, for `gedflow dsn controle`). Both give the same frames."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, select
+
+from gedflow.db.bulk import read_frame
+from gedflow.db.tables import contrat, dpae_batch, employeur, salarie, taux_communique
+from gedflow.dpae.suivi import DSN_ONLY
+from gedflow.dsn.read import DsnView, view
+from gedflow.formats import dsn as dsn_format
+from gedflow.registry import snapshot
+
+PEOPLE = ["salarie_id", "siret", "matricule", "nir", "nom", "date_naissance"]
+RATES = ["id", "salarie_id", "identifiant_crm", "taux", "date_disponibilite", "date_effet",
+         "valide_jusqu_au"]
+HIRES = ["salarie_id", "date_embauche", "heure_embauche", "statut", "code_retour",
+         "certificat", "envoye_at"]
+
+
+@dataclass
+class Registre:
+    """What the controls read of the registry for some SIRETs (dates as ISO text)."""
+
+    salaries: pd.DataFrame  # salarie_id, siret, matricule, nir13, nom, date_naissance
+    taux: pd.DataFrame  # salarie_id, identifiant_crm, taux, date_disponibilite, date_effet, …
+    dpae: pd.DataFrame  # salarie_id, date_embauche, heure_embauche, statut, code_retour, …
+
+
+def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Dates as AAAA-MM-JJ text, "" where none (SQLite gives the text, PostgreSQL dates)."""
+    for column in columns:
+        frame[column] = pd.Series(frame[column], dtype="str").fillna("").str.slice(0, 10)
+    return frame
+
+
+def _registre(people: pd.DataFrame, rates: pd.DataFrame, hires: pd.DataFrame) -> Registre:
+    """The frames as the controls read them, whichever way they were read: text as `str`
+    (missing stays missing), dates as ISO text."""
+    people = _iso(people.reset_index(drop=True).astype(
+        {c: "str" for c in PEOPLE if c != "salarie_id"}), "date_naissance")
+    people["nir13"] = people["nir"].fillna("").str[:13]
+    rates = rates.reset_index(drop=True).astype({"identifiant_crm": "str", "taux": "str"})
+    return Registre(people, _iso(rates, "date_disponibilite", "date_effet", "valide_jusqu_au"),
+                    _iso(hires, "date_embauche"))
+
+
+def _theirs(query, table, sirets: list[str]):
+    return (query.join(salarie, salarie.c.id == table.c.salarie_id)
+            .join(employeur, employeur.c.id == salarie.c.employeur_id)
+            .where(employeur.c.siret.in_(sirets)))
+
+
+def _hires(conn: Connection, sirets: list[str]) -> pd.DataFrame:
+    return read_frame(conn, _theirs(select(*(contrat.c[c] for c in HIRES[:-1]),
+                                           dpae_batch.c.envoye_at)
+                                    .select_from(contrat)
+                                    .outerjoin(dpae_batch, dpae_batch.c.id == contrat.c.batch_id),
+                                    contrat, sirets).where(contrat.c.statut != DSN_ONLY), HIRES)
+
+
+def load(conn: Connection, sirets: list[str]) -> Registre:
+    """The salariés of these SIRETs (every dossier, in id order), the rates their CRMs
+    communicated and their DPAE, from the tables: one query each."""
+    people = read_frame(conn, select(salarie.c.id, employeur.c.siret, salarie.c.matricule,
+                                     salarie.c.nir, salarie.c.nom, salarie.c.date_naissance)
+                        .join(employeur, employeur.c.id == salarie.c.employeur_id)
+                        .where(employeur.c.siret.in_(sirets)).order_by(salarie.c.id), PEOPLE)
+    rates = read_frame(conn, _theirs(select(*(taux_communique.c[c] for c in RATES))
+                                     .select_from(taux_communique), taux_communique, sirets),
+                       RATES)
+    return _registre(people, rates, _hires(conn, sirets))
+
+
+def _copies(engine: Engine, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with engine.connect() as conn:
+        return snapshot.current(conn, cache).identities, snapshot.communicated(conn, cache)
+
+
+def read_with_registry(path: Path, engine: Engine, cache: Path) -> tuple[DsnView, Registre]:
+    """The DSN read while the registry's copies are read in a thread (both work mostly outside
+    the GIL), then what `load` gives for the file's SIRETs. Not inside a write: the copies
+    hold committed rows only."""
+    with ThreadPoolExecutor(1) as pool:
+        copies = pool.submit(_copies, engine, cache)
+        seen = view(dsn_format.read_path(path))
+        identities, communicated = copies.result()
+    sirets = sorted(set(seen.declarations["siret"]))
+    people = identities[identities["siret"].isin(sirets)].sort_values(
+        "salarie_id", kind="stable")[PEOPLE]
+    rates = communicated[communicated["salarie_id"].isin(people["salarie_id"])][RATES]
+    with engine.connect() as conn:
+        return seen, _registre(people, rates, _hires(conn, sirets))

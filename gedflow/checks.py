@@ -219,16 +219,30 @@ def _normalise(values: pd.Series, kind: Kind) -> pd.Series:
 def check_field(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     """Normalise one column and return it with an error message per row ("" when valid).
 
-    The work is done once per distinct value: most columns repeat (employers, dates, codes)."""
+    The work is done once per distinct value: most columns repeat (employers, dates, codes).
+    A column whose first rows are all distinct (NIR, matricules) is checked as it is, without
+    looking for its distinct values."""
+    if len(values) > 2 * SAMPLE and values.iloc[:SAMPLE].is_unique:
+        return _as_given(values, field)
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     if len(uniques) * 2 > len(values):
-        clean, error = _check_values(values, field)
-        return clean, error.astype("category")
+        return _as_given(values, field)
     clean, error = _check_values(pd.Series(uniques, dtype="str"), field)
     taken = pa.array(clean.fillna(""), type=pa.large_string()).take(pa.array(codes))
     return (pd.Series(taken.to_pandas(types_mapper=lambda _t: pd.StringDtype("pyarrow", np.nan)),
                       index=values.index),
             pd.Series(pd.Categorical(error.to_numpy()).take(codes), index=values.index))
+
+
+SAMPLE = 1_000  # rows looked at to guess whether a column repeats
+
+
+def _as_given(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
+    clean, error = _check_values(values, field)
+    if not (error != "").any():  # the usual: every value valid
+        return clean, pd.Series(pd.Categorical.from_codes(np.zeros(len(error), dtype=np.int8),
+                                                          categories=[""]), index=error.index)
+    return clean, error.astype("category")
 
 
 def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:

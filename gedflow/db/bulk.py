@@ -38,8 +38,15 @@ def _columns(frame: pd.DataFrame) -> list[list]:
 
 
 def _tuples(frame: pd.DataFrame) -> list[tuple]:
-    """Rows as tuples of plain Python values, missing values as None."""
-    columns = _columns(frame)
+    """Rows as tuples of plain Python values, missing values as None (zipped from object
+    arrays: no list per column)."""
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        values = column.to_numpy(dtype=object)
+        if column.hasnans:
+            values[column.isna().to_numpy()] = None
+        columns.append(values)
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(frame))]
 
 

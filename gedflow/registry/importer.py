@@ -17,11 +17,11 @@ from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Integer, Text, column, insert, select, table, text
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, insert, select, text
 
 from gedflow.checks import check_table, parse_dates
 from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp
-from gedflow.db.tables import dossier, employeur, salarie
+from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
 from gedflow.formats.csv_table import read_csv_blocks, to_csv_text
 from gedflow.fsutil import atomic_write, mapped
@@ -136,57 +136,57 @@ def _unknown_employer_errors(orphans: pd.DataFrame, lines: pd.Series) -> pd.Data
     )
 
 
+PERSON = ["employeur_id", "matricule", "nir", "nom", "nom_usage", "prenoms", "sexe",
+          "date_naissance", "lieu_naissance", "dept_naissance"]
+# A block's salariés as the file gives them, with their rate (a temporary table, the
+# salariés' own column types): the database upserts the salariés from it, then chooses and
+# writes the rates to record by a join on the unique key, whatever the size of the registry
+# and of the file.
+STAGED = Table("import_salarie", MetaData(), Column("n", Integer, nullable=False),
+               *(Column(c, salarie.c[c].type) for c in PERSON),
+               Column("taux_pas", taux.c.taux_pas.type), Column("type_taux", taux.c.type_taux.type),
+               prefixes=["TEMPORARY"])
+_UPSERT = (f"INSERT INTO salarie ({', '.join(PERSON)}) SELECT {', '.join(PERSON)} "
+           "FROM import_salarie WHERE true ON CONFLICT (employeur_id, matricule) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in PERSON[2:]))
+# A rate given (or a type): recorded where it differs from the salarié's latest (or he has none).
+_RECORD = """
+INSERT INTO taux (salarie_id, taux_pas, type_taux, source, created_at)
+SELECT s.id, g.taux_pas, coalesce(g.type_taux, '01'), :source, {created_at}
+FROM import_salarie g
+JOIN salarie s ON s.employeur_id = g.employeur_id AND s.matricule = g.matricule
+LEFT JOIN taux t ON t.id = (SELECT max(r.id) FROM taux r WHERE r.salarie_id = s.id)
+WHERE (g.taux_pas IS NOT NULL OR g.type_taux IS NOT NULL)
+  AND (t.id IS NULL OR coalesce(t.taux_pas, '') <> coalesce(g.taux_pas, '')
+       OR coalesce(t.type_taux, '') <> coalesce(g.type_taux, '01'))
+ORDER BY g.n"""
+
+
 def _import_salaries(
     conn: Connection, clean: pd.DataFrame, lines: pd.Series, source: str
 ) -> tuple[int, int, list]:
+    """Upsert the block's salariés (their keys are distinct: `_Seen`) and record the rates
+    that changed: the block staged once, then two statements."""
     ids = _employeur_ids(conn, clean)
     merged = clean.reset_index().merge(ids, on=["dossier", "siret"], how="left").set_index("index")
     orphans = merged[merged["employeur_id"].isna()]
     errors = [_unknown_employer_errors(orphans, lines)] if len(orphans) else []
-    rows = merged[merged["employeur_id"].notna()].copy()
-    rows["employeur_id"] = rows["employeur_id"].astype("int64")
-    rows["date_naissance"] = parse_dates(rows["date_naissance"])  # ISO text, None when empty
-    person_cols = ["employeur_id", "matricule", "nir", "nom", "nom_usage", "prenoms", "sexe",
-                   "date_naissance", "lieu_naissance", "dept_naissance"]
-    bulk_upsert(conn, salarie, rows[person_cols], ["employeur_id", "matricule"])
-    return len(rows), _record_taux(conn, rows, source), errors
-
-
-# A block's salariés with the rate the file gives them (a temporary table): the rates to record
-# are chosen and written by the database, by a join on the unique key, whatever the size of the
-# registry and of the file.
-_GIVEN = table("import_taux", column("n", Integer), column("employeur_id", Integer),
-               column("matricule", Text), column("taux_pas", Text), column("type_taux", Text))
-_RECORD = """
-INSERT INTO taux (salarie_id, taux_pas, type_taux, source, created_at)
-SELECT s.id, g.taux_pas, g.type_taux, :source, {created_at}
-FROM import_taux g
-JOIN salarie s ON s.employeur_id = g.employeur_id AND s.matricule = g.matricule
-LEFT JOIN taux t ON t.id = (SELECT max(r.id) FROM taux r WHERE r.salarie_id = s.id)
-WHERE t.id IS NULL OR coalesce(t.taux_pas, '') <> coalesce(g.taux_pas, '')
-   OR coalesce(t.type_taux, '') <> g.type_taux
-ORDER BY g.n"""
-
-
-def _record_taux(conn: Connection, rows: pd.DataFrame, source: str) -> int:
-    """Add a rate-history row where the file's rate/type differs from the latest one (a
-    salarié without one gets one): one INSERT … SELECT."""
-    given = rows[(rows["taux_pas"] != "") | (rows["type_taux"] != "")]
-    if given.empty:
-        return 0
-    conn.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS import_taux (n INTEGER NOT NULL, "
-                         "employeur_id INTEGER NOT NULL, matricule TEXT NOT NULL, taux_pas TEXT, "
-                         "type_taux TEXT NOT NULL)")
-    conn.exec_driver_sql("DELETE FROM import_taux")
-    bulk_insert(conn, _GIVEN, pd.DataFrame({
-        "n": np.arange(len(given)), "employeur_id": given["employeur_id"].to_numpy(),
-        "matricule": given["matricule"].to_numpy(),
-        "taux_pas": given["taux_pas"].where(given["taux_pas"] != "", None).to_numpy(),
-        "type_taux": given["type_taux"].where(given["type_taux"] != "", "01").to_numpy()}))
+    rows = merged[merged["employeur_id"].notna()]
+    if rows.empty:
+        return 0, 0, errors
+    STAGED.create(conn, checkfirst=True)
+    conn.execute(STAGED.delete())
+    bulk_insert(conn, STAGED, rows[PERSON[1:]].assign(
+        n=np.arange(len(rows)), employeur_id=rows["employeur_id"].astype("int64"),
+        date_naissance=parse_dates(rows["date_naissance"]),  # ISO text, None when empty
+        taux_pas=rows["taux_pas"].where(rows["taux_pas"] != "", None),
+        type_taux=rows["type_taux"].where(rows["type_taux"] != "", None)))
+    conn.exec_driver_sql(_UPSERT)
     created_at = (":created_at" if conn.dialect.name != "postgresql"
                   else "CAST(:created_at AS TIMESTAMP WITH TIME ZONE)")
-    return conn.execute(text(_RECORD.format(created_at=created_at)), {
+    added = conn.execute(text(_RECORD.format(created_at=created_at)), {
         "source": source, "created_at": db_timestamp(datetime.now(UTC))}).rowcount
+    return len(rows), added, errors
 
 
 def import_csv(engine: Engine, data: bytes | mmap.mmap, name: str) -> ImportResult:

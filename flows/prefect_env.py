@@ -80,8 +80,9 @@ def prefect_api(settings: Settings) -> Iterator[str]:
     from prefect.logging.handlers import APILogWorker
 
     url = ps.PREFECT_API_URL.value()
-    if not url:
-        start_server(settings, dict(os.environ))
+    if not url:  # started now, unless an earlier run of this process started it
+        if not server_answers(settings.api_url):
+            start_server(settings, dict(os.environ))
         url = settings.api_url
     # A one-off command: no heartbeat thread (~1 s per flow run).
     with ps.temporary_settings(

@@ -120,6 +120,9 @@ class Settings:
     # period after the other, the files of a period in parallel; use a PostgreSQL registry).
     service_executeur: str = "threads"
     service_dask_adresse: str = ""
+    # A one-off `gedflow run` hands its run to a background process that keeps the imports
+    # warm (flows/runner.py), started by the first run; false: every run on its own.
+    service_processus_de_fond: bool = True
     # Schedules (section [planification]): cron expressions in `planif_fuseau`.
     planif_fuseau: str = "Europe/Paris"
     planif_balayage_inbox: str = "*/5 * * * *"

@@ -29,6 +29,8 @@ os.environ.update(
 )
 for _name in [n for n in os.environ if n.startswith("GEDFLOW_") and n != "GEDFLOW_SKIP_POSTGRES"]:
     del os.environ[_name]
+# In-process `gedflow run`s (the harness's server); the runner's own tests turn it on.
+os.environ["GEDFLOW_SERVICE_PROCESSUS_DE_FOND"] = "false"
 
 import email  # noqa: E402
 from email import policy  # noqa: E402

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from flows.cli import app, create_folders
 from gedflow.db.engine import migrate
 from gedflow.db.reading import HEAD, hide_password, reading, rows
+from gedflow.procs import pid_alive
 from gedflow.settings import INBOX_FOLDERS, OUTBOX_FOLDERS, Settings, load_settings
 
 from .conftest import EXAMPLES
@@ -138,15 +140,57 @@ def test_fresh_root_init_then_run_as_a_user_would(tmp_path: Path) -> None:
         assert "Error" not in run.stderr, run.stderr  # Prefect's events and logs were delivered
         assert not any(nir in run.stdout + run.stderr for nir in CLEAR_NIRS)
         pid = (tmp_path / ".gedflow/prefect-server.pid").read_text()
+        _wait_for(tmp_path / ".gedflow/runner.sock")  # the runner the first run started
         employeurs = (EXAMPLES / "registre/employeurs_exemple.csv").read_bytes()
         (tmp_path / "inbox/registre/employeurs_encore.csv").write_bytes(employeurs + b"\n")
         again = cli("run")
         assert again.returncode == 0, again.stdout + again.stderr
+        assert "employeurs_encore.csv" in again.stdout and "archived" in again.stdout
+        assert (tmp_path / "outbox/archive/registre/employeurs_encore.import.csv").exists()
         assert (tmp_path / ".gedflow/prefect-server.pid").read_text() == pid  # reused, warm
+        log = (tmp_path / ".gedflow/logs/runner.log").read_text()
+        assert log.count("run: 1 file(s)") == 1, log  # the second run was the runner's
+        runner = int((tmp_path / ".gedflow/runner.pid").read_text())
+        env["GEDFLOW_SETTLE_SECONDS"] = "0.0"  # another environment: the runner steps aside
+        (tmp_path / "inbox/registre/employeurs_autre.csv").write_bytes(employeurs + b"\n\n")
+        other = cli("run")
+        assert other.returncode == 0 and "employeurs_autre.csv" in other.stdout, other.stdout
+        _wait_for_exit(runner)
+        assert (tmp_path / ".gedflow/logs/runner.log").read_text().count("run: ") == 1
+        deadline = time.monotonic() + 60  # the new runner, started meanwhile, stopped below
+        while (tmp_path / ".gedflow/runner.pid").read_text() == str(runner):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
     finally:
         stopped = cli("server", "stop")
     assert stopped.returncode == 0 and "arrêté" in stopped.stdout
     assert not (tmp_path / ".gedflow/prefect-server.pid").exists()
+    assert not (tmp_path / ".gedflow/runner.sock").exists()
+
+
+def _wait_for(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never came"
+        time.sleep(0.1)
+
+
+def _wait_for_exit(pid: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} still running"
+        time.sleep(0.1)
+
+
+def test_run_goes_on_its_own_without_an_answering_runner(settings: Settings) -> None:
+    """No runner, or a socket left by one that died: `ask` says so, the run is done here."""
+    from flows import runner
+
+    assert runner.ask(settings, None) is None
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(settings.state_dir / "runner.sock"))  # bound, never listening
+    assert runner.ask(settings, None) is None
 
 
 @SQLITE_ONLY

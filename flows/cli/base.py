@@ -64,24 +64,27 @@ def process_inbox(settings: Settings) -> tuple[list[Outcome], list[str]]:
             time.sleep(min(1.0, settings.settle_seconds))
 
 
-def print_outcomes(settings: Settings, outcomes: list[Outcome], waiting: list[str]) -> None:
+def outcome_rows(settings: Settings, outcomes: list[Outcome]) -> list[list[str]]:
+    """The run's table rows: file, kind, outcome, report (or why not)."""
+    return [[o.rel, o.kind, o.outcome,
+             o.report_path.relative_to(settings.root).as_posix() if o.report_path
+             else (o.reason.splitlines()[0] if o.reason else o.final_path.name)]
+            for o in outcomes]
+
+
+def print_outcomes(rows: list[list[str]], waiting: list[str]) -> None:
     from rich.table import Table
 
     table = Table(title="gedflow run")
     for col in ("fichier", "type", "résultat", "rapport / raison"):
         table.add_column(col, overflow="fold")
     style = {"archived": "green", "quarantined": "red", "duplicate": "yellow"}
-    for o in outcomes:
-        detail = (
-            o.report_path.relative_to(settings.root).as_posix()
-            if o.report_path
-            else (o.reason.splitlines()[0] if o.reason else o.final_path.name)
-        )
-        table.add_row(o.rel, o.kind, f"[{style[o.outcome]}]{o.outcome}[/]", detail)
+    for rel, kind, outcome, detail in rows:
+        table.add_row(rel, kind, f"[{style[outcome]}]{outcome}[/]", detail)
     console.print(table)
     for line in waiting:
         console.print(f"[yellow]• laissé dans l'inbox : {line}[/yellow]")
-    if not outcomes and not waiting:
+    if not rows and not waiting:
         console.print("inbox vide : rien à traiter")
 
 
@@ -93,19 +96,29 @@ def run(
                      "défaut : date du fichier."),
     ] = None,
 ) -> None:
-    """Traite une fois chaque fichier de l'inbox ; code 1 si un fichier part en quarantaine."""
+    """Traite une fois chaque fichier de l'inbox ; code 1 si un fichier part en quarantaine.
+    Après le premier, les runs passent par le processus de fond (déjà prêt)."""
     from dataclasses import replace
 
-    from flows.prefect_env import configure
+    from flows import runner
 
     settings = settings_or_exit(root)
-    if disponibilite:  # for this run only: the flows take it as a parameter
-        settings = replace(settings, crm_disponibilite=parse_day(disponibilite).isoformat())
+    day = parse_day(disponibilite).isoformat() if disponibilite else None
+    if day:  # for this run only: the flows take it as a parameter
+        settings = replace(settings, crm_disponibilite=day)
     create_folders(settings)
-    configure(settings)
-    outcomes, waiting = process_inbox(settings)
-    print_outcomes(settings, outcomes, waiting)
-    if any(o.outcome != "archived" for o in outcomes):
+    done = runner.ask(settings, day) if settings.service_processus_de_fond else None
+    if done is None:
+        if settings.service_processus_de_fond:
+            runner.start(settings)  # warm for the next runs
+        from flows.prefect_env import configure
+
+        configure(settings)
+        outcomes, waiting = process_inbox(settings)
+        done = {"rows": outcome_rows(settings, outcomes), "waiting": waiting,
+                "failed": any(o.outcome != "archived" for o in outcomes)}
+    print_outcomes(done["rows"], done["waiting"])
+    if done["failed"]:
         raise typer.Exit(1)
 
 

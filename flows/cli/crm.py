@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.base import print_outcomes, process_inbox
+from flows.cli.base import outcome_rows, print_outcomes, process_inbox
 from flows.cli.common import (
     RootOption,
     console,
@@ -74,6 +74,7 @@ def crm_recuperer(root: RootOption = None) -> None:
     console.print(("[green]✓[/] " if state.is_completed() else "[red]✗[/] ")
                   + f"{state.name} : {state.message}", highlight=False)
     if state.is_completed() and state.name != "Ignoré":
-        print_outcomes(settings, *process_inbox(settings))
+        outcomes, waiting = process_inbox(settings)
+        print_outcomes(outcome_rows(settings, outcomes), waiting)
     if not state.is_completed():
         raise typer.Exit(1)

@@ -224,10 +224,13 @@ def status(root: RootOption = None) -> None:
 
 @server_app.command("stop")
 def server_stop(root: RootOption = None) -> None:
-    """Arrête le serveur Prefect local laissé en arrière-plan par `gedflow run`."""
+    """Arrête le serveur Prefect local et le processus de fond laissés par `gedflow run`."""
+    from flows import runner
     from flows.server import stop_background_server
 
     settings = settings_or_exit(root)
+    if runner.stop(settings):
+        console.print("✓ processus de fond de gedflow run arrêté")
     if stop_background_server(settings):
         console.print(f"✓ serveur Prefect arrêté ({settings.api_url})")
     else:

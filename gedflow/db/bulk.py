@@ -43,7 +43,7 @@ def _tuples(frame: pd.DataFrame) -> list[tuple]:
     columns = []
     for name in frame.columns:
         column = frame[name]
-        values = column.to_numpy(dtype=object)
+        values = column.to_numpy(dtype=object, copy=column.hasnans)  # a view may be read-only
         if column.hasnans:
             values[column.isna().to_numpy()] = None
         columns.append(values)

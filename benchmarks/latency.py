@@ -5,7 +5,9 @@ work called directly (claim + handler, no Prefect, no watcher) measured in the s
    of B files the same way;
 2. service: `gedflow serve` (its own Prefect server) in a fresh root; N single files dropped one
    at a time, each timed from the drop to its report; then a burst of B files dropped at once;
-3. one-off `gedflow run` on one file: cold (fresh root, no server) and warm (server running).
+3. one-off `gedflow run` on one file: cold (fresh root, no server: it starts the local server
+   and gedflow's background process, flows/runner.py) and warm (both running: the run is the
+   background process's).
 
 Overhead per file = service latency − settle delay − direct time. Prints median and p95, where
 the direct handling of a small file goes (claim, import, database commits, report, archive
@@ -179,7 +181,8 @@ def service_run(singles: int, burst: int) -> tuple[list[float], float]:
 
 
 def one_off_runs() -> tuple[float, float]:
-    """`gedflow run` on one file: cold (fresh root, no server), then warm (server running)."""
+    """`gedflow run` on one file: cold (fresh root, no server), then warm (the server and the
+    background process the cold run started)."""
     root = _root(_free_port())
     env = _env(root)
     cli = [sys.executable, "-m", "flows.cli"]
@@ -224,7 +227,8 @@ def main() -> None:
     print(f"burst ratio (service ÷ direct): {service_burst / direct_burst:.2f} (target ≤ 2)")
     cold, warm = one_off_runs()
     prefect = statistics.median(_import_prefect() for _ in range(3))
-    print(f"gedflow run, one file: cold {cold:.1f} s (starts the local server), warm {warm:.1f} s; "
+    print(f"gedflow run, one file: cold {cold:.1f} s (starts the local server and the background "
+          f"process), warm {warm:.1f} s; "
           f"python -c 'import prefect' {prefect:.2f} s (target: warm ≤ 1.5 × that)")
     print(f"ratio={warm / prefect:.2f}")
 

@@ -247,13 +247,15 @@ def _as_given(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
 
 def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     values = _normalise(values.str.strip(), field.kind)
-    error = pd.Series("", index=values.index, dtype=object)
-    filled = values != ""
+    error = np.full(len(values), "", dtype=object)
+    clear = np.ones(len(values), dtype=bool)  # no error yet (no comparison of the messages)
+    filled = (values != "").to_numpy(dtype=bool, na_value=False)
     if field.required:
-        error[~filled] = "obligatoire"
+        error[~filled], clear = "obligatoire", filled.copy()
     if field.max_len is not None:
-        too_long = values.str.len() > field.max_len
+        too_long = (values.str.len() > field.max_len).to_numpy(dtype=bool, na_value=False)
         error[too_long] = f"trop long ({field.max_len} caractères au plus)"
+        clear &= ~too_long
     bad: pd.Series | None = None
     message = ""
     if field.kind is Kind.SIRET:
@@ -272,8 +274,8 @@ def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series
         matched = pc.fill_null(pc.match_substring_regex(text, f"^(?:{pattern})$"), False)
         bad = pd.Series(~matched.to_numpy(zero_copy_only=False), index=values.index)
     if bad is not None:
-        error[bad & filled & (error == "")] = message
-    return values, error
+        error[np.asarray(bad, dtype=bool) & filled & clear] = message
+    return values, pd.Series(error, index=values.index, dtype=object)
 
 
 def check_table(
@@ -308,5 +310,7 @@ def check_table(
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """JJ/MM/AAAA text (already checked) → ISO `AAAA-MM-JJ` text, None where empty."""
-    parsed = parse_day(values)
-    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+    codes, uniques = pd.factorize(values.fillna(""))  # formatted once per distinct value
+    parsed = parse_day(pd.Series(uniques, dtype="str"))
+    iso = parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None).to_numpy()
+    return pd.Series(iso[codes], index=values.index, dtype=object)

@@ -130,13 +130,14 @@ def _slow_split(body: str, width: int, first_line: int
     return rows, lines, bad
 
 
-def _parse(body: str, header: tuple[str, ...], first_line: int, encoding: str) -> CsvTable:
-    rows = _read_regular(body, header)
+def _parse(raw: bytes, header: tuple[str, ...], first_line: int, encoding: str) -> CsvTable:
+    """A block's bytes (whole lines; its first line is the file's `first_line`)."""
+    rows = _read_regular(raw if encoding == "utf-8" else raw.decode(encoding).encode(), header)
     if rows is not None:
         lines = pd.Series(range(first_line, first_line + len(rows)), index=rows.index)
         bad = pd.DataFrame(columns=["ligne", "colonne", "valeur", "erreur"])
     else:
-        records, numbers, errors = _slow_split(body, len(header), first_line)
+        records, numbers, errors = _slow_split(raw.decode(encoding), len(header), first_line)
         rows = pd.DataFrame(records, columns=list(header), dtype="str")
         lines = pd.Series(numbers, index=rows.index, dtype="int64")
         bad = pd.DataFrame(errors, columns=["ligne", "colonne", "valeur", "erreur"])
@@ -152,17 +153,18 @@ def read_csv_blocks(data, header: tuple[str, ...],  # noqa: ANN001 - bytes or a 
     start = len(BOM) if data[:len(BOM)] == BOM else 0
     encoding = _encoding(data, start)
     hi = _block_end(data, start, block)
-    text = data[start:hi].decode(encoding)
-    if not text.strip():
+    raw = data[start:hi]
+    if not raw.strip():
         raise InputError("fichier vide", code="vide", todo="déposez un fichier avec des lignes")
-    _check_header(text, header)
-    yield _parse(text.split("\n", 1)[1] if "\n" in text else "", header, 2, encoding)
-    line = 1 + text.count("\n")
+    first, _, body = raw.partition(b"\n")
+    _check_header(first.decode(encoding), header)
+    yield _parse(body, header, 2, encoding)
+    line = 1 + raw.count(b"\n")
     while hi < len(data):
         lo, hi = hi, _block_end(data, hi, block)
-        text = data[lo:hi].decode(encoding)
-        yield _parse(text, header, line, encoding)
-        line += text.count("\n")
+        raw = data[lo:hi]
+        yield _parse(raw, header, line, encoding)
+        line += raw.count(b"\n")
 
 
 def read_csv_table(raw, header: tuple[str, ...]) -> CsvTable:  # noqa: ANN001 - or a mapped file
@@ -174,17 +176,17 @@ def read_csv_table(raw, header: tuple[str, ...]) -> CsvTable:  # noqa: ANN001 - 
                     encoding=tables[0].encoding)
 
 
-def _read_regular(body: str, header: tuple[str, ...]) -> pd.DataFrame | None:
-    """The fast path (Arrow's CSV reader, every field text, no quoting), or None when line
-    numbers or field counts could come out wrong: quotes, blank lines, or any line without
-    exactly the header's field count (Arrow refuses it)."""
-    flat = body.replace("\r\n", "\n")
-    if '"' in flat or "\r" in flat or "\n\n" in flat or flat.startswith("\n"):
+def _read_regular(body: bytes, header: tuple[str, ...]) -> pd.DataFrame | None:
+    """The fast path (Arrow's CSV reader over the UTF-8 bytes, every field text, no quoting),
+    or None when line numbers or field counts could come out wrong: quotes, blank lines, or
+    any line without exactly the header's field count (Arrow refuses it)."""
+    flat = body.replace(b"\r\n", b"\n") if b"\r" in body else body
+    if b'"' in flat or b"\r" in flat or b"\n\n" in flat or flat.startswith(b"\n"):
         return None
     if not flat:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in header})
     try:
-        table = pa_csv.read_csv(io.BytesIO(flat.encode("utf-8")), read_options=pa_csv.ReadOptions(
+        table = pa_csv.read_csv(pa.BufferReader(flat), read_options=pa_csv.ReadOptions(
             column_names=list(header)), parse_options=pa_csv.ParseOptions(
             delimiter=";", quote_char=False, double_quote=False, escape_char=False,
             ignore_empty_lines=False), convert_options=pa_csv.ConvertOptions(

@@ -239,9 +239,6 @@ SAMPLE = 1_000  # rows looked at to guess whether a column repeats
 
 def _as_given(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     clean, error = _check_values(values, field)
-    if not (error != "").any():  # the usual: every value valid
-        return clean, pd.Series(pd.Categorical.from_codes(np.zeros(len(error), dtype=np.int8),
-                                                          categories=[""]), index=error.index)
     return clean, error.astype("category")
 
 
@@ -261,7 +258,8 @@ def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series
     if field.kind is Kind.SIRET:
         bad, message = ~siret_valid(values), "SIRET invalide (14 chiffres, clé de contrôle)"
     elif field.kind is Kind.NIR:
-        bad, message = ~nir_valid(values), "NIR invalide (13 caractères, ou 15 avec une clé juste)"
+        bad = ~nir_checked(values)[0]  # upper-cased by `_normalise`
+        message = "NIR invalide (13 caractères, ou 15 avec une clé juste)"
     elif field.kind is Kind.DATE:
         bad, message = parse_day(values).isna(), "date invalide (JJ/MM/AAAA attendu)"
     elif field.kind is Kind.TAUX:
@@ -274,7 +272,12 @@ def _check_values(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series
         matched = pc.fill_null(pc.match_substring_regex(text, f"^(?:{pattern})$"), False)
         bad = pd.Series(~matched.to_numpy(zero_copy_only=False), index=values.index)
     if bad is not None:
-        error[np.asarray(bad, dtype=bool) & filled & clear] = message
+        bad = np.asarray(bad, dtype=bool) & filled & clear
+        error[bad] = message
+        clear &= ~bad
+    if clear.all():  # the usual: every value valid (no text column to build)
+        return values, pd.Series(pd.Categorical.from_codes(
+            np.zeros(len(values), dtype=np.int8), categories=[""]), index=values.index)
     return values, pd.Series(error, index=values.index, dtype=object)
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gedflow.checks import nir_numbers
 from gedflow.dsn.controle import _people, controle_embauches, controle_pas, rate_in_force
 from gedflow.dsn.read import view
 from gedflow.dsn.registre import Registre
@@ -44,6 +46,11 @@ def _view(people: list[Person], pas_total: str | None = "75.00", mode: str = "05
     return view(dsn_format.read(dsn_bytes(lines)))
 
 
+def _keys(nirs: list[str]) -> list[int]:
+    """The registry's NIR keys (`checks.nir_numbers`), as `gedflow.dsn.registre` gives them."""
+    return nir_numbers(pa.array(nirs, pa.large_string())).tolist()
+
+
 def _rate(taux: str | None = "7.50", disponible: str = "2026-02-10",
           jusqu: str = "2026-04-30", effet: str = "", identifiant: str = CRM_ID,
           id_: int = 1) -> dict:
@@ -55,7 +62,7 @@ def _registre(rates: list[dict] | None = None, dpae: list[dict] | None = None,
               nir: str = NIR) -> Registre:
     salaries = pd.DataFrame({"salarie_id": [1], "siret": [SIRET], "matricule": ["A001"],
                              "nir": [nir], "nom": ["MARTIN"], "date_naissance": ["1985-07-12"],
-                             "nir13": [nir[:13]]})
+                             "nir13": [nir[:13]], "nir_cle": _keys([nir])})
     rate_columns = ["id", "salarie_id", "identifiant_crm", "taux", "date_disponibilite",
                     "date_effet", "valide_jusqu_au"]
     dpae_columns = ["salarie_id", "date_embauche", "heure_embauche", "statut", "code_retour",
@@ -268,7 +275,8 @@ def test_individuals_are_found_by_nir_first_then_by_matricule() -> None:
     salaries = pd.DataFrame({
         "salarie_id": [1, 2, 3, 4, 5], "siret": [SIRET, SIRET, SIRET, "99999999900019", SIRET],
         "matricule": ["M1", "M2", "M3", "M4", "M5"],
-        "nir13": [NIR, NIR, "", elsewhere_nir, other_nir]})
+        "nir13": [NIR, NIR, "", elsewhere_nir, other_nir],
+        "nir_cle": _keys([NIR, NIR, "", elsewhere_nir, other_nir])})
     registre = Registre(salaries, pd.DataFrame(), pd.DataFrame())
     found = _people(seen, registre)
     assert found["salarie_id"].tolist() == [1, 3, 3, -1, 5]

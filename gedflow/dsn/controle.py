@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gedflow.checks import mask_nir, mask_nirs, nir_numbers
+from gedflow.checks import mask_nir, mask_nirs
 from gedflow.dsn.feed import matricule_key
 from gedflow.dsn.read import DsnView, rows_among
 from gedflow.dsn.registre import Registre
@@ -71,7 +71,7 @@ def _people(view: DsnView, registre: Registre) -> pd.DataFrame:
     order = pc.unique(text_array(people["siret"]))  # the DSN's few SIRETs
     found = ids[_first_rows(
         _nir_keys(people["siret"], people["nir_cle"].to_numpy(), order),
-        _nir_keys(known["siret"], nir_numbers(text_array(known["nir13"])), order))]
+        _nir_keys(known["siret"], known["nir_cle"].to_numpy(dtype=np.int64), order))]
     if (found < 0).any():  # then by matricule, for those the NIR did not find
         lost = np.flatnonzero(found < 0)
         mine = pd.MultiIndex.from_arrays([people["siret"].iloc[lost], people["_key"].iloc[lost]])

@@ -11,11 +11,13 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
 
+from gedflow.checks import nir_numbers
 from gedflow.db.bulk import read_frame
 from gedflow.db.tables import contrat, dpae_batch, employeur, salarie, taux_communique
 from gedflow.dpae.suivi import DSN_ONLY
 from gedflow.dsn.read import DsnView, view
 from gedflow.formats import dsn as dsn_format
+from gedflow.formats.arrowtext import text_array
 from gedflow.registry import snapshot
 
 PEOPLE = ["salarie_id", "siret", "matricule", "nir", "nom", "date_naissance"]
@@ -29,7 +31,7 @@ HIRES = ["salarie_id", "date_embauche", "heure_embauche", "statut", "code_retour
 class Registre:
     """What the controls read of the registry for some SIRETs (dates as ISO text)."""
 
-    salaries: pd.DataFrame  # salarie_id, siret, matricule, nir13, nom, date_naissance
+    salaries: pd.DataFrame  # salarie_id, siret, matricule, nir13, nir_cle, nom, date_naissance
     taux: pd.DataFrame  # salarie_id, identifiant_crm, taux, date_disponibilite, date_effet, …
     dpae: pd.DataFrame  # salarie_id, date_embauche, heure_embauche, statut, code_retour, …
 
@@ -47,6 +49,8 @@ def _registre(people: pd.DataFrame, rates: pd.DataFrame, hires: pd.DataFrame) ->
     people = _iso(people.reset_index(drop=True).astype(
         {c: "str" for c in PEOPLE if c != "salarie_id"}), "date_naissance")
     people["nir13"] = people["nir"].fillna("").str[:13]
+    if "nir_cle" not in people:  # the copy has it (`checks.nir_numbers`, of the first 13)
+        people["nir_cle"] = nir_numbers(text_array(people["nir13"]))
     rates = rates.reset_index(drop=True).astype({"identifiant_crm": "str", "taux": "str"})
     return Registre(people, _iso(rates, "date_disponibilite", "date_effet", "valide_jusqu_au"),
                     _iso(hires, "date_embauche"))
@@ -94,7 +98,7 @@ def read_with_registry(path: Path, engine: Engine, cache: Path) -> tuple[DsnView
         identities, communicated = copies.result()
     sirets = sorted(set(seen.declarations["siret"]))
     people = identities[identities["siret"].isin(sirets)].sort_values(
-        "salarie_id", kind="stable")[PEOPLE]
+        "salarie_id", kind="stable")[[*PEOPLE, "nir_cle"]]
     rates = communicated[communicated["salarie_id"].isin(people["salarie_id"])][RATES]
     with engine.connect() as conn:
         return seen, _registre(people, rates, _hires(conn, sirets))

@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from gedflow.formats.arrowtext import text_array
 from gedflow.formats.csv_table import write_csv_to
 from gedflow.fsutil import atomic_write, atomic_write_with
 from gedflow.handler import CONTROL_EVENT, MISSING_DPAE_EVENT, Alert, Artifact, artifact_key
@@ -30,11 +32,13 @@ HIRE_HEADINGS = {
 
 
 def counts(pas: pd.DataFrame, hires: pd.DataFrame) -> pd.DataFrame:
-    """Rows per gravité and code, erreurs first."""
-    both = pd.concat([pas[["gravite", "code"]], hires[["gravite", "code"]]], ignore_index=True)
-    found = both.groupby(["gravite", "code"]).size().rename("lignes").reset_index()
+    """Rows per gravité and code, erreurs first (counted in Arrow)."""
+    both = pa.table({c: pa.chunked_array([*text_array(pas[c]).chunks, *text_array(hires[c]).chunks],
+                                         pa.large_string()) for c in ("gravite", "code")})
+    found = (both.group_by(["gravite", "code"]).aggregate([([], "count_all")]).to_pandas()
+             .rename(columns={"count_all": "lignes"}).sort_values(["gravite", "code"]))
     rank = found["gravite"].map({g: i for i, g in enumerate(GRAVITES)})
-    return found.iloc[rank.argsort(kind="stable")].astype({"lignes": str})
+    return found.iloc[rank.argsort(kind="stable")].astype({"lignes": str}).reset_index(drop=True)
 
 
 def _shown(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -17,17 +17,18 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from gedflow.settings import CHECKOUT, Settings, load_settings
 
+log = logging.getLogger(__name__)
 IDLE = 1800.0  # seconds without a run before the runner stops
 PACKAGES = ("gedflow", "flows", "tasks", "schemas")
 
@@ -83,22 +84,29 @@ def start(settings: Settings) -> None:
 
 def stop(settings: Settings) -> bool:
     """Stop this root's runner; False if none was running."""
-    try:
-        os.kill(int(_pidfile(settings).read_text()), signal.SIGTERM)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return False
-    return True
+    from flows.server import stop_pidfile
+
+    return stop_pidfile(_pidfile(settings))
 
 
 def _run(settings: Settings, request: dict) -> dict:
-    from flows.cli.base import outcome_rows, process_inbox
+    from flows.cli.base import run_once
 
     if request.get("disponibilite"):
         settings = replace(settings, crm_disponibilite=request["disponibilite"])
-    outcomes, waiting = process_inbox(settings)
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} run: {len(outcomes)} file(s)", flush=True)
-    return {"rows": outcome_rows(settings, outcomes), "waiting": waiting,
-            "failed": any(o.outcome != "archived" for o in outcomes)}
+    done = run_once(settings)
+    log.info("run: %d file(s)", len(done["rows"]))
+    return done
+
+
+def _log_to_output() -> None:
+    """The runner's lines to its output (`.gedflow/logs/runner.log`), whatever Prefect's
+    logging setup does to the root logger."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 def serve(root: str, mine: str) -> None:
@@ -111,6 +119,7 @@ def serve(root: str, mine: str) -> None:
     except BlockingIOError:
         return  # another runner serves this root
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _log_to_output()
     path = _socket(settings)
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -141,7 +150,7 @@ def serve(root: str, mine: str) -> None:
                 try:
                     answer = _run(load_settings(root), request)
                 except Exception as exc:  # noqa: BLE001 - the caller runs on its own
-                    print(f"run failed: {exc!r}", flush=True)
+                    log.exception("run failed")
                     answer = {"error": repr(exc)}
                 try:
                     conn.sendall(json.dumps(answer).encode() + b"\n")

@@ -110,7 +110,12 @@ def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:
 
 def stop_background_server(settings: Settings, timeout: float = 20.0) -> bool:
     """Stop the server a `gedflow run` left in the background; False if none was running."""
-    pidfile = _pidfile(settings)
+    return stop_pidfile(_pidfile(settings), timeout)
+
+
+def stop_pidfile(pidfile: Path, timeout: float = 20.0) -> bool:
+    """Stop the process `pidfile` names: SIGTERM, then SIGKILL if it lingers past `timeout`;
+    False if none was running."""
     try:
         pid = int(pidfile.read_text())
     except (FileNotFoundError, ValueError):

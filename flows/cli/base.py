@@ -72,6 +72,14 @@ def outcome_rows(settings: Settings, outcomes: list[Outcome]) -> list[list[str]]
             for o in outcomes]
 
 
+def run_once(settings: Settings) -> dict:
+    """The inbox processed once, as `gedflow run` prints it (JSON-ready: the background
+    process sends it): table rows, files still settling, whether one did not archive."""
+    outcomes, waiting = process_inbox(settings)
+    return {"rows": outcome_rows(settings, outcomes), "waiting": waiting,
+            "failed": any(o.outcome != "archived" for o in outcomes)}
+
+
 def print_outcomes(rows: list[list[str]], waiting: list[str]) -> None:
     from rich.table import Table
 
@@ -114,9 +122,7 @@ def run(
         from flows.prefect_env import configure
 
         configure(settings)
-        outcomes, waiting = process_inbox(settings)
-        done = {"rows": outcome_rows(settings, outcomes), "waiting": waiting,
-                "failed": any(o.outcome != "archived" for o in outcomes)}
+        done = run_once(settings)
     print_outcomes(done["rows"], done["waiting"])
     if done["failed"]:
         raise typer.Exit(1)

@@ -66,13 +66,9 @@ def _keys(numbers: np.ndarray) -> np.ndarray:
     return 97 - ((numbers >> 2) - (numbers & 3) * 10**6) % 97
 
 
-def nir_valid(values: pd.Series) -> pd.Series:
-    """True for a 13-char NIR (no key) or a 15-char NIR whose key matches (`stdnum.fr.nir`)."""
-    return nir_checked(values.fillna("").astype("str").str.upper())[0]
-
-
 def nir_checked(upper: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """`nir_valid` and `nir_numbers` of upper-case NIRs, computed together (one format check:
+    """Whether each upper-case NIR is valid (13 characters without key, or 15 whose key
+    matches: `stdnum.fr.nir`) and its `nir_numbers`, computed together (one format check:
     13 characters, 2A/2B allowed in the department, digits elsewhere)."""
     text = pa.array(upper.array).cast(pa.large_string())
     numbers = nir_numbers(text)

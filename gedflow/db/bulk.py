@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Table
 
 if TYPE_CHECKING:  # the frames come from the callers: the ledger's helpers need no pandas
+    import numpy as np
     import pandas as pd
 
 
@@ -23,23 +24,8 @@ def db_timestamp(when: datetime) -> str:
     return when.isoformat(sep=" ")
 
 
-def _columns(frame: pd.DataFrame) -> list[list]:
-    """Columns as lists of plain Python values, missing values as None (only a column with
-    missing values is looked at value by value)."""
-    columns = []
-    for name in frame.columns:
-        column = frame[name]
-        values = column.tolist()
-        if column.hasnans:
-            missing = column.isna().tolist()
-            values = [None if gone else v for v, gone in zip(values, missing, strict=True)]
-        columns.append(values)
-    return columns
-
-
-def _tuples(frame: pd.DataFrame) -> list[tuple]:
-    """Rows as tuples of plain Python values, missing values as None (zipped from object
-    arrays: no list per column)."""
+def _objects(frame: pd.DataFrame) -> list[np.ndarray]:
+    """Columns as object arrays of plain Python values, missing values as None."""
     columns = []
     for name in frame.columns:
         column = frame[name]
@@ -47,6 +33,18 @@ def _tuples(frame: pd.DataFrame) -> list[tuple]:
         if column.hasnans:
             values[column.isna().to_numpy()] = None
         columns.append(values)
+    return columns
+
+
+def _columns(frame: pd.DataFrame) -> list[list]:
+    """Columns as lists (PostgreSQL's arrays), missing values as None."""
+    return [values.tolist() for values in _objects(frame)]
+
+
+def _tuples(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as tuples (an executemany's), missing values as None; zipped from the object
+    arrays, no list per column."""
+    columns = _objects(frame)
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(frame))]
 
 

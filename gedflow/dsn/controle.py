@@ -16,7 +16,7 @@ from gedflow.checks import mask_nir, mask_nirs
 from gedflow.dsn.feed import matricule_key
 from gedflow.dsn.read import DsnView, rows_among
 from gedflow.dsn.registre import Registre
-from gedflow.formats.arrowtext import text_array
+from gedflow.formats.arrowtext import taken, text_array
 from gedflow.settings import PARIS
 from schemas.dsn import (
     BAREMES,
@@ -173,17 +173,12 @@ def _latest_rates(person: np.ndarray, on: np.ndarray, rates: pd.DataFrame) -> np
     return chosen
 
 
-def _taken(values: pd.Series, rows: np.ndarray) -> pa.ChunkedArray:
-    """The text of these rows of `values`, "" for row -1."""
-    return pc.fill_null(text_array(values).take(pa.array(rows, mask=rows < 0)), "")
-
-
 def rate_in_force(versements: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """Per versement (`_row`): the latest CRM rate communicated on or before its date (and in
     effect by then); `known` when there is one ("" in the other columns when none)."""
     chosen = _latest_rates(versements["salarie_id"].to_numpy(dtype=np.int64),
                            _days(versements["date_versement"]), rates)
-    found = pd.DataFrame({c: pd.Series(_taken(rates[c], chosen), dtype="str")
+    found = pd.DataFrame({c: pd.Series(taken(rates[c], chosen), dtype="str")
                           for c in ("identifiant_crm", "taux", "valide_jusqu_au")})
     found["known"] = chosen >= 0
     return found.set_axis(versements["_row"].to_numpy())
@@ -275,7 +270,7 @@ def controle_pas(view: DsnView, registre: Registre,
     rates = registre.taux
     on = _days(v["date_versement"])
     chosen = _latest_rates(v["salarie_id"].to_numpy(dtype=np.int64), on, rates)
-    crm = {c: _taken(rates[c], chosen) for c in ("identifiant_crm", "taux", "valide_jusqu_au")}
+    crm = {c: taken(rates[c], chosen) for c in ("identifiant_crm", "taux", "valide_jusqu_au")}
     known = chosen >= 0
     valid = known & (_days(crm["valide_jusqu_au"]) >= on)
     crm_rate = _numbers(crm["taux"], 100)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gedflow.checks import nir_numbers
+from gedflow.formats.arrowtext import taken
 from gedflow.formats.dsn import Dsn
 from gedflow.forms import real_dates
 from schemas.dsn import (
@@ -49,7 +50,10 @@ def _iso(values: pd.Series, real: bool = False) -> pd.Series:
     """JJMMAAAA dates, checked by the reader (8 digits or ""), as AAAA-MM-JJ: each distinct
     date's bytes moved by numpy. `real`: "" where the value is not a real date (a day or
     month 99)."""
-    encoded = pc.dictionary_encode(pa.array(values.array).cast(pa.large_string()))
+    array = pa.array(values.array).cast(pa.large_string())
+    if isinstance(array, pa.ChunkedArray):  # a column built from chunks (or none: empty)
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
     text = encoded.dictionary
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]
     data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
@@ -80,13 +84,8 @@ def rows_among(keys: pd.Series | np.ndarray, ids: pd.Series | np.ndarray) -> np.
     return np.where(found, at, -1)
 
 
-def _taken(column: pd.Series, rows: np.ndarray) -> pa.Array:
-    """The column's values at `rows`, "" at -1."""
-    return pc.fill_null(pa.array(column.array).take(pa.array(rows, mask=rows < 0)), "")
-
-
 def _text(column: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(_taken(column, rows), index=index, dtype="str")
+    return pd.Series(taken(column, rows), index=index, dtype="str")
 
 
 def _declarations(dsn: Dsn) -> pd.DataFrame:
@@ -97,12 +96,12 @@ def _declarations(dsn: Dsn) -> pd.DataFrame:
     site_decls, first = np.unique(sites["_decl"].to_numpy(), return_index=True)
     site = np.append(first, -1)[rows_among(decls["_id"], site_decls)]  # -1 picks the -1
     firm = np.append(rows_among(sites["_parent"], firms["_id"]), -1)[site]
-    added = {column: _taken(sites[column], site)
+    added = {column: taken(sites[column], site)
              for column in ("nic", "apet", "adresse", "code_postal", "ville")}
-    added |= {column: _taken(firms[column], firm) for column in ("siren", "apen")}
+    added |= {column: taken(firms[column], firm) for column in ("siren", "apen")}
     envois = dsn[ENVOI]
     envoi = rows_among(decls["_parent"], envois["_id"])
-    added["reel"] = pc.equal(_taken(envois["essai_reel"], envoi), REEL)
+    added["reel"] = pc.equal(taken(envois["essai_reel"], envoi), REEL)
     added["individus"] = np.bincount(rows_among(dsn[INDIVIDU]["_decl"], decls["_id"]) + 1,
                                      minlength=len(decls) + 1)[1:]
     decls = pd.concat([decls, pa.table(added).to_pandas().set_axis(decls.index)], axis=1)

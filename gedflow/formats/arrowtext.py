@@ -58,6 +58,11 @@ def text_array(values: pd.Series) -> pa.ChunkedArray:
     return pc.fill_null(array.cast(pa.large_string()), "")
 
 
+def taken(values: pd.Series, rows: np.ndarray) -> pa.ChunkedArray:
+    """The column's text at `rows` (positions), "" at -1."""
+    return pc.fill_null(text_array(values).take(pa.array(rows, mask=rows < 0)), "")
+
+
 def any_byte(array: pa.Array | pa.ChunkedArray, chars: bytes) -> bool:
     """Whether any string holds one of `chars`: a look at the data buffers in place (no copy,
     no regex)."""

@@ -229,32 +229,41 @@ def _flagged(frame: pd.DataFrame, flags: dict[str, np.ndarray], columns: list[st
 
 def _declaration_rows(view: DsnView, decl: np.ndarray, cents: np.ndarray) -> pd.DataFrame:
     """VERSEMENT_DGFIP / VERSEMENT_DGFIP_ABSENT per declaration (a handful per file), from
-    each versement's declaration and PAS in cents."""
-    pas = pd.Series(np.nan_to_num(cents)).groupby(decl).sum()
-    paid = view.organismes.assign(_cents=np.nan_to_num(_numbers(view.organismes["montant"], 100)))
-    paid = paid[paid["organisme"].str.strip().str.upper() == DGFIP]
-    found = []
-    for decl in view.declarations.to_dict("records"):
-        total = float(pas.get(decl["_id"], 0.0))
+    each versement's declaration and PAS in cents (summed by numpy, the few DGFIP payments
+    then looked at in plain Python)."""
+    ids = view.declarations["_id"].to_numpy(dtype=np.int64)
+    pas = np.bincount(rows_among(decl, ids) + 1, weights=np.nan_to_num(cents),
+                      minlength=len(ids) + 1)[1:]
+    paid = view.organismes
+    dgfip = pc.equal(pc.utf8_upper(pc.utf8_trim_whitespace(text_array(paid["organisme"]))),
+                     DGFIP).to_numpy(zero_copy_only=False)
+    own: dict[int, list[float]] = {}  # declaration → its DGFIP payments, by whom
+    elsewhere: dict[int, list[float]] = {}
+    payments = np.nan_to_num(_numbers(text_array(paid["montant"]).filter(dgfip), 100))
+    for at, mode, amount in zip(paid["_decl"].to_numpy()[dgfip], paid["mode"].to_numpy()[dgfip],
+                                payments, strict=True):
+        (elsewhere if mode == PAYE_PAR_UN_AUTRE else own).setdefault(int(at), []).append(amount)
+    found: dict[str, list[str]] = {c: [] for c in ("siret", "montant_pas", "montant_attendu",
+                                                   "code", "detail")}
+
+    def add(siret: str, code: str, montant_pas: str, attendu: str, detail: str = "") -> None:
+        for column, value in zip(found, (siret, montant_pas, attendu, code, detail), strict=True):
+            found[column].append(value)
+
+    for at, siret, total in zip(ids.tolist(), view.declarations["siret"], pas.tolist(),
+                                strict=True):
         euros = np.sign(total) * np.floor((abs(total) + 50) / 100) * 100  # half-up
-        mine = paid[paid["_decl"] == decl["_id"]]
-        row = {"siret": decl["siret"], "montant_pas": "", "montant_attendu": f"{euros / 100:.2f}",
-               "detail": ""}
-        if mine.empty:
+        attendu = f"{euros / 100:.2f}"
+        if at not in own and at not in elsewhere:
             if total:
-                found.append({**row, "code": "VERSEMENT_DGFIP_ABSENT"})
+                add(siret, "VERSEMENT_DGFIP_ABSENT", "", attendu)
             continue
-        elsewhere = mine[mine["mode"] == PAYE_PAR_UN_AUTRE]
-        own = mine[mine["mode"] != PAYE_PAR_UN_AUTRE]
-        if (elsewhere["_cents"] != 0).any():
-            found.append({**row, "montant_attendu": "0.00", "code": "VERSEMENT_DGFIP",
-                          "montant_pas": f"{elsewhere['_cents'].sum() / 100:.2f}",
-                          "detail": " (mode 06, payé par un autre SIRET : 0.00 attendu)"})
-        if len(own) and own["_cents"].sum() != euros:
-            found.append({**row, "code": "VERSEMENT_DGFIP",
-                          "montant_pas": f"{own['_cents'].sum() / 100:.2f}"})
-    rows = pd.DataFrame(found, columns=["siret", "montant_pas", "montant_attendu", "code",
-                                        "detail"])
+        if any(elsewhere.get(at, [])):
+            add(siret, "VERSEMENT_DGFIP", f"{sum(elsewhere[at]) / 100:.2f}", "0.00",
+                " (mode 06, payé par un autre SIRET : 0.00 attendu)")
+        if at in own and sum(own[at]) != euros:
+            add(siret, "VERSEMENT_DGFIP", f"{sum(own[at]) / 100:.2f}", attendu)
+    rows = pd.DataFrame(found, dtype="str")
     rows["gravite"] = ERREUR
     rows["message"] = rows["code"].map({c: m for c, (_g, m) in CONTROLS.items()}) + rows["detail"]
     return rows

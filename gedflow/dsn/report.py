@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gedflow.formats.arrowtext import text_array
 from gedflow.formats.csv_table import write_csv_to
@@ -32,21 +34,26 @@ HIRE_HEADINGS = {
 
 
 def counts(pas: pd.DataFrame, hires: pd.DataFrame) -> pd.DataFrame:
-    """Rows per gravité and code, erreurs first (counted in Arrow)."""
-    both = pa.table({c: pa.chunked_array([*text_array(pas[c]).chunks, *text_array(hires[c]).chunks],
-                                         pa.large_string()) for c in ("gravite", "code")})
-    found = (both.group_by(["gravite", "code"]).aggregate([([], "count_all")]).to_pandas()
-             .rename(columns={"count_all": "lignes"}).sort_values(["gravite", "code"]))
-    rank = found["gravite"].map({g: i for i, g in enumerate(GRAVITES)})
-    return found.iloc[rank.argsort(kind="stable")].astype({"lignes": str}).reset_index(drop=True)
+    """Rows per gravité and code, erreurs first then by code (each column dictionary-encoded
+    in Arrow, each pair counted by numpy)."""
+    encoded = [pc.dictionary_encode(pa.chunked_array(
+        [*text_array(pas[c]).chunks, *text_array(hires[c]).chunks], pa.large_string())
+        .combine_chunks()) for c in ("gravite", "code")]
+    (gravites, g), (codes, c) = ((e.dictionary.to_pylist(), e.indices.to_numpy()) for e in encoded)
+    found = np.bincount(g.astype(np.int64) * len(codes) + c, minlength=len(gravites) * len(codes))
+    pairs = np.flatnonzero(found)
+    rank = {v: i for i, v in enumerate(GRAVITES)}
+    rows = sorted((rank.get(gravites[p // len(codes)], len(rank)), gravites[p // len(codes)],
+                   codes[p % len(codes)], str(found[p])) for p in pairs)
+    return pd.DataFrame([r[1:] for r in rows], columns=["gravite", "code", "lignes"], dtype="str")
 
 
 def _shown(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The page's rows: every erreur and avertissement, then infos up to HTML_INFO_ROWS (the
     CSV has them all); and how many infos are left out."""
-    info = rows["gravite"] == INFO
-    kept = rows[~info | (info.cumsum() <= HTML_INFO_ROWS)]
-    return kept, len(rows) - len(kept)
+    info = (rows["gravite"] == INFO).to_numpy()
+    kept = np.flatnonzero(~info | (np.cumsum(info) <= HTML_INFO_ROWS))
+    return rows.iloc[kept], len(rows) - len(kept)
 
 
 def write(pas: pd.DataFrame, hires: pd.DataFrame, folder: Path, stem: str, title: str) -> Path:

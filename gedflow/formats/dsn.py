@@ -167,8 +167,9 @@ def _block_numbers(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Sxx.Gyy.zz of heads (their two words) as the number xxyyzz."""
     one, two = np.uint64(8), np.uint64(40)
     pair = np.uint64(0x0F0F)
-    return (_DIGIT_PAIRS[(first >> one) & pair] * 10_000
-            + _DIGIT_PAIRS[(first >> two) & pair] * 100 + _DIGIT_PAIRS[second & pair])
+    return (np.take(_DIGIT_PAIRS, (first >> one) & pair) * 10_000
+            + np.take(_DIGIT_PAIRS, (first >> two) & pair) * 100
+            + np.take(_DIGIT_PAIRS, second & pair))
 
 
 def _block_name(number: int) -> str:
@@ -237,15 +238,17 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     if len(keep) < lines:
         first, second, start, end = first[keep], second[keep], start[keep], end[keep]
         length = length[keep]
-    number = _RUBRIC_NUMBERS[(second >> np.uint64(24)) & np.uint64(0x0F0F0F)]
+    # np.take: indexing with other than intp indices converts them first (2-3 times slower)
+    number = np.take(_RUBRIC_NUMBERS, (second >> np.uint64(24)) & np.uint64(0x0F0F0F))
     new = np.ones(len(keep), dtype=bool)
     new[1:] = ((first[1:] != first[:-1]) | (((second[1:] ^ second[:-1]) & _BLOCK_END) != 0)
                | (number[1:] <= number[:-1]))
     starts = np.flatnonzero(new)
     blocks = _block_numbers(first[starts], second[starts])
+    declared = np.take(_DECLARED_BLOCK, blocks)  # its index in BLOCKS, len(BLOCKS) if none
     sizes = np.diff(np.append(starts, len(keep)))
-    slot = _SLOT.ravel()[np.repeat(_DECLARED_BLOCK[blocks].astype(np.int32) * _SLOT.shape[1], sizes)
-                         + number]
+    slot = np.take(_SLOT.ravel(), np.repeat(declared.astype(np.int32)
+                                            * _SLOT.shape[1], sizes) + number)
     empty = np.flatnonzero(length == len(_HEAD) + 1)  # CODE,''
     if len(empty):
         instance = np.searchsorted(starts, empty, side="right") - 1
@@ -258,7 +261,7 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     # Instances of blocks gedflow does not use (cotisations…, most of a DSN's lines) are not
     # kept: memory follows what is read, not the file. Kept all the same: the lot envelopes
     # (outside the S90 line count) and the piece's edges (stitched to its neighbours).
-    used = (_DECLARED_BLOCK[blocks] < len(BLOCKS)) | _LOT_HEAD[blocks // 10_000]
+    used = (declared < len(BLOCKS)) | np.take(_LOT_HEAD, blocks // 10_000)
     if len(used):
         used[[0, -1]] = True
     # The declared rubrics' lines grouped by rubric (file order within each), their values
@@ -266,7 +269,8 @@ def _read_piece(data: bytes, lo: int, hi: int, latin1: bool) -> _Piece:
     order = np.argsort(slot, kind="stable")
     bounds = np.cumsum(np.bincount(slot + 1, minlength=len(_CODES) + 1))  # -1 (none) first
     taken = order[bounds[0]:]
-    instances = (np.cumsum(used, dtype=np.int32) - 1)[np.cumsum(new, dtype=np.int32)[taken] - 1]
+    instances = np.take(np.cumsum(used, dtype=np.int32) - 1,
+                        np.take(np.cumsum(new, dtype=np.int32), taken) - 1)
     line_numbers = (keep[taken] + 1).astype(np.int32)  # within the piece
     values = _gather(data, start[taken] + len(_HEAD), end[taken] - 1,
                      pa.large_binary() if latin1 else TEXT)

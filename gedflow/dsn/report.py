@@ -4,6 +4,7 @@ rate beside the DSN's); the Prefect table artifact per SIRET and month; the aler
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -57,20 +58,29 @@ def _shown(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def write(pas: pd.DataFrame, hires: pd.DataFrame, folder: Path, stem: str, title: str) -> Path:
-    """The three files; returns the HTML page."""
-    for name, rows, columns in (("controle_pas", pas, CONTROLE_PAS_COLUMNS),
-                                ("embauches", hires, EMBAUCHE_COLUMNS)):
-        atomic_write_with(folder / f"{stem}.{name}.csv",
-                          lambda handle, frame=rows[columns]: write_csv_to(frame, handle))
+    """The three files, the page last (the CSVs written by a thread while the page is made:
+    Arrow's writer and fsync leave the GIL); returns the page."""
+    with ThreadPoolExecutor(1) as pool:
+        written = [pool.submit(atomic_write_with, folder / f"{stem}.{name}.csv",
+                               lambda handle, frame=rows[columns]: write_csv_to(frame, handle))
+                   for name, rows, columns in (("controle_pas", pas, CONTROLE_PAS_COLUMNS),
+                                               ("embauches", hires, EMBAUCHE_COLUMNS))]
+        page = _page(pas, hires, stem, title)
+        for csv in written:
+            csv.result()
+    return atomic_write(folder / f"{stem}.controle.html", page)
+
+
+def _page(pas: pd.DataFrame, hires: pd.DataFrame, stem: str, title: str) -> str:
     (pas_rows, pas_hidden), (hire_rows, hires_hidden) = _shown(pas), _shown(hires)
-    return atomic_write(folder / f"{stem}.controle.html", render(
+    return render(
         "controle.html", title=title,
         counts=table(counts(pas, hires), {"gravite": "gravité", "code": "code",
                                           "lignes": "lignes"}, "gravite"),
         pas_count=len(pas), pas=table(pas_rows, PAS_HEADINGS, "gravite"),
         pas_hidden=pas_hidden, hires_count=len(hires),
         hires=table(hire_rows, HIRE_HEADINGS, "gravite"), hires_hidden=hires_hidden,
-        csv=f"{stem}.controle_pas.csv", hires_csv=f"{stem}.embauches.csv"))
+        csv=f"{stem}.controle_pas.csv", hires_csv=f"{stem}.embauches.csv")
 
 
 def artifacts(pas: pd.DataFrame, hires: pd.DataFrame, month: str) -> list[Artifact]:

@@ -220,17 +220,25 @@ def check_field(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     looking for its distinct values."""
     if len(values) > 2 * SAMPLE and values.iloc[:SAMPLE].is_unique:
         return _as_given(values, field)
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    if len(uniques) * 2 > len(values):
+    encoded = pc.dictionary_encode(text_array(values).combine_chunks())  # missing: ""
+    if len(encoded.dictionary) * 2 > len(values):
         return _as_given(values, field)
-    clean, error = _check_values(pd.Series(uniques, dtype="str"), field)
-    taken = pa.array(clean.fillna(""), type=pa.large_string()).take(pa.array(codes))
-    return (pd.Series(taken.to_pandas(types_mapper=lambda _t: pd.StringDtype("pyarrow", np.nan)),
-                      index=values.index),
-            pd.Series(pd.Categorical(error.to_numpy()).take(codes), index=values.index))
+    codes = encoded.indices
+    uniques = pd.Series(encoded.dictionary.to_pandas(types_mapper=lambda _t: _TEXT))
+    clean, error = _check_values(uniques, field)
+    if isinstance(error.dtype, pd.CategoricalDtype):  # every value valid: no message to take
+        errors = pd.Categorical.from_codes(np.zeros(len(values), dtype=np.int8), categories=[""])
+    else:
+        errors = pd.Categorical(error.to_numpy()).take(codes.to_numpy())
+    if clean.equals(uniques) and values.dtype == _TEXT and not values.hasnans:
+        return values, pd.Series(errors, index=values.index)  # the usual: already normalised
+    taken = pa.array(clean.fillna(""), type=pa.large_string()).take(codes)
+    return (pd.Series(taken.to_pandas(types_mapper=lambda _t: _TEXT), index=values.index),
+            pd.Series(errors, index=values.index))
 
 
 SAMPLE = 1_000  # rows looked at to guess whether a column repeats
+_TEXT = pd.StringDtype("pyarrow", np.nan)  # pandas' `str`, the checked columns' type
 
 
 def _as_given(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:

@@ -141,8 +141,9 @@ PERSON = ["employeur_id", "matricule", "nir", "nom", "nom_usage", "prenoms", "se
 # A block's salariés as the file gives them, with their rate (a temporary table, the
 # salariés' own column types): the database upserts the salariés from it, then chooses and
 # writes the rates to record by a join on the unique key, whatever the size of the registry
-# and of the file.
-STAGED = Table("import_salarie", MetaData(), Column("n", Integer, nullable=False),
+# and of the file. The rates are written in the file's order: SQLite's rowid (no sort), the
+# row's number `n` on PostgreSQL.
+STAGED = Table("import_salarie", MetaData(), Column("n", Integer),
                *(Column(c, salarie.c[c].type) for c in PERSON),
                Column("taux_pas", taux.c.taux_pas.type), Column("type_taux", taux.c.type_taux.type),
                prefixes=["TEMPORARY"])
@@ -159,7 +160,7 @@ LEFT JOIN taux t ON t.id = (SELECT max(r.id) FROM taux r WHERE r.salarie_id = s.
 WHERE (g.taux_pas IS NOT NULL OR g.type_taux IS NOT NULL)
   AND (t.id IS NULL OR coalesce(t.taux_pas, '') <> coalesce(g.taux_pas, '')
        OR coalesce(t.type_taux, '') <> coalesce(g.type_taux, '01'))
-ORDER BY g.n"""
+ORDER BY {order}"""
 
 
 def _import_salaries(
@@ -176,15 +177,17 @@ def _import_salaries(
         return 0, 0, errors
     STAGED.create(conn, checkfirst=True)
     conn.execute(STAGED.delete())
+    postgresql = conn.dialect.name == "postgresql"
+    numbered = {"n": np.arange(len(rows))} if postgresql else {}
     bulk_insert(conn, STAGED, rows[PERSON[1:]].assign(
-        n=np.arange(len(rows)), employeur_id=rows["employeur_id"].astype("int64"),
+        **numbered, employeur_id=rows["employeur_id"].astype("int64"),
         date_naissance=parse_dates(rows["date_naissance"]),  # ISO text, None when empty
         taux_pas=rows["taux_pas"].where(rows["taux_pas"] != "", None),
         type_taux=rows["type_taux"].where(rows["type_taux"] != "", None)))
     conn.exec_driver_sql(_UPSERT)
-    created_at = (":created_at" if conn.dialect.name != "postgresql"
-                  else "CAST(:created_at AS TIMESTAMP WITH TIME ZONE)")
-    added = conn.execute(text(_RECORD.format(created_at=created_at)), {
+    created_at = "CAST(:created_at AS TIMESTAMP WITH TIME ZONE)" if postgresql else ":created_at"
+    added = conn.execute(text(_RECORD.format(created_at=created_at,
+                                             order="g.n" if postgresql else "g.rowid")), {
         "source": source, "created_at": db_timestamp(datetime.now(UTC))}).rowcount
     return len(rows), added, errors
 

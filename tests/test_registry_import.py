@@ -233,3 +233,29 @@ def test_a_file_read_in_blocks_is_the_file_read_at_once(
                                       strict=True)]
     assert [tuple(b) for t in blocks for b in t.bad.itertuples(index=False)] == [
         tuple(b) for b in whole.bad.itertuples(index=False)]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["D1", "D2"]), st.sampled_from(["S1", "S2"]),
+                          st.sampled_from(["A", "B", "C", "A1", "1A"])), max_size=40),
+       st.integers(1, 12))
+def test_duplicate_keys_name_the_first_line_across_blocks(
+        rows: list[tuple[str, str, str]], block: int) -> None:
+    """The rows seen a block at a time: each key's first line is kept, a later row is a
+    duplicate of that first line, wherever the blocks fall."""
+    from gedflow.registry.importer import _Seen
+
+    seen, kept, errors = _Seen(), [], {}
+    for low in range(0, len(rows), block):
+        frame = pd.DataFrame(rows[low:low + block], columns=["dossier", "siret", "matricule"],
+                             dtype="str").set_axis(range(low, low + len(rows[low:low + block])))
+        lines = pd.Series(frame.index + 2, index=frame.index)
+        dup, found = seen.dedupe(frame, lines, ["dossier", "siret", "matricule"])
+        kept += list(lines[~dup])
+        errors |= {line: message for f in found for line, message in zip(
+            f["ligne"], f["erreur"], strict=True)}
+    first: dict[tuple[str, str, str], int] = {}
+    for line, key in enumerate(rows, start=2):
+        first.setdefault(key, line)
+    assert kept == sorted(first.values())
+    assert errors == {line: f"doublon de la ligne {first[key]}"
+                      for line, key in enumerate(rows, start=2) if first[key] != line}

@@ -17,12 +17,14 @@ from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, insert, select, text
 
-from gedflow.checks import check_table, parse_dates
+from gedflow.checks import SAMPLE, check_table, parse_dates
 from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp
 from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
+from gedflow.formats.arrowtext import text_array
 from gedflow.formats.csv_table import read_csv_blocks, to_csv_text
 from gedflow.fsutil import atomic_write, mapped
 from gedflow.handler import HandlerResult, Job
@@ -71,6 +73,26 @@ def _ensure_dossiers(conn: Connection, codes: pd.Series) -> pd.DataFrame:
     return existing
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # combines the columns' hashes (odd: no bits lost)
+
+
+def _key_hashes(clean: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """A 64-bit hash of each row's key: its columns' hashes (`pandas.util.hash_array`, the
+    same value whatever the block), mixed. A column whose first rows are distinct (the
+    matricule) is hashed as it is, the others once per distinct value (missing: "")."""
+    combined = np.zeros(len(clean), dtype=np.uint64)
+    for key in keys:
+        column = text_array(clean[key]).combine_chunks()
+        if clean[key].iloc[:SAMPLE].is_unique:
+            hashed = pd.util.hash_array(column.to_numpy(zero_copy_only=False), categorize=False)
+        else:  # each distinct value hashed (Arrow's dictionary), then taken
+            encoded = pc.dictionary_encode(column)
+            hashed = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False),
+                                        categorize=False)[encoded.indices.to_numpy()]
+        combined = combined * _MIX ^ hashed
+    return combined
+
+
 class _Seen:
     """The keys of the rows already taken from the file (their 64-bit hashes, sorted) and
     the line of each."""
@@ -82,21 +104,26 @@ class _Seen:
     def dedupe(self, clean: pd.DataFrame, lines: pd.Series, keys: list[str]
                ) -> tuple[pd.Series, list]:
         """Keep the first row of each key in the file; later ones become errors naming the
-        first line."""
-        hashes = pd.util.hash_pandas_object(clean[keys], index=False).to_numpy()
+        first line (the block's keys sorted once, then merged into those seen)."""
+        hashes = _key_hashes(clean, keys)
         line = lines.to_numpy(dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")  # equal keys: in file order
+        ranked = hashes[order]
+        leads = np.ones(len(ranked), dtype=bool)  # the first row of each key in the block
+        leads[1:] = ranked[1:] != ranked[:-1]
+        first = np.empty_like(line)
+        first[order] = line[order][np.flatnonzero(leads)][np.cumsum(leads) - 1]
         found = np.searchsorted(self.hashes, hashes)
         earlier = found < len(self.hashes)
         earlier[earlier] = self.hashes[found[earlier]] == hashes[earlier]
-        first = pd.Series(line).groupby(hashes).transform("first").to_numpy(copy=True)
         first[earlier] = self.lines[found[earlier]]
-        dup = pd.Series(first != line, index=clean.index)
-        taken = ~dup.to_numpy()
-        every = np.concatenate([self.hashes, hashes[taken]])
-        order = np.argsort(every, kind="stable")
-        self.hashes = every[order]
-        self.lines = np.concatenate([self.lines, line[taken]])[order]
-        if not dup.any():
+        taken = first == line
+        kept = order[taken[order]]  # the block's new keys, sorted
+        at = np.searchsorted(self.hashes, hashes[kept])
+        self.hashes = np.insert(self.hashes, at, hashes[kept])
+        self.lines = np.insert(self.lines, at, line[kept])
+        dup = pd.Series(~taken, index=clean.index)
+        if taken.all():
             return dup, []
         return dup, [pd.DataFrame({
             "ligne": lines[dup],

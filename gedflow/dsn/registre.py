@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, select
 
 from gedflow.checks import nir_numbers
@@ -37,21 +38,35 @@ class Registre:
 
 
 def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """Dates as AAAA-MM-JJ text, "" where none (SQLite gives the text, PostgreSQL dates)."""
+    """Dates as AAAA-MM-JJ text, "" where none (SQLite gives the text, PostgreSQL dates):
+    their first ten characters, cut in Arrow."""
     for column in columns:
-        frame[column] = pd.Series(frame[column], dtype="str").fillna("").str.slice(0, 10)
+        frame[column] = _first(frame[column], 10)
     return frame
+
+
+def _text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`columns` as `str` (the copies' are already)."""
+    return frame.astype({c: "str" for c in columns if frame[c].dtype != "str"})
+
+
+def _first(values: pd.Series, width: int) -> pd.Series:
+    """The values' first `width` characters as text, "" where missing (cut only when some
+    value is longer)."""
+    text = text_array(values)
+    if len(text) and (pc.max(pc.binary_length(text)).as_py() or 0) > width:
+        text = pc.utf8_slice_codeunits(text, 0, width)
+    return pd.Series(text, index=values.index, dtype="str")
 
 
 def _registre(people: pd.DataFrame, rates: pd.DataFrame, hires: pd.DataFrame) -> Registre:
     """The frames as the controls read them, whichever way they were read: text as `str`
     (missing stays missing), dates as ISO text."""
-    people = _iso(people.reset_index(drop=True).astype(
-        {c: "str" for c in PEOPLE if c != "salarie_id"}), "date_naissance")
-    people["nir13"] = people["nir"].fillna("").str[:13]
+    people = _iso(_text(people.reset_index(drop=True), PEOPLE[1:]), "date_naissance")
+    people["nir13"] = _first(people["nir"], 13)
     if "nir_cle" not in people:  # the copy has it (`checks.nir_numbers`, of the first 13)
         people["nir_cle"] = nir_numbers(text_array(people["nir13"]))
-    rates = rates.reset_index(drop=True).astype({"identifiant_crm": "str", "taux": "str"})
+    rates = _text(rates.reset_index(drop=True), ["identifiant_crm", "taux"])
     return Registre(people, _iso(rates, "date_disponibilite", "date_effet", "valide_jusqu_au"),
                     _iso(hires, "date_embauche"))
 

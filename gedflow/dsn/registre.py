@@ -103,6 +103,11 @@ def _copies(engine: Engine, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         return snapshot.current(conn, cache).identities, snapshot.communicated(conn, cache)
 
 
+def _where(frame: pd.DataFrame, kept: pd.Series) -> pd.DataFrame:
+    """The rows kept (the frame itself when all are: one employer's registry)."""
+    return frame if kept.all() else frame[kept]
+
+
 def read_with_registry(path: Path, engine: Engine, cache: Path) -> tuple[DsnView, Registre]:
     """The DSN read while the registry's copies are read in a thread (both work mostly outside
     the GIL), then what `load` gives for the file's SIRETs. Not inside a write: the copies
@@ -112,8 +117,9 @@ def read_with_registry(path: Path, engine: Engine, cache: Path) -> tuple[DsnView
         seen = view(dsn_format.read_path(path))
         identities, communicated = copies.result()
     sirets = sorted(set(seen.declarations["siret"]))
-    people = identities[identities["siret"].isin(sirets)].sort_values(
-        "salarie_id", kind="stable")[[*PEOPLE, "nir_cle"]]
-    rates = communicated[communicated["salarie_id"].isin(people["salarie_id"])][RATES]
+    people = _where(identities, identities["siret"].isin(sirets))[[*PEOPLE, "nir_cle"]]
+    if not people["salarie_id"].is_monotonic_increasing:  # a copy is in id order: no sort
+        people = people.sort_values("salarie_id", kind="stable")
+    rates = _where(communicated, communicated["salarie_id"].isin(people["salarie_id"]))[RATES]
     with engine.connect() as conn:
         return seen, _registre(people, rates, _hires(conn, sirets))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -32,11 +33,24 @@ def fastest_child(runs: int, script: str, what: str, path: Path) -> dict:
     return min((in_child(script, what, path) for _ in range(runs)), key=lambda m: m["seconds"])
 
 
-def fastest_children(runs: int, script: str, whats: list[str], path: Path) -> list[dict]:
-    """`fastest_child` of each of `whats`, their runs taken in turn (a, b, a, b…): on a machine
-    whose speed drifts, a baseline and what it is compared with see the same moments."""
+def in_turn(runs: int, script: str, whats: list[str], path: Path) -> list[list[dict]]:
+    """`runs` measurements of each of `whats`, taken in turn (a, b, a, b…): on a machine whose
+    speed drifts, a baseline and what it is compared with see the same moments."""
     found: list[list[dict]] = [[] for _ in whats]
     for _ in range(runs):
         for mine, what in zip(found, whats, strict=True):
             mine.append(in_child(script, what, path))
-    return [min(mine, key=lambda m: m["seconds"]) for mine in found]
+    return found
+
+
+def fastest_children(runs: int, script: str, whats: list[str], path: Path) -> list[dict]:
+    """`fastest_child` of each of `whats`, their runs taken in turn (`in_turn`)."""
+    return [min(mine, key=lambda m: m["seconds"]) for mine in in_turn(runs, script, whats, path)]
+
+
+def paired_ratio(ours: list[dict], baseline: list[dict]) -> float:
+    """The median over the turns of ours ÷ the baseline measured just before it. On a machine
+    slowed in bursts the two fastest runs can come from different moments, and a short
+    baseline catches a quiet moment more often than a longer run does."""
+    return statistics.median(o["seconds"] / b["seconds"] for o, b in zip(ours, baseline,
+                                                                          strict=True))

@@ -68,6 +68,16 @@ def test_missing_001_and_ntt_without_nir() -> None:
     assert len(read.tables["contrat"]) == 2
 
 
+def test_a_corsican_nir_written_in_lower_case_is_read_upper_cased() -> None:
+    """2a/2b are the same departments as 2A/2B: the reader gives the NIR upper-cased, and the
+    view's NIR number (the registry's key) is that of the upper-case NIR."""
+    read = dsn_format.read(dsn_bytes(envoi(declaration([Person(nir="185052a123456")]))))
+    assert not len(read.problems)
+    assert read[INDIVIDU]["nir"].tolist() == ["185052A123456"]
+    upper = view(dsn_format.read(dsn_bytes(envoi(declaration([Person(nir="185052A123456")])))))
+    assert view(read).individus["nir_cle"].tolist() == upper.individus["nir_cle"].tolist()
+
+
 def test_block_out_of_place_and_bad_values_are_rows_not_refusals() -> None:
     people = [Person(nir="28503751120", matricule="A001"), Person(nir=NIR_B, matricule="A002")]
     lines = envoi(declaration(people))

@@ -115,8 +115,7 @@ def _declarations(dsn: Dsn) -> pd.DataFrame:
 def view(dsn: Dsn) -> DsnView:
     decls = _declarations(dsn)
     people = dsn[INDIVIDU].copy(deep=False)
-    people["nir"] = people["nir"].str.upper()  # checked by the reader: 13 characters or ""
-    people["nir_cle"] = nir_numbers(pa.array(people["nir"].array))
+    people["nir_cle"] = nir_numbers(pa.array(people["nir"].array))  # upper-cased by the reader
     people["date_naissance"] = _iso(people["date_naissance"], real=True)  # 99: unknown
     contrats = dsn[CONTRAT].copy(deep=False)
     ends = dsn[FIN_CONTRAT].drop_duplicates("_parent", keep="last").sort_values("_parent")

@@ -57,8 +57,9 @@ _NOT_DSN = (
 @dataclass
 class Dsn:
     """A read DSN: one table per declared block (`schemas.dsn`), each row a block instance
-    with its rubrics by name (absent: ""), `_id` (instance), `_parent` (its parent's `_id`),
-    `_decl` (its declaration's `_id`, -1 above the declarations) and `_ligne` (first line)."""
+    with its rubrics by name (absent: ""; NIRs upper-cased), `_id` (instance), `_parent`
+    (its parent's `_id`), `_decl` (its declaration's `_id`, -1 above the declarations) and
+    `_ligne` (first line)."""
 
     tables: dict[str, pd.DataFrame]
     problems: pd.DataFrame
@@ -378,7 +379,7 @@ def _unusable(values: pa.Array, kind: Kind, max_length: int) -> tuple[np.ndarray
         too_long = pc.greater(pc.utf8_length(values), longest)
         return np.flatnonzero(too_long.to_numpy(zero_copy_only=False)), "FORMAT"
     if kind is Kind.NIR:  # 13 characters of a NIR's shape (no key); each one distinct
-        ok = ((nir_numbers(pc.utf8_upper(values)) >= 0)
+        ok = ((nir_numbers(values) >= 0)
               & (pc.utf8_length(values).to_numpy(zero_copy_only=False) == 13))
         return np.flatnonzero(~ok), "NIR_INVALIDE"
     distinct = pc.unique(values)
@@ -447,10 +448,12 @@ def _column(reader: _Reader, code: str, kind: Kind, max_length: int, row_of: np.
             values = values.take(pa.array(chosen))  # out of place, or twice in an instance
     if reader.latin1:
         values = from_latin1(values)
+    if kind is Kind.NIR:  # 2a, 2b: read as 2A, 2B
+        values = pc.utf8_upper(values)
     bad, problem = _unusable(values, kind, max_length) if len(present) else ([], "")
     if len(bad):
         shown = pd.Series(values.take(pa.array(bad)).to_pandas(), dtype="str")
-        shown = mask_nir(shown.str.upper()) if kind is Kind.NIR else shown.str.slice(0, 60)
+        shown = mask_nir(shown) if kind is Kind.NIR else shown.str.slice(0, 60)
         reader.problems.append(_problem(rubric.line[source[present[bad]]], code,
                                         shown.to_numpy(), problem))
     elif len(present) == rows:

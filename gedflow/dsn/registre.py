@@ -59,16 +59,20 @@ def _first(values: pd.Series, width: int) -> pd.Series:
     return pd.Series(text, index=values.index, dtype="str")
 
 
-def _registre(people: pd.DataFrame, rates: pd.DataFrame, hires: pd.DataFrame) -> Registre:
-    """The frames as the controls read them, whichever way they were read: text as `str`
-    (missing stays missing), dates as ISO text."""
+def _people(people: pd.DataFrame) -> pd.DataFrame:
+    """Salariés as the controls read them, whichever way they were read: text as `str`
+    (missing stays missing), the birth date as ISO text, the NIR's first 13 and its number."""
     people = _iso(_text(people.reset_index(drop=True), PEOPLE[1:]), "date_naissance")
     people["nir13"] = _first(people["nir"], 13)
     if "nir_cle" not in people:  # the copy has it (`checks.nir_numbers`, of the first 13)
         people["nir_cle"] = nir_numbers(text_array(people["nir13"]))
-    rates = _text(rates.reset_index(drop=True), ["identifiant_crm", "taux"])
-    return Registre(people, _iso(rates, "date_disponibilite", "date_effet", "valide_jusqu_au"),
-                    _iso(hires, "date_embauche"))
+    return people
+
+
+def _rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """Communicated rates as the controls read them (text as `str`, dates as ISO text)."""
+    return _iso(_text(rates.reset_index(drop=True), ["identifiant_crm", "taux"]),
+                "date_disponibilite", "date_effet", "valide_jusqu_au")
 
 
 def _theirs(query, table, sirets: list[str]):
@@ -95,12 +99,15 @@ def load(conn: Connection, sirets: list[str]) -> Registre:
     rates = read_frame(conn, _theirs(select(*(taux_communique.c[c] for c in RATES))
                                      .select_from(taux_communique), taux_communique, sirets),
                        RATES)
-    return _registre(people, rates, _hires(conn, sirets))
+    return Registre(_people(people), _rates(rates), _iso(_hires(conn, sirets), "date_embauche"))
 
 
 def _copies(engine: Engine, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The registry's copies, whole, as the controls read them (normalised row by row: the
+    rows of the file's employers are taken from them after)."""
     with engine.connect() as conn:
-        return snapshot.current(conn, cache).identities, snapshot.communicated(conn, cache)
+        identities = snapshot.current(conn, cache).identities[[*PEOPLE, "nir_cle"]]
+        return _people(identities), _rates(snapshot.communicated(conn, cache)[RATES])
 
 
 def _where(frame: pd.DataFrame, kept: pd.Series) -> pd.DataFrame:
@@ -117,9 +124,10 @@ def read_with_registry(path: Path, engine: Engine, cache: Path) -> tuple[DsnView
         seen = view(dsn_format.read_path(path))
         identities, communicated = copies.result()
     sirets = sorted(set(seen.declarations["siret"]))
-    people = _where(identities, identities["siret"].isin(sirets))[[*PEOPLE, "nir_cle"]]
+    people = _where(identities, identities["siret"].isin(sirets))
     if not people["salarie_id"].is_monotonic_increasing:  # a copy is in id order: no sort
         people = people.sort_values("salarie_id", kind="stable")
-    rates = _where(communicated, communicated["salarie_id"].isin(people["salarie_id"]))[RATES]
+    rates = _where(communicated, communicated["salarie_id"].isin(people["salarie_id"]))
     with engine.connect() as conn:
-        return seen, _registre(people, rates, _hires(conn, sirets))
+        hires = _iso(_hires(conn, sirets), "date_embauche")
+    return seen, Registre(people.reset_index(drop=True), rates.reset_index(drop=True), hires)

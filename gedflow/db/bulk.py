@@ -26,14 +26,32 @@ def db_timestamp(when: datetime) -> str:
 
 def _objects(frame: pd.DataFrame) -> list[np.ndarray]:
     """Columns as object arrays of plain Python values, missing values as None."""
-    columns = []
-    for name in frame.columns:
-        column = frame[name]
-        values = column.to_numpy(dtype=object, copy=column.hasnans)  # a view may be read-only
-        if column.hasnans:
-            values[column.isna().to_numpy()] = None
-        columns.append(values)
-    return columns
+    return [_values(frame[name]) for name in frame.columns]
+
+
+_SAMPLE = 1_000  # rows looked at to guess whether a column repeats
+
+
+def _values(column: pd.Series) -> np.ndarray:
+    """A column as an object array, missing values as None. Text that repeats (codes,
+    dates, employers) is made into Python strings once per distinct value (Arrow's
+    dictionary), each row then pointing at its value's."""
+    import numpy as np  # here: the ledger's helpers, without frames, need neither
+
+    if column.dtype == "str" and len(column) > 2 * _SAMPLE and not column.iloc[:_SAMPLE].is_unique:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pa.array(column.array)
+        encoded = pc.dictionary_encode(text.combine_chunks() if isinstance(
+            text, pa.ChunkedArray) else text, null_encoding="encode")
+        distinct = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), None)
+        indices = pc.fill_null(encoded.indices, len(encoded.dictionary))  # missing: None
+        return distinct[indices.to_numpy()]
+    values = column.to_numpy(dtype=object, copy=column.hasnans)  # a view may be read-only
+    if column.hasnans:
+        values[column.isna().to_numpy()] = None
+    return values
 
 
 def _columns(frame: pd.DataFrame) -> list[list]:

@@ -196,10 +196,11 @@ def _import_salaries(
     """Upsert the block's salariés (their keys are distinct: `_Seen`) and record the rates
     that changed: the block staged once, then two statements."""
     ids = _employeur_ids(conn, clean)
-    merged = clean.reset_index().merge(ids, on=["dossier", "siret"], how="left").set_index("index")
-    orphans = merged[merged["employeur_id"].isna()]
-    errors = [_unknown_employer_errors(orphans, lines)] if len(orphans) else []
-    rows = merged[merged["employeur_id"].notna()]
+    at = pd.MultiIndex.from_frame(ids[["dossier", "siret"]]).get_indexer(
+        pd.MultiIndex.from_arrays([clean["dossier"], clean["siret"]]))  # -1: no such employer
+    known = at >= 0
+    errors = [] if known.all() else [_unknown_employer_errors(clean[~known], lines)]
+    rows = clean if known.all() else clean[known]
     if rows.empty:
         return 0, 0, errors
     STAGED.create(conn, checkfirst=True)
@@ -207,7 +208,7 @@ def _import_salaries(
     postgresql = conn.dialect.name == "postgresql"
     numbered = {"n": np.arange(len(rows))} if postgresql else {}
     bulk_insert(conn, STAGED, rows[PERSON[1:]].assign(
-        **numbered, employeur_id=rows["employeur_id"].astype("int64"),
+        **numbered, employeur_id=ids["employeur_id"].to_numpy(dtype=np.int64)[at[known]],
         date_naissance=parse_dates(rows["date_naissance"]),  # ISO text, None when empty
         taux_pas=rows["taux_pas"].where(rows["taux_pas"] != "", None),
         type_taux=rows["type_taux"].where(rows["type_taux"] != "", None)))

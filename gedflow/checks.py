@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gedflow.formats.arrowtext import text_array
+from gedflow.formats.arrowtext import flat, text_array
 from gedflow.masking import SHOWN
 from schemas.fields import JJ_MM_AAAA, TYPES_TAUX, Field, Kind
 
@@ -116,7 +116,7 @@ def nir_numbers(nir: pa.Array | pa.ChunkedArray) -> np.ndarray:
     letter read as 0, with a last digit saying which (0, 1 for 2A, 2 for 2B). Read from the
     strings' bytes with numpy, as two 8-byte words (characters 1–8 and 6–13)."""
     text = nir.cast(pa.large_string())
-    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    text = flat(text)
     numbers = np.full(len(text), -1, dtype=np.int64)
     if not len(text) or text.buffers()[2] is None:
         return numbers
@@ -220,7 +220,7 @@ def check_field(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     looking for its distinct values."""
     if len(values) > 2 * SAMPLE and values.iloc[:SAMPLE].is_unique:
         return _as_given(values, field)
-    encoded = pc.dictionary_encode(text_array(values).combine_chunks())  # missing: ""
+    encoded = pc.dictionary_encode(flat(text_array(values)))  # missing: ""
     if len(encoded.dictionary) * 2 > len(values):
         return _as_given(values, field)
     codes = encoded.indices

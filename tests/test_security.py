@@ -335,7 +335,7 @@ print(result.imported, len(result.errors))
 
 def test_the_registry_import_takes_the_memory_of_a_block_not_of_the_file(
         tmp_path: Path) -> None:
-    """300,000 salariés imported under a cap of private memory (400 MiB) that the same file
+    """300,000 salariés imported under a cap of private memory (320 MiB) that the same file
     read as one block exceeds: the file is mapped and imported a block of lines at a time, in
     one transaction. (Arrow's allocator is the system's here: jemalloc reserves address space
     that the cap would count.)"""
@@ -350,7 +350,7 @@ def test_the_registry_import_takes_the_memory_of_a_block_not_of_the_file(
     def run(block: int) -> subprocess.CompletedProcess:
         code = _REGISTRY_IMPORT.format(
             root=str(Path(__file__).resolve().parent.parent), block=block, tmp=tmp_path,
-            limit=400, employeurs=str(EXAMPLES / "registre/employeurs_exemple.csv"),
+            limit=320, employeurs=str(EXAMPLES / "registre/employeurs_exemple.csv"),
             salaries=str(salaries))
         (tmp_path / "registre.sqlite").unlink(missing_ok=True)
         env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}

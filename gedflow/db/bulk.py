@@ -42,9 +42,9 @@ def _values(column: pd.Series) -> np.ndarray:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        text = pa.array(column.array)
-        encoded = pc.dictionary_encode(text.combine_chunks() if isinstance(
-            text, pa.ChunkedArray) else text, null_encoding="encode")
+        from gedflow.formats.arrowtext import flat
+
+        encoded = pc.dictionary_encode(flat(pa.array(column.array)), null_encoding="encode")
         distinct = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), None)
         indices = pc.fill_null(encoded.indices, len(encoded.dictionary))  # missing: None
         return distinct[indices.to_numpy()]

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gedflow.checks import nir_numbers
-from gedflow.formats.arrowtext import taken
+from gedflow.formats.arrowtext import flat, taken
 from gedflow.formats.dsn import Dsn
 from gedflow.forms import real_dates
 from schemas.dsn import (
@@ -51,9 +51,7 @@ def _iso(values: pd.Series, real: bool = False) -> pd.Series:
     """JJMMAAAA dates, checked by the reader (8 digits or ""), as AAAA-MM-JJ: each distinct
     date's bytes moved by numpy. `real`: "" where the value is not a real date (a day or
     month 99)."""
-    array = pa.array(values.array).cast(pa.large_string())
-    if isinstance(array, pa.ChunkedArray):  # a column built from chunks (or none: empty)
-        array = array.combine_chunks()
+    array = flat(pa.array(values.array).cast(pa.large_string()))  # chunks (or none: empty)
     encoded = pc.dictionary_encode(array)
     text = encoded.dictionary
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:][:len(text) + 1]

@@ -30,9 +30,16 @@ def decodes(data, encoding: str, block: int = 1 << 22) -> bool:  # noqa: ANN001 
     return True
 
 
+def flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array: a chunked array's only chunk as it is (`combine_chunks` copies even then)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values
+
+
 def contiguous_bytes(lines: pa.Array | pa.ChunkedArray) -> bytes:
     """All the strings' UTF-8 bytes, back to back, straight from Arrow's data buffer."""
-    array = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    array = flat(lines)
     if len(array) == 0:
         return b""
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:]

@@ -24,7 +24,7 @@ from gedflow.checks import SAMPLE, check_table, parse_dates
 from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp
 from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
-from gedflow.formats.arrowtext import text_array
+from gedflow.formats.arrowtext import flat, text_array
 from gedflow.formats.csv_table import read_csv_blocks, to_csv_text
 from gedflow.fsutil import atomic_write, mapped
 from gedflow.handler import HandlerResult, Job
@@ -82,7 +82,7 @@ def _key_hashes(clean: pd.DataFrame, keys: list[str]) -> np.ndarray:
     matricule) is hashed as it is, the others once per distinct value (missing: "")."""
     combined = np.zeros(len(clean), dtype=np.uint64)
     for key in keys:
-        column = text_array(clean[key]).combine_chunks()
+        column = flat(text_array(clean[key]))
         if clean[key].iloc[:SAMPLE].is_unique:
             hashed = pd.util.hash_array(column.to_numpy(zero_copy_only=False), categorize=False)
         else:  # each distinct value hashed (Arrow's dictionary), then taken

@@ -89,6 +89,19 @@ def stop(settings: Settings) -> bool:
     return stop_pidfile(_pidfile(settings))
 
 
+def running(settings: Settings) -> int | None:
+    """The pid of this root's runner, None when none runs (its pidfile gone, or naming a
+    process that is gone or started after it: the pid reused)."""
+    from gedflow.procs import pid_alive, started_after
+
+    pidfile = _pidfile(settings)
+    try:
+        pid, written = int(pidfile.read_text()), pidfile.stat().st_mtime
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if pid_alive(pid) and not started_after(pid, written) else None
+
+
 def _run(settings: Settings, request: dict) -> dict:
     from flows.cli.base import run_once
 

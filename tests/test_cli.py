@@ -315,6 +315,28 @@ def test_status_says_what_runs_and_what_waits(settings: Settings) -> None:
     last = _cli(settings, "status")
     assert "⚠ mode assistance actif" in last.output
     assert "administrateur : aucune récupération de CRM" in last.output
+    assert "processus de fond" not in last.output  # none started
+
+
+def test_status_shows_the_background_runner_while_it_runs(settings: Settings) -> None:
+    """Its pidfile naming a live process started before it; a dead or reused pid: nothing."""
+    pidfile = settings.state_dir / "runner.pid"
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.write_text(str(os.getpid()))
+    shown = _cli(settings, "status")
+    assert f"• processus de fond de gedflow run : actif (pid {os.getpid()} ;" in shown.output
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    pidfile.write_text(str(dead.pid))
+    assert "processus de fond" not in _cli(settings, "status").output
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:  # a live process started after the pidfile was written: not the runner
+        pidfile.write_text(str(later.pid))
+        os.utime(pidfile, (time.time() - 60, time.time() - 60))
+        assert "processus de fond" not in _cli(settings, "status").output
+    finally:
+        later.kill()
+        later.wait()
 
 
 _IMPORTED = ("import sys\nfrom flows.cli import app\ntry:\n    app({args!r})\nexcept SystemExit:\n"

@@ -194,7 +194,9 @@ def _connexion_lines(settings: Settings, conn: Any) -> list[str]:
 
 
 def status(root: RootOption = None) -> None:
-    """L'état de tout : serveur Prefect, watcher, inbox, fichiers traités, suivis."""
+    """L'état de tout : serveur Prefect, processus de fond, watcher, inbox, fichiers traités,
+    suivis."""
+    from flows import runner
     from flows.server import open_to_network, server_answers, server_log
     from gedflow.db.reading import hide_password, reading
     from gedflow.errors import RegistryUnreachable
@@ -212,6 +214,11 @@ def status(root: RootOption = None) -> None:
     elif not server_answers(settings.api_url):
         console.print(f"✗ Prefect : aucun serveur sur {settings.api_url} "
                       f"(gedflow serve le démarre ; journal : {server_log(settings)})")
+    background = runner.running(settings)
+    if background is not None:
+        console.print(f"• processus de fond de gedflow run : actif (pid {background} ; "
+                      f"journal : {settings.state_dir / 'logs' / 'runner.log'} ; "
+                      "arrêt : gedflow server stop)")
     lines = [*_watcher_lines(settings), *_health_lines(settings), *_inbox_lines(settings)]
     try:
         with reading(settings.registry_url) as conn:

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gedflow.formats.arrowtext import flat, text_array
+from gedflow.formats.arrowtext import SAMPLE, flat, text_array
 from gedflow.masking import SHOWN
 from schemas.fields import JJ_MM_AAAA, TYPES_TAUX, Field, Kind
 
@@ -237,7 +237,6 @@ def check_field(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
             pd.Series(errors, index=values.index))
 
 
-SAMPLE = 1_000  # rows looked at to guess whether a column repeats
 _TEXT = pd.StringDtype("pyarrow", np.nan)  # pandas' `str`, the checked columns' type
 
 

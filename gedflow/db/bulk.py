@@ -29,20 +29,17 @@ def _objects(frame: pd.DataFrame) -> list[np.ndarray]:
     return [_values(frame[name]) for name in frame.columns]
 
 
-_SAMPLE = 1_000  # rows looked at to guess whether a column repeats
-
-
 def _values(column: pd.Series) -> np.ndarray:
     """A column as an object array, missing values as None. Text that repeats (codes,
     dates, employers) is made into Python strings once per distinct value (Arrow's
     dictionary), each row then pointing at its value's."""
     import numpy as np  # here: the ledger's helpers, without frames, need neither
 
-    if column.dtype == "str" and len(column) > 2 * _SAMPLE and not column.iloc[:_SAMPLE].is_unique:
+    from gedflow.formats.arrowtext import SAMPLE, flat
+
+    if column.dtype == "str" and len(column) > 2 * SAMPLE and not column.iloc[:SAMPLE].is_unique:
         import pyarrow as pa
         import pyarrow.compute as pc
-
-        from gedflow.formats.arrowtext import flat
 
         encoded = pc.dictionary_encode(flat(pa.array(column.array)), null_encoding="encode")
         distinct = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), None)

@@ -9,6 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+SAMPLE = 1_000  # rows looked at to guess whether a column repeats
+
 
 def decodes(data, encoding: str, block: int = 1 << 22) -> bool:  # noqa: ANN001 - or an mmap
     """Whether the bytes decode in `encoding`, checked a block at a time (nothing kept).

@@ -20,11 +20,11 @@ import pandas as pd
 import pyarrow.compute as pc
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, insert, select, text
 
-from gedflow.checks import SAMPLE, check_table, parse_dates
+from gedflow.checks import check_table, parse_dates
 from gedflow.db.bulk import bulk_insert, bulk_upsert, db_timestamp
 from gedflow.db.tables import dossier, employeur, salarie, taux
 from gedflow.errors import InputError
-from gedflow.formats.arrowtext import flat, text_array
+from gedflow.formats.arrowtext import SAMPLE, flat, text_array
 from gedflow.formats.csv_table import read_csv_blocks, to_csv_text
 from gedflow.fsutil import atomic_write, mapped
 from gedflow.handler import HandlerResult, Job

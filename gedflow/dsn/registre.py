@@ -82,11 +82,12 @@ def _theirs(query, table, sirets: list[str]):
 
 
 def _hires(conn: Connection, sirets: list[str]) -> pd.DataFrame:
-    return read_frame(conn, _theirs(select(*(contrat.c[c] for c in HIRES[:-1]),
-                                           dpae_batch.c.envoye_at)
-                                    .select_from(contrat)
-                                    .outerjoin(dpae_batch, dpae_batch.c.id == contrat.c.batch_id),
-                                    contrat, sirets).where(contrat.c.statut != DSN_ONLY), HIRES)
+    """The DPAE of these SIRETs' salariés (the hire date as ISO text), from the tables: the
+    copies do not hold them."""
+    return _iso(read_frame(conn, _theirs(
+        select(*(contrat.c[c] for c in HIRES[:-1]), dpae_batch.c.envoye_at).select_from(contrat)
+        .outerjoin(dpae_batch, dpae_batch.c.id == contrat.c.batch_id), contrat, sirets)
+        .where(contrat.c.statut != DSN_ONLY), HIRES), "date_embauche")
 
 
 def load(conn: Connection, sirets: list[str]) -> Registre:
@@ -99,7 +100,7 @@ def load(conn: Connection, sirets: list[str]) -> Registre:
     rates = read_frame(conn, _theirs(select(*(taux_communique.c[c] for c in RATES))
                                      .select_from(taux_communique), taux_communique, sirets),
                        RATES)
-    return Registre(_people(people), _rates(rates), _iso(_hires(conn, sirets), "date_embauche"))
+    return Registre(_people(people), _rates(rates), _hires(conn, sirets))
 
 
 def _copies(engine: Engine, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -129,5 +130,5 @@ def read_with_registry(path: Path, engine: Engine, cache: Path) -> tuple[DsnView
         people = people.sort_values("salarie_id", kind="stable")
     rates = _where(communicated, communicated["salarie_id"].isin(people["salarie_id"]))
     with engine.connect() as conn:
-        hires = _iso(_hires(conn, sirets), "date_embauche")
+        hires = _hires(conn, sirets)
     return seen, Registre(people.reset_index(drop=True), rates.reset_index(drop=True), hires)
